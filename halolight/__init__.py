@@ -1,0 +1,1 @@
+"""What the hand-written handlers stand on: settings, database, ORM models, repositories, security, errors."""

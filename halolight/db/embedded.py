@@ -1,0 +1,29 @@
+"""The embedded PostgreSQL 16 (the `pgserver` wheel) used when DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pgserver
+
+
+def start(data_dir: str | Path, *, keep_running: bool = True) -> Any:
+    """Start (or reattach to) the server whose data lives in `data_dir`; returns the pgserver handle.
+
+    keep_running=True lets the server outlive this process, so `make run` restarts are instant and reuse
+    the data; tests pass False so that `cleanup()` stops the server and deletes the folder.
+    """
+    path = Path(data_dir).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(path, cleanup_mode=None if keep_running else "delete")
+
+
+def sqlalchemy_url(libpq_uri: str, database: str | None = None) -> str:
+    """Turn pgserver's libpq URI (`postgresql://postgres:@/postgres?host=/tmp/..`) into a psycopg 3 URL."""
+    url = libpq_uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    if database is not None:
+        head, _, query = url.partition("?")
+        base = head.rsplit("/", 1)[0]
+        url = f"{base}/{database}?{query}" if query else f"{base}/{database}"
+    return url

@@ -1,0 +1,47 @@
+"""One embedded PostgreSQL 16 server per test run, and fresh empty databases on it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from halolight.db import embedded
+
+_counter = itertools.count()
+
+
+class TestServer:
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="halolight-test-pg-")
+        self.handle: Any = embedded.start(self._tmp.name, keep_running=False)
+        self.libpq_uri: str = self.handle.get_uri()
+
+    def create_database(self, prefix: str = "t") -> str:
+        """Create an empty database and return its SQLAlchemy (psycopg 3) URL."""
+        name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+        with psycopg.connect(self.libpq_uri, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return embedded.sqlalchemy_url(self.libpq_uri, name)
+
+    def libpq_url(self, sqlalchemy_url: str) -> str:
+        return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def stop(self) -> None:
+        try:
+            self.handle.cleanup()
+        finally:
+            self._tmp.cleanup()
+
+
+
+def server_fixture() -> Iterator[TestServer]:
+    server = TestServer()
+    try:
+        yield server
+    finally:
+        server.stop()
