@@ -18,7 +18,7 @@ _counter = itertools.count()
 class TestServer:
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="halolight-test-pg-")
-        self.handle: Any = embedded.start(self._tmp.name, keep_running=False)
+        self.handle: Any = embedded.start(self._tmp.name, delete_on_cleanup=True)
         self.libpq_uri: str = self.handle.get_uri()
 
     def create_database(self, prefix: str = "t") -> str:

@@ -8,15 +8,14 @@ from typing import Any
 import pgserver
 
 
-def start(data_dir: str | Path, *, keep_running: bool = True) -> Any:
+def start(data_dir: str | Path, *, delete_on_cleanup: bool = False) -> Any:
     """Start (or reattach to) the server whose data lives in `data_dir`; returns the pgserver handle.
 
-    keep_running=True lets the server outlive this process, so `make run` restarts are instant and reuse
-    the data; tests pass False so that `cleanup()` stops the server and deletes the folder.
+    `handle.cleanup()` stops the server, and with `delete_on_cleanup` (tests) also deletes its data folder.
     """
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(path, cleanup_mode=None if keep_running else "delete")
+    return pgserver.get_server(path, cleanup_mode="delete" if delete_on_cleanup else "stop")
 
 
 def sqlalchemy_url(libpq_uri: str, database: str | None = None) -> str:

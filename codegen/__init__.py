@@ -1,0 +1,1 @@
+"""`python -m codegen`: lint spec/openapi.yaml and generate `generated/` from it."""

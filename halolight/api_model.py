@@ -1,0 +1,36 @@
+"""Base class of every generated Pydantic model (datamodel-code-generator's --base-class)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def _reject_unstorable(value: Any) -> None:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded to UTF-8: both would surface as
+    # a 500 deep in the driver, so they are refused at the edge as a validation error.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_unstorable(key)
+            _reject_unstorable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_unstorable(item)
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_text(cls, data: Any) -> Any:
+        _reject_unstorable(data)
+        return data

@@ -1,0 +1,131 @@
+"""The application factory: routers from `generated/`, handlers from `handlers/`, one error vocabulary."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException
+
+from generated.routers import build_all
+from halolight.errors import ApiError, ValidationFailed
+from halolight.middleware import RequestGuard
+from halolight.runtime import Runtime
+from halolight.settings import Settings, get_settings
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
+log = logging.getLogger("halolight")
+
+
+@cache
+def spec_json() -> bytes:
+    """The hand-written spec, served as is: the contract clients generate SDKs from."""
+    with SPEC_PATH.open(encoding="utf-8") as fh:
+        return json.dumps(yaml.safe_load(fh), ensure_ascii=False).encode("utf-8")
+
+
+def _issues(errors: Any) -> list[dict[str, Any]]:
+    # Only loc/msg/type: pydantic's `input` and `ctx` would echo submitted values (passwords included).
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        body: Any = exc.issues if isinstance(exc, ValidationFailed) else exc.message
+        return JSONResponse({"detail": body}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _issues(exc.errors())}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Backstop for races the repositories did not anticipate: a constraint said no, nothing was written.
+        log.warning("integrity error: %s", exc.orig)
+        return JSONResponse({"detail": "The request conflicts with existing data"}, status_code=409)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated or _is_connection_problem(exc):
+            log.error("database unavailable: %s", exc.orig)
+            return JSONResponse(
+                {"detail": "Database temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
+            )
+        log.exception("database error")
+        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def _is_connection_problem(exc: DBAPIError) -> bool:
+    import psycopg
+
+    return isinstance(exc.orig, psycopg.OperationalError)
+
+
+def _install_docs(app: FastAPI) -> None:
+    @app.get("/api/openapi.json", include_in_schema=False)
+    async def openapi_document() -> Response:
+        return Response(spec_json(), media_type="application/json")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="HaloLight API",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/api/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/api/openapi.json", title="HaloLight API")
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set (use `make run`, which starts the embedded PostgreSQL)")
+
+    # Built eagerly (creating an engine does not connect), so in-process test clients need no lifespan.
+    runtime = Runtime.build(settings, url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    # FastAPI's own schema, docs and redoc are off: the hand-written spec is the one we publish.
+    app = FastAPI(
+        title="HaloLight API", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
+    app.state.runtime = runtime
+    _install_error_handlers(app)
+    if settings.docs_enabled:
+        _install_docs(app)
+    for router in build_all():
+        app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,427 @@
+"""ORM models of the database shared with the Prisma-based backends (22 tables), plus our two auth tables.
+
+The DB names are Prisma's (quoted camelCase columns, `<table>_<columns>_key|idx|fkey`, `<table>_pkey`); the
+Python attributes are snake_case. Every column with a server default also has a Python default: the ORM then
+knows each value after a flush and never has to fetch one back, which an async session could not do lazily.
+Relationships are `lazy="raise"`: a missing `selectinload`/`joinedload` fails loudly instead of issuing N+1
+queries. Schemas are built by the Alembic migrations (`halolight.db.migrate.upgrade`), never by
+`metadata.create_all`, which would not create the enum types.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
+
+from halolight.db.types import UtcDateTime, new_id, utcnow
+
+
+def _index_suffix(index: Index, table: Table[Any]) -> str:
+    # Prisma names a unique index (@unique) `..._key` and a plain one (@@index) `..._idx`.
+    return "key" if index.unique else "idx"
+
+
+NAMING_CONVENTION: dict[str, str | Callable[[Index, Table[Any]], str]] = {
+    "index_suffix": _index_suffix,
+    "ix": "%(table_name)s_%(column_0_N_name)s_%(index_suffix)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class SharePermission(enum.StrEnum):
+    READ = "READ"
+    EDIT = "EDIT"
+    COMMENT = "COMMENT"
+
+
+class AttendeeStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
+def _labels(enum_class: type[enum.StrEnum]) -> list[str]:
+    return [member.value for member in enum_class]
+
+
+def _pg_enum(enum_class: type[enum.StrEnum]) -> Enum:
+    return Enum(enum_class, name=enum_class.__name__, create_type=False, values_callable=_labels)
+
+
+def _unique(*columns: str) -> Index:
+    """Prisma's @unique: a unique index, not a unique constraint; the convention names it `..._key`."""
+    return Index(None, *columns, unique=True)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(Text, primary_key=True, default=new_id)
+
+
+def _fk(
+    column: str, target: str, *, on_delete: str = "CASCADE", index: bool = False, primary_key: bool = False
+) -> MappedColumn[Any]:
+    """A text column referencing `<target>.id`; every Prisma relation here is ON UPDATE CASCADE.
+
+    Nullability comes from the attribute's `Mapped[...]` annotation, as with a bare mapped_column.
+    """
+    return mapped_column(
+        column,
+        Text,
+        ForeignKey(f"{target}.id", onupdate="CASCADE", ondelete=on_delete),
+        index=index,
+        primary_key=primary_key,
+    )
+
+
+def _created_at(column: str = "createdAt", *, index: bool = False) -> Mapped[datetime]:
+    return mapped_column(
+        column, UtcDateTime(), server_default=text("CURRENT_TIMESTAMP"), default=utcnow, index=index
+    )
+
+
+def _updated_at() -> Mapped[datetime]:
+    # Prisma's @updatedAt lives in the client, not in the database: no server default, no trigger.
+    return mapped_column("updatedAt", UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def _false(column: str) -> Mapped[bool]:
+    return mapped_column(column, Boolean, server_default=text("false"), default=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (_unique("email"), _unique("username"), _unique("phone"))
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(Text, index=True)
+    username: Mapped[str] = mapped_column(Text, index=True)
+    phone: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    password: Mapped[str] = mapped_column(Text)
+    avatar: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[UserStatus] = mapped_column(
+        _pg_enum(UserStatus), server_default=text("'ACTIVE'::\"UserStatus\""), default=UserStatus.ACTIVE
+    )
+    department: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[str | None] = mapped_column(Text)
+    bio: Mapped[str | None] = mapped_column(Text)
+    quota_used: Mapped[int] = mapped_column("quotaUsed", BigInteger, server_default=text("0"), default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column("lastLoginAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    roles: Mapped[list[Role]] = relationship(secondary="user_roles", lazy="raise")
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    __table_args__ = (_unique("name"),)
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    permissions: Mapped[list[Permission]] = relationship(secondary="role_permissions", lazy="raise")
+
+
+class Permission(Base):
+    __tablename__ = "permissions"
+    __table_args__ = (_unique("action"),)
+
+    id: Mapped[str] = _id()
+    action: Mapped[str] = mapped_column(Text, index=True)
+    resource: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    role_id: Mapped[str] = _fk("roleId", "roles", primary_key=True)
+
+
+class RolePermission(Base):
+    __tablename__ = "role_permissions"
+
+    role_id: Mapped[str] = _fk("roleId", "roles", primary_key=True)
+    permission_id: Mapped[str] = _fk("permissionId", "permissions", primary_key=True)
+
+
+class RefreshToken(Base):
+    """Prisma's refresh tokens, kept for the other backends; this API tracks logins in `auth_sessions`."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (_unique("token"),)
+
+    id: Mapped[str] = _id()
+    token: Mapped[str] = mapped_column(Text, index=True)
+    user_id: Mapped[str] = _fk("userId", "users", index=True)
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    avatar: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str] = _fk("ownerId", "users")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    owner: Mapped[User] = relationship(lazy="raise")
+    # The database cascades deletes to team_members; passive_deletes spares loading them first.
+    members: Mapped[list[TeamMember]] = relationship(
+        back_populates="team", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = _fk("teamId", "teams", primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    role_id: Mapped[str | None] = _fk("roleId", "roles", on_delete="SET NULL")
+    joined_at: Mapped[datetime] = _created_at("joinedAt")
+
+    team: Mapped[Team] = relationship(back_populates="members", lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
+    role: Mapped[Role | None] = relationship(lazy="raise")
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[str] = _id()
+    title: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str | None] = mapped_column(Text, index=True)
+    type: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger, server_default=text("0"), default=0)
+    views: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    owner_id: Mapped[str] = _fk("ownerId", "users", index=True)
+    team_id: Mapped[str | None] = _fk("teamId", "teams", on_delete="SET NULL", index=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (_unique("name"),)
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class DocumentTag(Base):
+    __tablename__ = "document_tags"
+
+    document_id: Mapped[str] = _fk("documentId", "documents", primary_key=True)
+    tag_id: Mapped[str] = _fk("tagId", "tags", primary_key=True)
+
+
+class DocumentShare(Base):
+    __tablename__ = "document_shares"
+
+    id: Mapped[str] = _id()
+    document_id: Mapped[str] = _fk("documentId", "documents", index=True)
+    shared_with_id: Mapped[str | None] = _fk("sharedWithId", "users", on_delete="SET NULL", index=True)
+    team_id: Mapped[str | None] = _fk("teamId", "teams", on_delete="SET NULL")
+    permission: Mapped[SharePermission] = mapped_column(
+        _pg_enum(SharePermission),
+        server_default=text("'READ'::\"SharePermission\""),
+        default=SharePermission.READ,
+    )
+    expires_at: Mapped[datetime | None] = mapped_column("expiresAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Folder(Base):
+    __tablename__ = "folders"
+    __table_args__ = (_unique("path"),)
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    parent_id: Mapped[str | None] = _fk("parentId", "folders", on_delete="SET NULL")
+    owner_id: Mapped[str] = _fk("ownerId", "users", index=True)
+    team_id: Mapped[str | None] = _fk("teamId", "teams", on_delete="SET NULL")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class File(Base):
+    __tablename__ = "files"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    mime_type: Mapped[str] = mapped_column("mimeType", Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+    is_favorite: Mapped[bool] = _false("isFavorite")
+    folder_id: Mapped[str | None] = _fk("folderId", "folders", on_delete="SET NULL", index=True)
+    owner_id: Mapped[str] = _fk("ownerId", "users", index=True)
+    team_id: Mapped[str | None] = _fk("teamId", "teams", on_delete="SET NULL")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class CalendarEvent(Base):
+    __tablename__ = "calendar_events"
+    __table_args__ = (Index(None, "startAt", "endAt"),)
+
+    id: Mapped[str] = _id()
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text)
+    start_at: Mapped[datetime] = mapped_column("startAt", UtcDateTime())
+    end_at: Mapped[datetime] = mapped_column("endAt", UtcDateTime())
+    all_day: Mapped[bool] = _false("allDay")
+    location: Mapped[str | None] = mapped_column(Text)
+    color: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str] = _fk("ownerId", "users", index=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class EventAttendee(Base):
+    __tablename__ = "event_attendees"
+
+    event_id: Mapped[str] = _fk("eventId", "calendar_events", primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    status: Mapped[AttendeeStatus] = mapped_column(
+        _pg_enum(AttendeeStatus),
+        server_default=text("'PENDING'::\"AttendeeStatus\""),
+        default=AttendeeStatus.PENDING,
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+
+class EventReminder(Base):
+    __tablename__ = "event_reminders"
+
+    id: Mapped[str] = _id()
+    event_id: Mapped[str] = _fk("eventId", "calendar_events")
+    remind_at: Mapped[datetime] = mapped_column("remindAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "userId", "read"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("userId", "users")
+    type: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    # none_as_null: Python None is SQL NULL, never the JSON literal `null` (Prisma's DbNull, not JsonNull).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    read: Mapped[bool] = _false("read")
+    read_at: Mapped[datetime | None] = mapped_column("readAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = _id()
+    name: Mapped[str | None] = mapped_column(Text)
+    is_group: Mapped[bool] = _false("isGroup")
+    avatar: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class ConversationParticipant(Base):
+    __tablename__ = "conversation_participants"
+
+    conversation_id: Mapped[str] = _fk("conversationId", "conversations", primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    role: Mapped[str | None] = mapped_column(Text, server_default=text("'member'::text"), default="member")
+    unread_count: Mapped[int] = mapped_column("unreadCount", Integer, server_default=text("0"), default=0)
+    last_read_at: Mapped[datetime | None] = mapped_column("lastReadAt", UtcDateTime())
+    joined_at: Mapped[datetime] = _created_at("joinedAt")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = _id()
+    conversation_id: Mapped[str] = _fk("conversationId", "conversations", index=True)
+    sender_id: Mapped[str] = _fk("senderId", "users", index=True)
+    content: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(Text, server_default=text("'text'::text"), default="text")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ActivityLog(Base):
+    __tablename__ = "activity_logs"
+    __table_args__ = (Index(None, "targetType", "targetId"),)
+
+    id: Mapped[str] = _id()
+    actor_id: Mapped[str] = _fk("actorId", "users", index=True)
+    action: Mapped[str] = mapped_column(Text)
+    target_type: Mapped[str] = mapped_column("targetType", Text)
+    target_id: Mapped[str] = mapped_column("targetId", Text)
+    # `metadata` is reserved on declarative classes, hence the trailing underscore.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
+    created_at: Mapped[datetime] = _created_at(index=True)
+
+
+class AuthSession(Base):
+    """One login session: the family of refresh tokens rotated from one login (our table, not Prisma's)."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (_unique("tokenHash"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("userId", "users", index=True)
+    # sha256 hex of the current refresh token: a leaked table does not yield usable tokens.
+    token_hash: Mapped[str] = mapped_column("tokenHash", Text)
+    created_at: Mapped[datetime] = _created_at()
+    rotated_at: Mapped[datetime | None] = mapped_column("rotatedAt", UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column("revokedAt", UtcDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column("revokedReason", Text)
+
+
+class PasswordResetToken(Base):
+    __tablename__ = "password_reset_tokens"
+    __table_args__ = (_unique("tokenHash"),)
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("userId", "users", index=True)
+    token_hash: Mapped[str] = mapped_column("tokenHash", Text)
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column("usedAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()

@@ -1,0 +1,105 @@
+"""JWT access and refresh tokens (python-jose), wrapped so that every decode checks the same things."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from jose import JWTError, jwt
+
+from halolight.db.types import utcnow
+from halolight.errors import Unauthorized
+from halolight.settings import Settings
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+# Header fields that would let a token choose its own key or algorithm handling: we use none of them.
+_REFUSED_HEADERS = {"kid", "jku", "jwk", "x5u", "x5c", "x5t", "crit"}
+_DECODE_OPTIONS = {
+    "verify_signature": True,
+    "verify_exp": True,
+    "verify_iat": True,
+    "verify_iss": True,
+    "verify_aud": False,
+    "require_exp": True,
+    "require_iat": True,
+    "require_sub": True,
+    "require_jti": True,
+    "require_iss": True,
+    "leeway": 0,
+}
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    session_id: str
+    token_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+def fingerprint(token: str) -> str:
+    """What the database stores instead of a refresh or reset token: its SHA-256."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def random_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class TokenCodec:
+    def __init__(self, settings: Settings) -> None:
+        self._keys: dict[TokenType, str] = {
+            "access": settings.jwt_secret_key,
+            "refresh": settings.jwt_refresh_secret_key,
+        }
+        self._lifetimes: dict[TokenType, timedelta] = {
+            "access": timedelta(minutes=settings.jwt_access_token_expire_minutes),
+            "refresh": timedelta(days=settings.jwt_refresh_token_expire_days),
+        }
+        self._issuer = settings.jwt_issuer
+
+    def lifetime(self, kind: TokenType) -> timedelta:
+        return self._lifetimes[kind]
+
+    def issue(self, kind: TokenType, user_id: str, session_id: str) -> IssuedToken:
+        now = utcnow().replace(microsecond=0)
+        expires_at = now + self._lifetimes[kind]
+        claims = {
+            "iss": self._issuer,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": secrets.token_hex(16),
+            "type": kind,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return IssuedToken(jwt.encode(claims, self._keys[kind], algorithm=ALGORITHM), expires_at)
+
+    def decode(self, kind: TokenType, token: str) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM or _REFUSED_HEADERS & set(header):
+                raise Unauthorized("Invalid token")
+            claims = jwt.decode(
+                token, self._keys[kind], algorithms=[ALGORITHM], options=_DECODE_OPTIONS, issuer=self._issuer
+            )
+        except JWTError:
+            raise Unauthorized("Invalid or expired token") from None
+        # A refresh token must never pass as an access token (and vice versa), even with a shared secret.
+        if claims.get("type") != kind:
+            raise Unauthorized("Invalid token type")
+        values = (claims.get("sub"), claims.get("sid"), claims.get("jti"))
+        if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in values):
+            raise Unauthorized("Invalid token")
+        sub, sid, jti = (str(v) for v in values)
+        return Claims(sub, sid, jti, datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo))

@@ -1,0 +1,111 @@
+"""Demo data: the permission vocabulary, roles and demo accounts. Idempotent: only adds what is missing.
+
+Names follow the NestJS backend's seed (see `permissions.md` in the shared reference) so that a role means
+the same thing on both backends. Role names are matched without regard to case: where the NestJS seed
+already created `admin`, it is reused rather than duplicated as `ADMIN`, and roles that already exist keep
+their permissions untouched.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from halolight.db.models import Permission, Role, RolePermission, User, UserRole, UserStatus
+from halolight.security.passwords import PasswordHasher
+
+DEMO_PASSWORD = "123456"  # noqa: S105 - the documented demo password of the whole HaloLight family
+
+_VERBS = ("view", "create", "edit", "delete")
+PERMISSIONS: dict[str, str] = {
+    "*": "All permissions",
+    "dashboard:view": "View the dashboard",
+    **{f"users:{v}": f"{v.capitalize()} users" for v in _VERBS},
+    "analytics:view": "View analytics",
+    "analytics:export": "Export analytics",
+    "settings:view": "View settings",
+    "settings:edit": "Edit settings",
+    **{f"documents:{v}": f"{v.capitalize()} documents" for v in _VERBS},
+    "files:view": "View files",
+    "files:upload": "Upload files",
+    "files:delete": "Delete files",
+    "messages:view": "View messages",
+    "messages:send": "Send messages",
+    "calendar:view": "View the calendar",
+    "calendar:edit": "Edit the calendar",
+    "notifications:view": "View notifications",
+    "notifications:manage": "Manage notifications",
+    **{f"roles:{v}": f"{v.capitalize()} roles" for v in _VERBS},
+    "permissions:view": "View permissions",
+    "permissions:create": "Create permissions",
+    "permissions:delete": "Delete permissions",
+    **{f"teams:{v}": f"{v.capitalize()} teams" for v in _VERBS},
+}
+
+_VIEWER = [
+    "dashboard:view", "users:view", "analytics:view", "documents:view", "files:view",
+    "messages:view", "calendar:view", "notifications:view", "teams:view",
+]  # fmt: skip
+_EDITOR = [
+    *_VIEWER, "documents:create", "documents:edit", "files:upload", "messages:send", "calendar:edit",
+    "teams:create",
+]  # fmt: skip
+_MANAGER = [
+    p for p in PERMISSIONS
+    if p not in ("*", "users:delete", "settings:edit") and not p.startswith(("roles:", "permissions:", "teams:"))
+] + ["roles:view", "permissions:view", "teams:view", "teams:create", "teams:edit"]  # fmt: skip
+_USER = [
+    "dashboard:view", "documents:view", "documents:create", "documents:edit", "files:view", "files:upload",
+    "messages:view", "messages:send", "calendar:view", "calendar:edit", "notifications:view", "teams:view",
+    "teams:create",
+]  # fmt: skip
+
+ROLES: list[tuple[str, str, str, list[str]]] = [
+    ("ADMIN", "超级管理员", "Everything, through the `*` permission", ["*"]),
+    ("MANAGER", "管理员", "Runs the workspace; cannot delete users or edit settings", _MANAGER),
+    ("EDITOR", "编辑员", "Creates and edits content", _EDITOR),
+    ("VIEWER", "访客", "Reads everything, changes nothing", _VIEWER),
+    ("USER", "普通用户", "Default role of self-registered accounts", _USER),
+]
+
+# (email, username, name, role, status)
+DEMO_USERS: list[tuple[str, str, str, str, UserStatus]] = [
+    ("admin@halolight.h7ml.cn", "admin", "Admin User", "ADMIN", UserStatus.ACTIVE),
+    ("manager@halolight.h7ml.cn", "manager", "Manager User", "MANAGER", UserStatus.ACTIVE),
+    ("demo@halolight.h7ml.cn", "demo", "Demo Editor", "EDITOR", UserStatus.ACTIVE),
+    ("viewer@halolight.h7ml.cn", "viewer", "Viewer User", "VIEWER", UserStatus.ACTIVE),
+    ("user@halolight.h7ml.cn", "user", "Regular User", "USER", UserStatus.ACTIVE),
+    ("inactive@halolight.h7ml.cn", "inactive", "Inactive User", "USER", UserStatus.INACTIVE),
+    ("suspended@halolight.h7ml.cn", "suspended", "Suspended User", "USER", UserStatus.SUSPENDED),
+]
+
+
+async def seed(db: AsyncSession, passwords: PasswordHasher) -> None:
+    existing = {p.action: p for p in (await db.scalars(select(Permission))).all()}
+    for action, description in PERMISSIONS.items():
+        if action not in existing:
+            permission = Permission(action=action, resource=action.split(":", 1)[0], description=description)
+            db.add(permission)
+            existing[action] = permission
+    await db.flush()
+
+    role_ids: dict[str, str] = {}
+    for name, label, description, actions in ROLES:
+        role = (await db.scalars(select(Role).where(func.lower(Role.name) == name.lower()))).first()
+        if role is None:
+            role = Role(name=name, label=label, description=description)
+            db.add(role)
+            await db.flush()
+            db.add_all(RolePermission(role_id=role.id, permission_id=existing[a].id) for a in actions)
+        role_ids[name] = role.id
+
+    password_hash: str | None = None
+    for email, username, name, role_name, status in DEMO_USERS:
+        if (await db.scalars(select(User.id).where(func.lower(User.email) == email))).first() is not None:
+            continue
+        password_hash = password_hash or await passwords.hash(DEMO_PASSWORD)
+        user = User(email=email, username=username, name=name, password=password_hash, status=status)
+        db.add(user)
+        await db.flush()
+        db.add(UserRole(user_id=user.id, role_id=role_ids[role_name]))
+    await db.flush()
