@@ -177,7 +177,7 @@ def _lint_responses(document: dict[str, Any], op: Operation, where: str) -> list
     if op.parameters or "requestBody" in op.raw:
         needs.append("422")
     if "requestBody" in op.raw:
-        needs.extend(["413", "415"])
+        needs.extend(["400", "413", "415"])
     if any(p.get("in") == "path" for p in op.parameters):
         needs.append("404")
     for code in needs:

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from halolight.api_model import ApiModel
-from pydantic import AwareDatetime, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, ConfigDict, EmailStr, Field, SecretStr
 
 
 class AuthResponse(ApiModel):
@@ -71,9 +71,9 @@ class LoginRequest(ApiModel):
     """
     An email address; compared without regard to case.
     """
-    password: Annotated[str, Field(max_length=72, min_length=1)]
+    password: Annotated[SecretStr, Field(max_length=72, min_length=1)]
     """
-    At most 72 bytes in UTF-8.
+    At most 72 bytes in UTF-8 (the bcrypt limit).
     """
 
 
@@ -97,7 +97,7 @@ class RegisterRequest(ApiModel):
     An email address; compared without regard to case.
     """
     name: Annotated[str, Field(max_length=100, min_length=1)]
-    password: Annotated[str, Field(max_length=72, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
     """
     8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
     """
@@ -111,7 +111,7 @@ class ResetPasswordRequest(ApiModel):
         extra='forbid',
     )
     token: Annotated[str, Field(max_length=256, min_length=1)]
-    password: Annotated[str, Field(max_length=72, min_length=8)]
+    password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
     """
     8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
     """

@@ -21,11 +21,11 @@ SAME_ANSWER = "If an account exists for this address, a password reset link has 
 
 
 async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.AuthResponse:
-    ensure_hashable(body.password)
+    ensure_hashable(body.password.get_secret_value())
     await ctx.runtime.throttle.hit("login", f"account:{body.email.lower()}", f"ip:{ctx.client_ip}")
     user = await users.find_by_email(ctx.db, body.email)
     # Verify even when the email is unknown (against a dummy hash): timing must not reveal accounts.
-    valid = await ctx.runtime.passwords.verify(body.password, user.password if user else None)
+    valid = await ctx.runtime.passwords.verify(body.password.get_secret_value(), user.password if user else None)
     if user is None or not valid:
         raise Unauthorized("Invalid email or password")
     if user.status != UserStatus.ACTIVE:
@@ -41,7 +41,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
         raise Conflict("Email is already registered")
     if body.phone is not None and await users.phone_taken(ctx.db, body.phone):
         raise Conflict("Phone number is already registered")
-    password_hash = await ctx.runtime.passwords.hash(body.password)
+    password_hash = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     local_part = body.email.split("@", 1)[0].lower()
     user = await users.add(
         ctx.db,
@@ -89,11 +89,11 @@ async def forgot_password(ctx: PublicContext, *, body: models.ForgotPasswordRequ
 
 
 async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordRequest) -> models.Message:
-    ensure_hashable(body.password)
+    ensure_hashable(body.password.get_secret_value())
     user_id = await password_resets.consume(ctx.db, fingerprint(body.token))
     if user_id is None:
         raise BadRequest("Invalid or expired reset token")
-    await users.set_password(ctx.db, user_id, await ctx.runtime.passwords.hash(body.password))
+    await users.set_password(ctx.db, user_id, await ctx.runtime.passwords.hash(body.password.get_secret_value()))
     # A new password ends every session and every other outstanding reset link.
     await auth_sessions.revoke_all_of_user(ctx.db, user_id, "password reset")
     await password_resets.discard_all_of_user(ctx.db, user_id)

@@ -84,7 +84,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Log in with email and password',
         status_code=200,
         response_model=models.AuthResponse,
-        responses={401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
     )
     async def login(
         body: models.LoginRequest,
@@ -100,7 +100,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Register a new account',
         status_code=201,
         response_model=models.AuthResponse,
-        responses={409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
+        responses={400: {'model': models.Error}, 409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
     )
     async def register(
         body: models.RegisterRequest,
@@ -116,7 +116,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Exchange a refresh token for a new token pair',
         status_code=200,
         response_model=models.TokenPair,
-        responses={401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def refresh_tokens(
         body: models.RefreshRequest,
@@ -132,7 +132,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Send a password reset link',
         status_code=200,
         response_model=models.Message,
-        responses={413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
+        responses={400: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
     )
     async def forgot_password(
         body: models.ForgotPasswordRequest,
