@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from alembic import context
 from halolight.db.migrate import sync_url
 from halolight.db.models import Base
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from codegen import routers
-from codegen.spec import SpecError, lint, load
+from codegen.spec import Operation, SpecError, lint, load
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "openapi.yaml"
@@ -51,7 +51,7 @@ def generate(out: Path) -> None:
         ],
         check=True,
     )
-    by_tag: dict[str, list[routers.Operation]] = {}
+    by_tag: dict[str, list[Operation]] = {}
     for op in ops:
         by_tag.setdefault(op.tag, []).append(op)
     tags = sorted(by_tag)

@@ -165,7 +165,9 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation]) -> str:
         if body:
             call_args.append("body=body")
         declared = sorted(str(code) for code in op.raw["responses"] if not str(code).startswith("2"))
-        responses = ", ".join(f"{code}: {{'model': models.{_error_model(document, op, code)}}}" for code in declared)
+        responses = ", ".join(
+            f"{code}: {{'model': models.{_error_model(document, op, code)}}}" for code in declared
+        )
         decorator = [
             f"    @router.{op.method}(",
             f"        {op.path!r},",
@@ -195,7 +197,10 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation]) -> str:
 
     fastapi_names = ["APIRouter", "Depends", *sorted(k for k, v in uses.items() if v and k != "Response")]
     typing_names = ["Annotated", "Protocol"] + (["Literal"] if uses_literal else [])
-    out = [HEADER, '"""Operations of the `' + tag + '` tag: the handlers Protocol and the router builder."""\n\n']
+    out = [
+        HEADER,
+        '"""Operations of the `' + tag + '` tag: the handlers Protocol and the router builder."""\n\n',
+    ]
     out.append("from __future__ import annotations\n\n")
     out.append(f"from typing import {', '.join(sorted(typing_names))}\n\n")
     out.append(f"from fastapi import {', '.join(fastapi_names)}\n")
@@ -226,7 +231,9 @@ def render_index(tags: list[str], ops: list[Operation]) -> str:
     out.append("from __future__ import annotations\n\n")
     out.append("from typing import NamedTuple\n\n\n")
     out.append("class OperationInfo(NamedTuple):\n")
-    out.append("    operation_id: str\n    method: str\n    path: str\n    tag: str\n    permission: str | None\n")
+    out.append(
+        "    operation_id: str\n    method: str\n    path: str\n    tag: str\n    permission: str | None\n"
+    )
     out.append("    public: bool\n\n\n")
     out.append("OPERATIONS: tuple[OperationInfo, ...] = (\n")
     for op in sorted(ops, key=lambda o: (o.tag, o.path, o.method)):
@@ -243,7 +250,7 @@ def render_index(tags: list[str], ops: list[Operation]) -> str:
 
 
 def render_router_index(tags: list[str]) -> str:
-    """`build_all()`: every tag's router bound to its handlers module; mypy checks each against its Protocol."""
+    """`build_all()`: each tag's router bound to its handlers module (mypy checks it against the Protocol)."""
     out = [HEADER, '"""All routers, each bound to its hand-written handlers module."""\n\n']
     out.append("from __future__ import annotations\n\n")
     out.append("from fastapi import APIRouter\n\n")

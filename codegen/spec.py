@@ -119,7 +119,9 @@ def lint(document: dict[str, Any]) -> list[Operation]:
         if not OPERATION_ID.match(op.operation_id):
             problems.append(f"{where}: operationId missing or not camelCase: {op.operation_id!r}")
         elif op.operation_id in seen:
-            problems.append(f"{where}: duplicate operationId {op.operation_id} (also {seen[op.operation_id]})")
+            problems.append(
+                f"{where}: duplicate operationId {op.operation_id} (also {seen[op.operation_id]})"
+            )
         else:
             seen[op.operation_id] = where
         if len(op.raw.get("tags", [])) != 1 or not TAG.match(op.tag):
@@ -136,7 +138,7 @@ def lint(document: dict[str, Any]) -> list[Operation]:
 
 def _lint_parameters(op: Operation, where: str) -> list[str]:
     problems = []
-    declared = {p.get("name") for p in op.parameters if p.get("in") == "path"}
+    declared = {str(p.get("name")) for p in op.parameters if p.get("in") == "path"}
     templated = set(PATH_PARAM.findall(op.path))
     for name in sorted(templated - declared):
         problems.append(f"{where}: path parameter {{{name}}} is not declared")
@@ -146,9 +148,9 @@ def _lint_parameters(op: Operation, where: str) -> list[str]:
         if p.get("in") not in ("path", "query", "header"):
             problems.append(f"{where}: parameter {p.get('name')} in {p.get('in')} is not supported")
         schema = p.get("schema", {})
-        if schema.get("type") == "string" and "$ref" not in schema and "enum" not in schema:
-            if "maxLength" not in schema:
-                problems.append(f"{where}: string parameter {p.get('name')} needs maxLength")
+        unbounded = "$ref" not in schema and "enum" not in schema and "maxLength" not in schema
+        if schema.get("type") == "string" and unbounded:
+            problems.append(f"{where}: string parameter {p.get('name')} needs maxLength")
     return problems
 
 

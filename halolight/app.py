@@ -38,7 +38,10 @@ def spec_json() -> bytes:
 
 def _issues(errors: Any) -> list[dict[str, Any]]:
     # Only loc/msg/type: pydantic's `input` and `ctx` would echo submitted values (passwords included).
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -111,9 +114,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         await runtime.close()
 
     # FastAPI's own schema, docs and redoc are off: the hand-written spec is the one we publish.
-    app = FastAPI(
-        title="HaloLight API", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
-    )
+    app = FastAPI(title="HaloLight API", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     _install_error_handlers(app)
     if settings.docs_enabled:

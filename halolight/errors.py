@@ -48,7 +48,9 @@ class TooManyRequests(ApiError):
     default_message = "Too many requests"
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"Too many attempts; retry in {retry_after_s} s", headers={"Retry-After": str(retry_after_s)})
+        super().__init__(
+            f"Too many attempts; retry in {retry_after_s} s", headers={"Retry-After": str(retry_after_s)}
+        )
 
 
 class ServiceUnavailable(ApiError):

@@ -37,7 +37,9 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(
+            scope.get("query_string", b"")
+        ):
             issue = {"loc": ["query"], "msg": "must not contain NUL characters", "type": "value_error"}
             await _reply(send, 422, {"detail": [issue]})
             return

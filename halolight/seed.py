@@ -50,9 +50,10 @@ _EDITOR = [
     *_VIEWER, "documents:create", "documents:edit", "files:upload", "messages:send", "calendar:edit",
     "teams:create",
 ]  # fmt: skip
+_IDENTITY = ("roles:", "permissions:", "teams:")
 _MANAGER = [
     p for p in PERMISSIONS
-    if p not in ("*", "users:delete", "settings:edit") and not p.startswith(("roles:", "permissions:", "teams:"))
+    if p not in ("*", "users:delete", "settings:edit") and not p.startswith(_IDENTITY)
 ] + ["roles:view", "permissions:view", "teams:view", "teams:create", "teams:edit"]  # fmt: skip
 _USER = [
     "dashboard:view", "documents:view", "documents:create", "documents:edit", "files:view", "files:upload",

@@ -7,8 +7,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only defaults. Production refuses to start with them (see `_refuse_unsafe_production`).
-DEV_ACCESS_SECRET = "dev-access-secret-change-me-0123456789abcdef"
-DEV_REFRESH_SECRET = "dev-refresh-secret-change-me-0123456789abcdef"
+DEV_ACCESS_SECRET = "dev-access-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_REFRESH_SECRET = "dev-refresh-secret-change-me-0123456789abcdef"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     bcrypt_max_concurrency: int = Field(default=4, ge=1, le=64)
     password_reset_token_expire_minutes: int = Field(default=30, ge=5, le=24 * 60)
-    password_reset_url: str = "http://localhost:3000/reset-password"
+    password_reset_url: str = "http://localhost:3000/reset-password"  # noqa: S105 - a URL, not a secret
 
     mail_backend: Literal["outbox"] = "outbox"
     mail_outbox_dir: str = "var/outbox"

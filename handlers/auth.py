@@ -25,7 +25,9 @@ async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.Auth
     await ctx.runtime.throttle.hit("login", f"account:{body.email.lower()}", f"ip:{ctx.client_ip}")
     user = await users.find_by_email(ctx.db, body.email)
     # Verify even when the email is unknown (against a dummy hash): timing must not reveal accounts.
-    valid = await ctx.runtime.passwords.verify(body.password.get_secret_value(), user.password if user else None)
+    valid = await ctx.runtime.passwords.verify(
+        body.password.get_secret_value(), user.password if user else None
+    )
     if user is None or not valid:
         raise Unauthorized("Invalid email or password")
     if user.status != UserStatus.ACTIVE:
@@ -93,7 +95,9 @@ async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordReques
     user_id = await password_resets.consume(ctx.db, fingerprint(body.token))
     if user_id is None:
         raise BadRequest("Invalid or expired reset token")
-    await users.set_password(ctx.db, user_id, await ctx.runtime.passwords.hash(body.password.get_secret_value()))
+    await users.set_password(
+        ctx.db, user_id, await ctx.runtime.passwords.hash(body.password.get_secret_value())
+    )
     # A new password ends every session and every other outstanding reset link.
     await auth_sessions.revoke_all_of_user(ctx.db, user_id, "password reset")
     await password_resets.discard_all_of_user(ctx.db, user_id)

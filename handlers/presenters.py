@@ -9,7 +9,11 @@ from halolight.services.sessions import TokenBundle
 
 def auth_user(user: User) -> models.AuthUser:
     return models.AuthUser(
-        id=user.id, email=user.email, name=user.name, avatar=user.avatar, status=models.UserStatus(user.status)
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        avatar=user.avatar,
+        status=models.UserStatus(user.status),
     )
 
 

@@ -16,6 +16,8 @@ _counter = itertools.count()
 
 
 class TestServer:
+    __test__ = False  # a fixture's class, not a pytest test class
+
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="halolight-test-pg-")
         self.handle: Any = embedded.start(self._tmp.name, delete_on_cleanup=True)
@@ -36,7 +38,6 @@ class TestServer:
             self.handle.cleanup()
         finally:
             self._tmp.cleanup()
-
 
 
 def server_fixture() -> Iterator[TestServer]:

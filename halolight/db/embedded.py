@@ -15,7 +15,9 @@ def start(data_dir: str | Path, *, delete_on_cleanup: bool = False) -> Any:
     """
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(path, cleanup_mode="delete" if delete_on_cleanup else "stop")
+    return pgserver.get_server(  # type: ignore[attr-defined]
+        path, cleanup_mode="delete" if delete_on_cleanup else "stop"
+    )
 
 
 def sqlalchemy_url(libpq_uri: str, database: str | None = None) -> str:

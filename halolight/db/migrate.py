@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-
 from alembic import command
+from alembic.config import Config
 
 # The repository root: alembic.ini and alembic/ sit beside the package (an editable install or a checkout).
 _ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,10 @@ async def roles_of_user(db: AsyncSession, user_id: str) -> list[tuple[Role, list
     """The user's roles, each with its permission actions, in two queries."""
     role_rows: Sequence[Role] = (
         await db.scalars(
-            select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id).order_by(Role.name)
+            select(Role)
+            .join(UserRole, UserRole.role_id == Role.id)
+            .where(UserRole.user_id == user_id)
+            .order_by(Role.name)
         )
     ).all()
     if not role_rows:

@@ -34,7 +34,9 @@ async def phone_taken(db: AsyncSession, phone: str) -> bool:
 async def free_username(db: AsyncSession, wanted: str) -> str:
     """`wanted` if nobody has it, else `wanted` with the smallest free numeric suffix."""
     taken = set(
-        (await db.scalars(select(User.username).where(User.username.startswith(wanted, autoescape=True)))).all()
+        (
+            await db.scalars(select(User.username).where(User.username.startswith(wanted, autoescape=True)))
+        ).all()
     )
     if wanted not in taken:
         return wanted
@@ -57,7 +59,9 @@ async def add(db: AsyncSession, **fields: Any) -> User:
 
 
 async def set_password(db: AsyncSession, user_id: str, password_hash: str) -> None:
-    await db.execute(update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow()))
+    await db.execute(
+        update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow())
+    )
 
 
 async def record_login(db: AsyncSession, user_id: str) -> None:

@@ -6,8 +6,5 @@ from collections.abc import Iterable
 
 
 def grants(held: Iterable[str], required: str) -> bool:
-    resource = required.split(":", 1)[0]
-    for permission in held:
-        if permission in ("*", required, f"{resource}:*"):
-            return True
-    return False
+    accepted = {"*", required, required.split(":", 1)[0] + ":*"}
+    return any(permission in accepted for permission in held)

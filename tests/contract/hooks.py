@@ -22,6 +22,7 @@ def _login() -> str:
     token: str = response.json()["accessToken"]
     return token
 
+
 # The spec's `format: password` means at most 72 bytes in UTF-8 (bcrypt's limit); JSON Schema can only
 # bound characters, so the fuzzer learns the byte bound here. Longer inputs must get 422: see the HTTP tests.
 schemathesis.openapi.format(

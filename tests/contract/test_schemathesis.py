@@ -41,7 +41,7 @@ def server_url(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) 
         "AUTH_RATE_LIMIT": "100000/minute",
     }
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "halolight.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
@@ -87,7 +87,7 @@ def test_server_conforms_to_spec(server_url: str) -> None:
         "--no-color",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "HALOLIGHT_CONTRACT_URL": server_url}
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000 if LONG else 900
     )
     assert result.returncode == 0, result.stdout[-30000:] + result.stderr[-5000:]
