@@ -31,6 +31,9 @@ DATAMODEL_OPTIONS = [
     "--keep-model-order",
     "--output-datetime-class=AwareDatetime",
     "--collapse-root-models",
+    "--use-missing-sentinel",
+    "--use-type-alias",
+    "--target-pydantic-version=2.14",
     "--base-class=halolight.api_model.ApiModel",
     "--custom-file-header=" + routers.HEADER.strip(),
 ]

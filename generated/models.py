@@ -6,7 +6,8 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from halolight.api_model import ApiModel
-from pydantic import AwareDatetime, ConfigDict, EmailStr, Field, SecretStr
+from pydantic import MISSING, AwareDatetime, ConfigDict, EmailStr, Field, SecretStr
+from typing_extensions import TypeAliasType
 
 
 class AuthResponse(ApiModel):
@@ -22,6 +23,18 @@ class AuthUser(ApiModel):
     name: str
     avatar: str | None
     status: UserStatus
+
+
+class BatchDeleteRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    ids: Annotated[list[Id], Field(max_length=100, min_length=1)]
+
+
+class BatchDeleteResult(ApiModel):
+    message: str
+    deleted_count: Annotated[int, Field(ge=0)]
 
 
 class CurrentUser(ApiModel):
@@ -63,6 +76,14 @@ class Health(ApiModel):
     database: Literal['ok']
 
 
+Id = TypeAliasType(
+    "Id", Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+)
+"""
+An opaque id (a cuid for rows this API creates).
+"""
+
+
 class LoginRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -79,6 +100,47 @@ class LoginRequest(ApiModel):
 
 class Message(ApiModel):
     message: str
+
+
+class PaginationMeta(ApiModel):
+    total: Annotated[int, Field(ge=0)]
+    page: Annotated[int, Field(ge=1)]
+    limit: Annotated[int, Field(ge=1)]
+    totalPages: Annotated[int, Field(ge=0)]
+
+
+class Permission(ApiModel):
+    id: str
+    action: str
+    """
+    `resource:verb`, `resource:*` or `*`.
+    """
+    resource: str
+    description: str | None
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class PermissionCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    action: Annotated[
+        str,
+        Field(
+            max_length=81,
+            pattern='^(\\*|[a-z][a-z0-9-]{0,39}:(\\*|[a-z][a-z0-9-]{0,39}))$',
+        ),
+    ]
+    """
+    `resource:verb`, `resource:*` or `*`, in lower case.
+    """
+    description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+
+
+class PermissionList(ApiModel):
+    data: list[Permission]
+    meta: PaginationMeta
 
 
 class RefreshRequest(ApiModel):
@@ -102,8 +164,8 @@ class RegisterRequest(ApiModel):
     8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
     """
     phone: Annotated[
-        str | None, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
-    ] = None
+        str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
+    ] = MISSING
 
 
 class ResetPasswordRequest(ApiModel):
@@ -117,11 +179,135 @@ class ResetPasswordRequest(ApiModel):
     """
 
 
+class Role(ApiModel):
+    id: str
+    name: str
+    label: str
+    description: str | None
+    permissions: list[Permission]
+    userCount: Annotated[int, Field(ge=0)]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class RoleCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=50, pattern='^[A-Za-z][A-Za-z0-9_-]{1,49}$')]
+    label: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
+    """
+    Display name; defaults to the name.
+    """
+    description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+    permissionIds: Annotated[list[Id] | MISSING, Field(max_length=200)] = MISSING
+
+
+class RoleList(ApiModel):
+    data: list[Role]
+    meta: PaginationMeta
+
+
+class RolePermissionsUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    permissionIds: Annotated[list[Id], Field(max_length=200)]
+
+
+class RoleSummary(ApiModel):
+    id: str
+    name: str
+    label: str
+
+
+class RoleUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str | MISSING, Field(max_length=50, pattern='^[A-Za-z][A-Za-z0-9_-]{1,49}$')
+    ] = MISSING
+    label: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
+    description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+
+
 class RoleWithPermissionNames(ApiModel):
     id: str
     name: str
     label: str
     permissions: list[str]
+
+
+class Team(ApiModel):
+    id: str
+    name: str
+    description: str | None
+    avatar: str | None
+    owner: UserSummary
+    memberCount: Annotated[int, Field(ge=0)]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class TeamCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=100, min_length=1)]
+    description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+    avatar: Annotated[
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+    ] = MISSING
+
+
+class TeamDetail(Team):
+    members: list[TeamMember]
+
+
+class TeamList(ApiModel):
+    data: list[Team]
+    meta: PaginationMeta
+
+
+class TeamMember(ApiModel):
+    id: str
+    """
+    The member's user id.
+    """
+    name: str
+    email: str
+    avatar: str | None
+    role: RoleSummary | None
+    joinedAt: AwareDatetime
+
+
+class TeamMemberAdd(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    roleId: Id | None | MISSING = MISSING
+
+
+class TeamMemberRemoved(ApiModel):
+    message: str
+    teamId: str
+    userId: str
+
+
+class TeamUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
+    description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+    avatar: Annotated[
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+    ] = MISSING
 
 
 class TokenPair(ApiModel):
@@ -133,10 +319,123 @@ class TokenPair(ApiModel):
     """
 
 
+class User(ApiModel):
+    id: str
+    email: str
+    name: str
+    username: str
+    avatar: str | None
+    phone: str | None
+    status: UserStatus
+    department: str | None
+    position: str | None
+    bio: str | None
+    roles: list[RoleSummary]
+    lastLoginAt: AwareDatetime | None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class UserCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    email: Annotated[EmailStr, Field(max_length=254)]
+    """
+    An email address; compared without regard to case.
+    """
+    name: Annotated[str, Field(max_length=100, min_length=1)]
+    password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
+    """
+    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    """
+    username: Annotated[
+        str | MISSING, Field(max_length=50, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{2,49}$')
+    ] = MISSING
+    phone: Annotated[
+        str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
+    ] = MISSING
+    avatar: Annotated[
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+    ] = MISSING
+    department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
+    position: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
+    bio: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+    status: UserStatus | MISSING = MISSING
+    roleIds: Annotated[list[Id] | MISSING, Field(max_length=20)] = MISSING
+
+
+class UserDetail(User):
+    teams: list[UserTeam]
+
+
+class UserList(ApiModel):
+    data: list[User]
+    meta: PaginationMeta
+
+
 class UserStatus(StrEnum):
     ACTIVE = 'ACTIVE'
     INACTIVE = 'INACTIVE'
     SUSPENDED = 'SUSPENDED'
+
+
+class UserStatusFilter(StrEnum):
+    ACTIVE = 'ACTIVE'
+    INACTIVE = 'INACTIVE'
+    SUSPENDED = 'SUSPENDED'
+    all = 'all'
+
+
+class UserStatusUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    status: UserStatus
+
+
+class UserSummary(ApiModel):
+    id: str
+    name: str
+    email: str
+    avatar: str | None
+
+
+class UserTeam(ApiModel):
+    id: str
+    name: str
+    isOwner: bool
+
+
+class UserUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    email: Annotated[EmailStr | MISSING, Field(max_length=254)] = MISSING
+    """
+    An email address; compared without regard to case.
+    """
+    name: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
+    password: Annotated[SecretStr | MISSING, Field(max_length=72, min_length=8)] = (
+        MISSING
+    )
+    """
+    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    """
+    username: Annotated[
+        str | MISSING, Field(max_length=50, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{2,49}$')
+    ] = MISSING
+    phone: Annotated[
+        str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
+    ] = MISSING
+    avatar: Annotated[
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+    ] = MISSING
+    department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
+    position: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
+    bio: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
+    status: UserStatus | MISSING = MISSING
+    roleIds: Annotated[list[Id] | MISSING, Field(max_length=20)] = MISSING
 
 
 class ValidationError(ApiModel):

@@ -46,9 +46,10 @@ _VIEWER = [
     "dashboard:view", "users:view", "analytics:view", "documents:view", "files:view",
     "messages:view", "calendar:view", "notifications:view", "teams:view",
 ]  # fmt: skip
+# Editors and users may run teams of their own: the owner rule (halolight.authz) keeps them to those.
 _EDITOR = [
     *_VIEWER, "documents:create", "documents:edit", "files:upload", "messages:send", "calendar:edit",
-    "teams:create",
+    "teams:create", "teams:edit", "teams:delete",
 ]  # fmt: skip
 _IDENTITY = ("roles:", "permissions:", "teams:")
 _MANAGER = [
@@ -58,7 +59,7 @@ _MANAGER = [
 _USER = [
     "dashboard:view", "documents:view", "documents:create", "documents:edit", "files:view", "files:upload",
     "messages:view", "messages:send", "calendar:view", "calendar:edit", "notifications:view", "teams:view",
-    "teams:create",
+    "teams:create", "teams:edit", "teams:delete",
 ]  # fmt: skip
 
 ROLES: list[tuple[str, str, str, list[str]]] = [

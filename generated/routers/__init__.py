@@ -6,12 +6,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import handlers.auth
+import handlers.permissions
+import handlers.roles
 import handlers.system
-from generated.routers import auth, system
+import handlers.teams
+import handlers.users
+from generated.routers import auth, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
+        permissions.build_router(handlers.permissions),
+        roles.build_router(handlers.roles),
         system.build_router(handlers.system),
+        teams.build_router(handlers.teams),
+        users.build_router(handlers.users),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,3 +56,27 @@ async def find_by_name(db: AsyncSession, name: str) -> Role | None:
 async def assign_to_user(db: AsyncSession, user_id: str, role_id: str) -> None:
     db.add(UserRole(user_id=user_id, role_id=role_id))
     await db.flush()
+
+
+async def get_many(db: AsyncSession, role_ids: Collection[str]) -> list[Role]:
+    return list((await db.scalars(select(Role).where(Role.id.in_(role_ids)))).all())
+
+
+async def permission_actions_of_roles(db: AsyncSession, role_ids: Collection[str]) -> set[str]:
+    query = (
+        select(Permission.action)
+        .join(RolePermission, RolePermission.permission_id == Permission.id)
+        .where(RolePermission.role_id.in_(role_ids))
+    )
+    return set((await db.scalars(query)).all())
+
+
+async def permission_actions_of_users(db: AsyncSession, user_ids: Collection[str]) -> set[str]:
+    """The union of the permissions of every listed user (what deleting or editing them all would touch)."""
+    query = (
+        select(Permission.action)
+        .join(RolePermission, RolePermission.permission_id == Permission.id)
+        .join(UserRole, UserRole.role_id == RolePermission.role_id)
+        .where(UserRole.user_id.in_(user_ids))
+    )
+    return set((await db.scalars(query)).all())

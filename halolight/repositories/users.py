@@ -1,20 +1,52 @@
-"""Users (table `users`)."""
+"""Users (table `users`, and their roles through `user_roles`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from halolight.db.models import User
+from halolight.db.models import Role, User, UserRole, UserStatus
 from halolight.db.types import utcnow
 from halolight.errors import Conflict
+from halolight.repositories.paging import Page, contains_any, paginate
+
+_TAKEN = "A user with this email, username or phone already exists"
 
 
 async def get(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
+
+
+async def get_with_roles(db: AsyncSession, user_id: str) -> User | None:
+    query = select(User).where(User.id == user_id).options(selectinload(User.roles))
+    return (await db.scalars(query)).first()
+
+
+async def list_page(
+    db: AsyncSession,
+    *,
+    page: int,
+    limit: int,
+    search: str | None = None,
+    status: UserStatus | None = None,
+    role: str | None = None,
+) -> Page[User]:
+    query = select(User).options(selectinload(User.roles)).order_by(User.created_at.desc(), User.id)
+    if search:
+        query = query.where(contains_any(search, User.name, User.email, User.username, User.phone))
+    if status is not None:
+        query = query.where(User.status == status)
+    if role:
+        with_role = (
+            select(UserRole.user_id).join(Role, Role.id == UserRole.role_id).where(func.lower(Role.name) == role.lower())
+        )
+        query = query.where(User.id.in_(with_role))
+    return await paginate(db, query, page=page, limit=limit)
 
 
 async def find_by_email(db: AsyncSession, email: str) -> User | None:
@@ -23,46 +55,79 @@ async def find_by_email(db: AsyncSession, email: str) -> User | None:
     return (await db.scalars(query)).first()
 
 
-async def email_taken(db: AsyncSession, email: str) -> bool:
-    return await find_by_email(db, email) is not None
+async def _taken(db: AsyncSession, condition: Any, exclude_id: str | None) -> bool:
+    query = select(User.id).where(condition)
+    if exclude_id is not None:
+        query = query.where(User.id != exclude_id)
+    return (await db.scalars(query.limit(1))).first() is not None
 
 
-async def phone_taken(db: AsyncSession, phone: str) -> bool:
-    return (await db.scalars(select(User.id).where(User.phone == phone).limit(1))).first() is not None
+async def email_taken(db: AsyncSession, email: str, exclude_id: str | None = None) -> bool:
+    return await _taken(db, func.lower(User.email) == email.lower(), exclude_id)
+
+
+async def username_taken(db: AsyncSession, username: str, exclude_id: str | None = None) -> bool:
+    return await _taken(db, func.lower(User.username) == username.lower(), exclude_id)
+
+
+async def phone_taken(db: AsyncSession, phone: str, exclude_id: str | None = None) -> bool:
+    return await _taken(db, User.phone == phone, exclude_id)
 
 
 async def free_username(db: AsyncSession, wanted: str) -> str:
     """`wanted` if nobody has it, else `wanted` with the smallest free numeric suffix."""
-    taken = set(
-        (
-            await db.scalars(select(User.username).where(User.username.startswith(wanted, autoescape=True)))
-        ).all()
-    )
-    if wanted not in taken:
+    query = select(func.lower(User.username)).where(User.username.istartswith(wanted, autoescape=True))
+    taken = set((await db.scalars(query)).all())
+    if wanted.lower() not in taken:
         return wanted
     suffix = 2
-    while f"{wanted}{suffix}" in taken:
+    while f"{wanted}{suffix}".lower() in taken:
         suffix += 1
     return f"{wanted}{suffix}"
+
+
+async def _flush_or_conflict(db: AsyncSession) -> None:
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        # Two requests raced for the same email, username or phone; the savepoint keeps the rest intact.
+        raise Conflict(_TAKEN) from None
 
 
 async def add(db: AsyncSession, **fields: Any) -> User:
     user = User(**fields)
     db.add(user)
-    try:
-        async with db.begin_nested():
-            await db.flush()
-    except IntegrityError:
-        # Two requests raced for the same email, username or phone.
-        raise Conflict("A user with this email, username or phone already exists") from None
+    await _flush_or_conflict(db)
     return user
 
 
+async def update_fields(db: AsyncSession, user: User, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(user, name, value)
+    await _flush_or_conflict(db)
+
+
+async def set_roles(db: AsyncSession, user_id: str, role_ids: Collection[str]) -> None:
+    await db.execute(delete(UserRole).where(UserRole.user_id == user_id))
+    if role_ids:
+        await db.execute(insert(UserRole), [{"user_id": user_id, "role_id": r} for r in role_ids])
+    await db.execute(update(User).where(User.id == user_id).values(updated_at=utcnow()))
+
+
 async def set_password(db: AsyncSession, user_id: str, password_hash: str) -> None:
-    await db.execute(
-        update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow())
-    )
+    await db.execute(update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow()))
 
 
 async def record_login(db: AsyncSession, user_id: str) -> None:
     await db.execute(update(User).where(User.id == user_id).values(last_login_at=utcnow()))
+
+
+async def existing_ids(db: AsyncSession, user_ids: Collection[str]) -> list[str]:
+    return list((await db.scalars(select(User.id).where(User.id.in_(user_ids)))).all())
+
+
+async def delete_many(db: AsyncSession, user_ids: Collection[str]) -> int:
+    """Delete the users (the database cascades to their rows elsewhere); returns how many existed."""
+    result = await db.execute(delete(User).where(User.id.in_(user_ids)).returning(User.id))
+    return len(result.all())

@@ -1,0 +1,125 @@
+"""Operations of the Users tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from generated import models
+from halolight import authz
+from halolight.context import AuthContext
+from halolight.db.models import User, UserStatus
+from halolight.errors import Conflict, NotFound
+from halolight.repositories import auth_sessions, roles, teams, users
+
+from . import presenters
+
+
+async def list_users(
+    ctx: AuthContext,
+    *,
+    page: int,
+    limit: int,
+    search: str | None,
+    status: models.UserStatusFilter | None,
+    role: str | None,
+) -> models.UserList:
+    result = await users.list_page(
+        ctx.db,
+        page=page,
+        limit=limit,
+        search=search,
+        status=None if status in (None, models.UserStatusFilter.all) else UserStatus(status),
+        role=None if role is None or role.lower() == "all" else role,
+    )
+    return models.UserList(data=[presenters.user(u) for u in result.items], meta=presenters.page_meta(result))
+
+
+async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
+    user = await _get(ctx, id)
+    return presenters.user_detail(user, await teams.teams_of_user(ctx.db, id))
+
+
+async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.User:
+    role_ids = await _grantable_role_ids(ctx, body.roleIds if body.roleIds is not models.MISSING else [])
+    fields = body.model_dump(exclude={"roleIds", "password"})
+    fields["email"] = body.email.lower()
+    fields.setdefault("username", await users.free_username(ctx.db, body.email.split("@", 1)[0]))
+    await _ensure_unique(ctx, fields, exclude_id=None)
+    fields["password"] = await ctx.runtime.passwords.hash(body.password.get_secret_value())
+    user = await users.add(ctx.db, **fields)
+    await users.set_roles(ctx.db, user.id, role_ids)
+    return presenters.user(await _get(ctx, user.id))
+
+
+async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> models.User:
+    user = await _get(ctx, id)
+    await authz.ensure_can_manage_users(ctx, [id])
+    changes: dict[str, Any] = body.model_dump(exclude={"roleIds"})  # MISSING (unsent) fields are left out
+    if "status" in changes:
+        authz.ensure_not_self(ctx, [id], "change the status of")
+    if "email" in changes:
+        changes["email"] = changes["email"].lower()
+    await _ensure_unique(ctx, changes, exclude_id=id)
+    password = changes.pop("password", None)
+    if isinstance(password, SecretStr):
+        changes["password"] = await ctx.runtime.passwords.hash(password.get_secret_value())
+    if body.roleIds is not models.MISSING:
+        await users.set_roles(ctx.db, id, await _grantable_role_ids(ctx, body.roleIds))
+    await users.update_fields(ctx.db, user, changes)
+    if "password" in changes or changes.get("status", UserStatus.ACTIVE) != UserStatus.ACTIVE:
+        await auth_sessions.revoke_all_of_user(ctx.db, id, "changed by an administrator")
+    ctx.db.expunge(user)  # reload, so the roles reflect the change
+    return presenters.user(await _get(ctx, id))
+
+
+async def update_user_status(ctx: AuthContext, *, id: str, body: models.UserStatusUpdate) -> models.User:
+    user = await _get(ctx, id)
+    authz.ensure_not_self(ctx, [id], "change the status of")
+    await authz.ensure_can_manage_users(ctx, [id])
+    await users.update_fields(ctx.db, user, {"status": UserStatus(body.status)})
+    if body.status != models.UserStatus.ACTIVE:
+        await auth_sessions.revoke_all_of_user(ctx.db, id, "deactivated")
+    return presenters.user(user)
+
+
+async def delete_user(ctx: AuthContext, *, id: str) -> None:
+    await _get(ctx, id)
+    authz.ensure_not_self(ctx, [id], "delete")
+    await authz.ensure_can_manage_users(ctx, [id])
+    await users.delete_many(ctx.db, [id])
+
+
+async def delete_users(ctx: AuthContext, *, body: models.BatchDeleteRequest) -> models.BatchDeleteResult:
+    ids = list(dict.fromkeys(body.ids))
+    authz.ensure_not_self(ctx, ids, "delete")
+    await authz.ensure_can_manage_users(ctx, ids)
+    deleted = await users.delete_many(ctx.db, ids)
+    return models.BatchDeleteResult(message=f"Deleted {deleted} user(s)", deleted_count=deleted)
+
+
+async def _get(ctx: AuthContext, user_id: str) -> User:
+    user = await users.get_with_roles(ctx.db, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+async def _grantable_role_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
+    """The distinct role ids; 404 if one does not exist, 403 if one grants more than the caller holds."""
+    role_ids = list(dict.fromkeys(wanted))
+    if len(await roles.get_many(ctx.db, role_ids)) != len(role_ids):
+        raise NotFound("Role not found")
+    actions = await roles.permission_actions_of_roles(ctx.db, role_ids)
+    authz.ensure_holds_all(ctx, actions, "You cannot grant a role with permissions you do not hold")
+    return role_ids
+
+
+async def _ensure_unique(ctx: AuthContext, fields: dict[str, Any], exclude_id: str | None) -> None:
+    if "email" in fields and await users.email_taken(ctx.db, fields["email"], exclude_id):
+        raise Conflict("Email is already registered")
+    if fields.get("username") and await users.username_taken(ctx.db, fields["username"], exclude_id):
+        raise Conflict("Username is already taken")
+    if fields.get("phone") and await users.phone_taken(ctx.db, fields["phone"], exclude_id):
+        raise Conflict("Phone number is already registered")
