@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export XDG_RUNTIME_DIR ?= /tmp
 
 .PHONY: help install gen check-gen lint-spec lint fmt run migrate revision test fuzz check clean
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from halolight.context import AuthContext
-from halolight.errors import Forbidden
-from halolight.repositories import roles
+from halolight.db.models import Team
+from halolight.errors import Forbidden, NotFound
+from halolight.repositories import roles, teams
 
 
 def ensure_holds_all(ctx: AuthContext, actions: Iterable[str], message: str) -> None:
@@ -27,3 +28,26 @@ async def ensure_can_manage_users(ctx: AuthContext, user_ids: Iterable[str]) -> 
 def ensure_not_self(ctx: AuthContext, user_ids: Iterable[str], action: str) -> None:
     if ctx.user_id in user_ids:
         raise Forbidden(f"You cannot {action} your own account")
+
+
+# Teams. A caller sees the teams they own or belong to, or every team with `teams:*`; only the owner
+# and holders of `teams:*` change a team. A team the caller cannot see is fetched as absent (404), so
+# nobody learns what exists; write rights are checked only on a visible team (403).
+
+
+def sees_all_teams(ctx: AuthContext) -> bool:
+    return ctx.principal.can("teams:*")
+
+
+async def visible_team_or_404(ctx: AuthContext, team_id: str, *, with_members: bool = True) -> Team:
+    team = await teams.get_visible(
+        ctx.db, team_id, user_id=ctx.user_id, sees_all=sees_all_teams(ctx), with_members=with_members
+    )
+    if team is None:
+        raise NotFound("Team not found")
+    return team
+
+
+def ensure_team_writer(ctx: AuthContext, team: Team) -> None:
+    if team.owner_id != ctx.user_id and not sees_all_teams(ctx):
+        raise Forbidden("Only the team owner can change this team")

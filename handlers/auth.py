@@ -41,7 +41,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
     await ctx.runtime.throttle.hit("register", f"ip:{ctx.client_ip}")
     if await users.email_taken(ctx.db, body.email):
         raise Conflict("Email is already registered")
-    if body.phone is not None and await users.phone_taken(ctx.db, body.phone):
+    if isinstance(body.phone, str) and await users.phone_taken(ctx.db, body.phone):
         raise Conflict("Phone number is already registered")
     password_hash = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     local_part = body.email.split("@", 1)[0].lower()
@@ -51,7 +51,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
         name=body.name,
         username=await users.free_username(ctx.db, local_part),
         password=password_hash,
-        phone=body.phone,
+        phone=body.phone if isinstance(body.phone, str) else None,
         status=UserStatus.ACTIVE,
     )
     role = await roles.find_by_name(ctx.db, DEFAULT_ROLE)

@@ -11,12 +11,18 @@ from halolight.services.sessions import TokenBundle
 
 
 def page_meta(page: Page[Any]) -> models.PaginationMeta:
-    return models.PaginationMeta(total=page.total, page=page.page, limit=page.limit, totalPages=page.total_pages)
+    return models.PaginationMeta(
+        total=page.total, page=page.page, limit=page.limit, totalPages=page.total_pages
+    )
 
 
 def auth_user(user: User) -> models.AuthUser:
     return models.AuthUser(
-        id=user.id, email=user.email, name=user.name, avatar=user.avatar, status=models.UserStatus(user.status)
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        avatar=user.avatar,
+        status=models.UserStatus(user.status),
     )
 
 

@@ -1,28 +1,112 @@
-"""Operations of the Teams tag (placeholder while being written)."""
+"""Operations of the Teams tag."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from generated import models
+from halolight import authz
 from halolight.context import AuthContext
-from halolight.errors import ApiError
+from halolight.db.models import Team, TeamMember, User
+from halolight.errors import Conflict, NotFound
+from halolight.repositories import roles, teams, users
+from pydantic import MISSING
+
+from . import presenters
+
 
 async def list_teams(ctx: AuthContext, *, page: int, limit: int, search: str | None) -> models.TeamList:
-    raise ApiError('not implemented yet')
+    result = await teams.list_visible_page(
+        ctx.db, user_id=ctx.user_id, sees_all=authz.sees_all_teams(ctx), page=page, limit=limit, search=search
+    )
+    counts = await teams.member_counts(ctx.db, [t.id for t in result.items])
+    return models.TeamList(
+        data=[_team(t, counts[t.id]) for t in result.items], meta=presenters.page_meta(result)
+    )
+
 
 async def create_team(ctx: AuthContext, *, body: models.TeamCreate) -> models.TeamDetail:
-    raise ApiError('not implemented yet')
+    team = await teams.create(ctx.db, owner_id=ctx.user_id, **body.model_dump())
+    return _team_detail(await teams.reload_detail(ctx.db, team.id))
+
 
 async def get_team(ctx: AuthContext, *, id: str) -> models.TeamDetail:
-    raise ApiError('not implemented yet')
+    return _team_detail(await authz.visible_team_or_404(ctx, id))
 
-async def delete_team(ctx: AuthContext, *, id: str) -> None:
-    raise ApiError('not implemented yet')
 
 async def update_team(ctx: AuthContext, *, id: str, body: models.TeamUpdate) -> models.TeamDetail:
-    raise ApiError('not implemented yet')
+    team = await authz.visible_team_or_404(ctx, id)
+    authz.ensure_team_writer(ctx, team)
+    await teams.update_fields(ctx.db, team, body.model_dump())  # MISSING (unsent) fields are left out
+    return _team_detail(team)
+
+
+async def delete_team(ctx: AuthContext, *, id: str) -> None:
+    team = await authz.visible_team_or_404(ctx, id, with_members=False)
+    authz.ensure_team_writer(ctx, team)
+    await teams.delete(ctx.db, team)
+
 
 async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberAdd) -> models.TeamDetail:
-    raise ApiError('not implemented yet')
+    team = await authz.visible_team_or_404(ctx, id)
+    authz.ensure_team_writer(ctx, team)
+    if await users.get(ctx.db, body.userId) is None:
+        raise NotFound("User not found")
+    role_id = None if body.roleId is MISSING else body.roleId
+    if role_id is not None and not await roles.get_many(ctx.db, [role_id]):
+        raise NotFound("Role not found")
+    if any(member.user_id == body.userId for member in team.members):
+        raise Conflict("The user is already a member of this team")
+    await teams.add_member(ctx.db, team.id, body.userId, role_id)
+    return _team_detail(await teams.reload_detail(ctx.db, team.id))
+
 
 async def remove_team_member(ctx: AuthContext, *, id: str, user_id: str) -> models.TeamMemberRemoved:
-    raise ApiError('not implemented yet')
+    team = await authz.visible_team_or_404(ctx, id, with_members=False)
+    member = await teams.get_member(ctx.db, team.id, user_id)
+    if member is None:
+        raise NotFound("Member not found")
+    authz.ensure_team_writer(ctx, team)
+    if user_id == team.owner_id:
+        raise Conflict("The team owner cannot be removed")
+    await teams.remove_member(ctx.db, member)
+    return models.TeamMemberRemoved(message="Member removed", teamId=team.id, userId=user_id)
+
+
+def _user_summary(user: User) -> models.UserSummary:
+    return models.UserSummary(id=user.id, name=user.name, email=user.email, avatar=user.avatar)
+
+
+def _team_fields(team: Team, member_count: int) -> dict[str, Any]:
+    """The fields of `models.Team`; `team.owner` must have been loaded with the query."""
+    return {
+        "id": team.id,
+        "name": team.name,
+        "description": team.description,
+        "avatar": team.avatar,
+        "owner": _user_summary(team.owner),
+        "memberCount": member_count,
+        "createdAt": team.created_at,
+        "updatedAt": team.updated_at,
+    }
+
+
+def _team(team: Team, member_count: int) -> models.Team:
+    return models.Team(**_team_fields(team, member_count))
+
+
+def _member(member: TeamMember) -> models.TeamMember:
+    return models.TeamMember(
+        id=member.user_id,
+        name=member.user.name,
+        email=member.user.email,
+        avatar=member.user.avatar,
+        role=None if member.role is None else presenters.role_summary(member.role),
+        joinedAt=member.joined_at,
+    )
+
+
+def _team_detail(team: Team) -> models.TeamDetail:
+    """`team.owner` and `team.members` (with their users and roles) must have been loaded with the query."""
+    members = sorted(team.members, key=lambda m: (m.joined_at, m.user_id))
+    return models.TeamDetail(**_team_fields(team, len(members)), members=[_member(m) for m in members])

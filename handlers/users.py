@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import User, UserStatus
 from halolight.errors import Conflict, NotFound
 from halolight.repositories import auth_sessions, roles, teams, users
+from pydantic import MISSING, SecretStr
 
 from . import presenters
 
@@ -42,10 +41,10 @@ async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
 
 
 async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.User:
-    role_ids = await _grantable_role_ids(ctx, body.roleIds if body.roleIds is not models.MISSING else [])
-    fields = body.model_dump(exclude={"roleIds", "password"})
-    fields["email"] = body.email.lower()
-    fields.setdefault("username", await users.free_username(ctx.db, body.email.split("@", 1)[0]))
+    role_ids = await _grantable_role_ids(ctx, body.roleIds if body.roleIds is not MISSING else [])
+    fields = _columns(body.model_dump(exclude={"roleIds", "password"}))
+    if "username" not in fields:
+        fields["username"] = await users.free_username(ctx.db, body.email.split("@", 1)[0].lower())
     await _ensure_unique(ctx, fields, exclude_id=None)
     fields["password"] = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     user = await users.add(ctx.db, **fields)
@@ -56,16 +55,14 @@ async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.Us
 async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> models.User:
     user = await _get(ctx, id)
     await authz.ensure_can_manage_users(ctx, [id])
-    changes: dict[str, Any] = body.model_dump(exclude={"roleIds"})  # MISSING (unsent) fields are left out
+    changes = _columns(body.model_dump(exclude={"roleIds"}))  # MISSING (unsent) fields are left out
     if "status" in changes:
         authz.ensure_not_self(ctx, [id], "change the status of")
-    if "email" in changes:
-        changes["email"] = changes["email"].lower()
     await _ensure_unique(ctx, changes, exclude_id=id)
     password = changes.pop("password", None)
     if isinstance(password, SecretStr):
         changes["password"] = await ctx.runtime.passwords.hash(password.get_secret_value())
-    if body.roleIds is not models.MISSING:
+    if body.roleIds is not MISSING:
         await users.set_roles(ctx.db, id, await _grantable_role_ids(ctx, body.roleIds))
     await users.update_fields(ctx.db, user, changes)
     if "password" in changes or changes.get("status", UserStatus.ACTIVE) != UserStatus.ACTIVE:
@@ -97,6 +94,15 @@ async def delete_users(ctx: AuthContext, *, body: models.BatchDeleteRequest) -> 
     await authz.ensure_can_manage_users(ctx, ids)
     deleted = await users.delete_many(ctx.db, ids)
     return models.BatchDeleteResult(message=f"Deleted {deleted} user(s)", deleted_count=deleted)
+
+
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """API field values as the ORM stores them: lower-case emails, the database's status enum."""
+    if "email" in fields:
+        fields["email"] = fields["email"].lower()
+    if "status" in fields:
+        fields["status"] = UserStatus(fields["status"])
+    return fields
 
 
 async def _get(ctx: AuthContext, user_id: str) -> User:

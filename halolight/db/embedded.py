@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
+
+# pgserver asks platformdirs for a private runtime folder, which containers and CI machines often lack.
+if "XDG_RUNTIME_DIR" not in os.environ:
+    _runtime = Path(tempfile.gettempdir()) / f"halolight-runtime-{os.getuid()}"
+    _runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
 
 import pgserver
 

@@ -24,7 +24,7 @@ class Page(Generic[T]):
         return math.ceil(self.total / self.limit)
 
 
-async def paginate(db: AsyncSession, query: Select[tuple[T]], *, page: int, limit: int) -> Page[T]:
+async def paginate(db: AsyncSession, query: Select[T], *, page: int, limit: int) -> Page[T]:
     """One COUNT over the filtered query, then the requested slice of it (ORDER BY must be on `query`)."""
     total = await db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = list((await db.scalars(query.offset((page - 1) * limit).limit(limit))).all())

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Permission, Role, RolePermission, UserRole
+from halolight.db.types import utcnow
+from halolight.errors import Conflict
+from halolight.repositories.paging import Page, contains_any, paginate
+
+NAME_TAKEN = "Role name is already taken"
 
 
 async def permission_actions_of_user(db: AsyncSession, user_id: str) -> list[str]:
@@ -80,3 +87,93 @@ async def permission_actions_of_users(db: AsyncSession, user_ids: Collection[str
         .where(UserRole.user_id.in_(user_ids))
     )
     return set((await db.scalars(query)).all())
+
+
+async def get(db: AsyncSession, role_id: str) -> Role | None:
+    return await db.get(Role, role_id)
+
+
+async def list_page(db: AsyncSession, *, page: int, limit: int, search: str | None = None) -> Page[Role]:
+    query = select(Role).order_by(Role.name, Role.id)
+    if search:
+        query = query.where(contains_any(search, Role.name, Role.label, Role.description))
+    return await paginate(db, query, page=page, limit=limit)
+
+
+async def permissions_of_roles(db: AsyncSession, role_ids: Collection[str]) -> dict[str, list[Permission]]:
+    """Each role's permissions ordered by action, in one query; every listed id gets a (maybe empty) list."""
+    result: dict[str, list[Permission]] = {role_id: [] for role_id in role_ids}
+    if not result:
+        return result
+    rows = (
+        await db.execute(
+            select(RolePermission.role_id, Permission)
+            .join(Permission, Permission.id == RolePermission.permission_id)
+            .where(RolePermission.role_id.in_(result))
+            .order_by(Permission.action, Permission.id)
+        )
+    ).all()
+    for role_id, permission in rows:
+        result[role_id].append(permission)
+    return result
+
+
+async def user_counts(db: AsyncSession, role_ids: Collection[str]) -> dict[str, int]:
+    """How many users hold each role, in one grouped COUNT; every listed id gets a count (maybe 0)."""
+    result: dict[str, int] = dict.fromkeys(role_ids, 0)
+    if not result:
+        return result
+    rows = (
+        await db.execute(
+            select(UserRole.role_id, func.count())
+            .where(UserRole.role_id.in_(result))
+            .group_by(UserRole.role_id)
+        )
+    ).all()
+    for role_id, count in rows:
+        result[role_id] = count
+    return result
+
+
+async def name_taken(db: AsyncSession, name: str, exclude_id: str | None = None) -> bool:
+    query = select(Role.id).where(func.lower(Role.name) == name.lower())
+    if exclude_id is not None:
+        query = query.where(Role.id != exclude_id)
+    return (await db.scalars(query.limit(1))).first() is not None
+
+
+async def _flush_or_conflict(db: AsyncSession) -> None:
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        # Two requests raced for the same name; the savepoint keeps the rest of the transaction intact.
+        raise Conflict(NAME_TAKEN) from None
+
+
+async def add(db: AsyncSession, **fields: Any) -> Role:
+    role = Role(**fields)
+    db.add(role)
+    await _flush_or_conflict(db)
+    return role
+
+
+async def update_fields(db: AsyncSession, role: Role, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(role, name, value)
+    await _flush_or_conflict(db)
+
+
+async def set_permissions(db: AsyncSession, role_id: str, permission_ids: Collection[str]) -> None:
+    """Replace the role's permissions with `permission_ids` (distinct, existing ids) and touch the role."""
+    await db.execute(delete(RolePermission).where(RolePermission.role_id == role_id))
+    if permission_ids:
+        await db.execute(
+            insert(RolePermission), [{"role_id": role_id, "permission_id": p} for p in permission_ids]
+        )
+    await db.execute(update(Role).where(Role.id == role_id).values(updated_at=utcnow()))
+
+
+async def remove(db: AsyncSession, role_id: str) -> None:
+    """Delete the role; the database cascades to `role_permissions` and `user_roles`."""
+    await db.execute(delete(Role).where(Role.id == role_id))

@@ -2,14 +2,129 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Team, TeamMember
+from halolight.errors import Conflict
+from halolight.repositories.paging import Page, contains_any, paginate
 
 
 async def teams_of_user(db: AsyncSession, user_id: str) -> list[tuple[Team, bool]]:
     """The teams a user owns or belongs to, by name, each with whether the user owns it."""
     member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
-    query = select(Team).where(or_(Team.owner_id == user_id, Team.id.in_(member_of))).order_by(Team.name, Team.id)
+    query = (
+        select(Team).where(or_(Team.owner_id == user_id, Team.id.in_(member_of))).order_by(Team.name, Team.id)
+    )
     return [(team, team.owner_id == user_id) for team in (await db.scalars(query)).all()]
+
+
+def visible_to(user_id: str, *, sees_all: bool) -> ColumnElement[bool]:
+    """The teams a caller may see: all of them with `sees_all`, else those the caller owns or belongs to."""
+    if sees_all:
+        return true()
+    member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+    return or_(Team.owner_id == user_id, Team.id.in_(member_of))
+
+
+async def list_visible_page(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    sees_all: bool,
+    page: int,
+    limit: int,
+    search: str | None = None,
+) -> Page[Team]:
+    """One page of the visible teams, newest first, each with its owner loaded."""
+    query = (
+        select(Team)
+        .where(visible_to(user_id, sees_all=sees_all))
+        .options(selectinload(Team.owner))
+        .order_by(Team.created_at.desc(), Team.id.desc())
+    )
+    if search:
+        query = query.where(contains_any(search, Team.name, Team.description))
+    return await paginate(db, query, page=page, limit=limit)
+
+
+async def member_counts(db: AsyncSession, team_ids: Collection[str]) -> dict[str, int]:
+    """How many members each team has, in one grouped query (0 for a team without members)."""
+    counts = dict.fromkeys(team_ids, 0)
+    if counts:
+        query = (
+            select(TeamMember.team_id, func.count())
+            .where(TeamMember.team_id.in_(counts))
+            .group_by(TeamMember.team_id)
+        )
+        counts.update({team_id: count for team_id, count in (await db.execute(query)).tuples()})
+    return counts
+
+
+def _with_owner(query: Select[Team], with_members: bool) -> Select[Team]:
+    query = query.options(selectinload(Team.owner))
+    if with_members:
+        query = query.options(
+            selectinload(Team.members).options(selectinload(TeamMember.user), selectinload(TeamMember.role))
+        )
+    # A team already in the session (changed and flushed by this request) is read back as it now is.
+    return query.execution_options(populate_existing=True)
+
+
+async def get_visible(
+    db: AsyncSession, team_id: str, *, user_id: str, sees_all: bool, with_members: bool = True
+) -> Team | None:
+    """The team if the caller may see it, with its owner and (unless told not to) members, users and roles."""
+    query = select(Team).where(Team.id == team_id, visible_to(user_id, sees_all=sees_all))
+    return (await db.scalars(_with_owner(query, with_members))).first()
+
+
+async def reload_detail(db: AsyncSession, team_id: str) -> Team:
+    """The team as it now is, with owner, members, users and roles: the answer after a write."""
+    return (await db.scalars(_with_owner(select(Team).where(Team.id == team_id), True))).one()
+
+
+async def get_member(db: AsyncSession, team_id: str, user_id: str) -> TeamMember | None:
+    return await db.get(TeamMember, (team_id, user_id))
+
+
+async def create(db: AsyncSession, *, owner_id: str, **fields: Any) -> Team:
+    """A new team owned by `owner_id`, who is also its first member (without a team role)."""
+    team = Team(owner_id=owner_id, **fields)
+    db.add(team)
+    await db.flush()
+    db.add(TeamMember(team_id=team.id, user_id=owner_id))
+    await db.flush()
+    return team
+
+
+async def update_fields(db: AsyncSession, team: Team, fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        setattr(team, name, value)
+    await db.flush()
+
+
+async def add_member(db: AsyncSession, team_id: str, user_id: str, role_id: str | None) -> None:
+    db.add(TeamMember(team_id=team_id, user_id=user_id, role_id=role_id))
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        # Two requests raced to add the same member; the savepoint keeps the rest of the request intact.
+        raise Conflict("The user is already a member of this team") from None
+
+
+async def remove_member(db: AsyncSession, member: TeamMember) -> None:
+    await db.delete(member)
+    await db.flush()
+
+
+async def delete(db: AsyncSession, team: Team) -> None:
+    """Delete the team; the database cascades to its members (and unlinks its documents, files, folders)."""
+    await db.delete(team)
+    await db.flush()

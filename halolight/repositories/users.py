@@ -43,7 +43,9 @@ async def list_page(
         query = query.where(User.status == status)
     if role:
         with_role = (
-            select(UserRole.user_id).join(Role, Role.id == UserRole.role_id).where(func.lower(Role.name) == role.lower())
+            select(UserRole.user_id)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(func.lower(Role.name) == role.lower())
         )
         query = query.where(User.id.in_(with_role))
     return await paginate(db, query, page=page, limit=limit)
@@ -116,7 +118,9 @@ async def set_roles(db: AsyncSession, user_id: str, role_ids: Collection[str]) -
 
 
 async def set_password(db: AsyncSession, user_id: str, password_hash: str) -> None:
-    await db.execute(update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow()))
+    await db.execute(
+        update(User).where(User.id == user_id).values(password=password_hash, updated_at=utcnow())
+    )
 
 
 async def record_login(db: AsyncSession, user_id: str) -> None:

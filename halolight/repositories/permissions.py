@@ -1,0 +1,58 @@
+"""The permission vocabulary (table `permissions`; `role_permissions` rows go with it in the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from halolight.db.models import Permission
+from halolight.errors import Conflict
+from halolight.repositories.paging import Page, contains_any, paginate
+
+ACTION_TAKEN = "Permission already exists"
+
+
+async def get(db: AsyncSession, permission_id: str) -> Permission | None:
+    return await db.get(Permission, permission_id)
+
+
+async def get_many(db: AsyncSession, permission_ids: Collection[str]) -> list[Permission]:
+    if not permission_ids:
+        return []
+    query = select(Permission).where(Permission.id.in_(permission_ids)).order_by(Permission.action)
+    return list((await db.scalars(query)).all())
+
+
+async def list_page(
+    db: AsyncSession, *, page: int, limit: int, search: str | None = None
+) -> Page[Permission]:
+    query = select(Permission).order_by(Permission.action, Permission.id)
+    if search:
+        query = query.where(contains_any(search, Permission.action, Permission.description))
+    return await paginate(db, query, page=page, limit=limit)
+
+
+async def action_taken(db: AsyncSession, action: str) -> bool:
+    query = select(Permission.id).where(Permission.action == action).limit(1)
+    return (await db.scalars(query)).first() is not None
+
+
+async def add(db: AsyncSession, **fields: Any) -> Permission:
+    permission = Permission(**fields)
+    db.add(permission)
+    try:
+        async with db.begin_nested():
+            await db.flush()
+    except IntegrityError:
+        # Two requests raced for the same action; the savepoint keeps the rest of the transaction intact.
+        raise Conflict(ACTION_TAKEN) from None
+    return permission
+
+
+async def remove(db: AsyncSession, permission_id: str) -> None:
+    """Delete the permission; the database cascades to `role_permissions`."""
+    await db.execute(delete(Permission).where(Permission.id == permission_id))
