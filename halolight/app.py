@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
+from generated.operations import OPERATIONS
 from generated.routers import build_all
 from halolight.errors import ApiError, ValidationFailed
 from halolight.middleware import RequestGuard
@@ -55,8 +57,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": _issues(exc.errors())}, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette lists only the methods of the first route that matched the path; FastAPI makes one
+            # route per method, so the spec's table gives the real answer.
+            headers["Allow"] = ", ".join(allowed_methods(request.url.path))
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -73,6 +80,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         log.exception("database error")
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+@cache
+def _path_patterns() -> list[tuple[re.Pattern[str], str, str]]:
+    return [
+        (re.compile("^" + re.sub(r"{[^}]+}", "[^/]+", op.path) + "$"), op.path, op.method)
+        for op in OPERATIONS
+    ]
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The spec's methods for `path`; as in OpenAPI, a concrete path wins over a templated one."""
+    exact = {method for _, template, method in _path_patterns() if template == path}
+    return sorted(exact or {method for pattern, _, method in _path_patterns() if pattern.match(path)})
 
 
 def _is_connection_problem(exc: DBAPIError) -> bool:

@@ -62,7 +62,7 @@ async def member_counts(db: AsyncSession, team_ids: Collection[str]) -> dict[str
             .where(TeamMember.team_id.in_(counts))
             .group_by(TeamMember.team_id)
         )
-        counts.update({team_id: count for team_id, count in (await db.execute(query)).tuples()})
+        counts.update({team_id: count for team_id, count in (await db.execute(query)).all()})
     return counts
 
 

@@ -85,6 +85,8 @@ def test_server_conforms_to_spec(server_url: str) -> None:
         "--request-timeout",
         "15",
         "--no-color",
+        # e.g. HALOLIGHT_CONTRACT_ARGS="--include-tag Users" while working on one tag
+        *os.environ.get("HALOLIGHT_CONTRACT_ARGS", "").split(),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "HALOLIGHT_CONTRACT_URL": server_url}
     result = subprocess.run(
