@@ -53,7 +53,7 @@ def main() -> None:
             uvicorn.run(create_app(settings, url), host=host, port=port, proxy_headers=False)
     finally:
         if server is not None:
-            server.cleanup()
+            embedded.stop(server)
 
 
 if __name__ == "__main__":

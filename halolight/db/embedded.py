@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,16 @@ def start(data_dir: str | Path, *, delete_on_cleanup: bool = False) -> Any:
     return pgserver.get_server(  # type: ignore[attr-defined]
         path, cleanup_mode="delete" if delete_on_cleanup else "stop"
     )
+
+
+def stop(handle: Any) -> None:
+    """Stop the server started by `start`, even if a killed earlier run left a stale handle behind."""
+    handle.cleanup()
+    # pgserver only stops the server when the last process holding a handle lets go; a run killed with
+    # SIGKILL never lets go, so stop it ourselves (SIGINT is PostgreSQL's "fast" shutdown).
+    info = getattr(handle, "_postmaster_info", None)
+    if info is not None and info.process.is_running():
+        info.process.send_signal(signal.SIGINT)
 
 
 def sqlalchemy_url(libpq_uri: str, database: str | None = None) -> str:

@@ -43,9 +43,10 @@ async def action_taken(db: AsyncSession, action: str) -> bool:
 
 async def add(db: AsyncSession, **fields: Any) -> Permission:
     permission = Permission(**fields)
-    db.add(permission)
     try:
+        # Added inside the savepoint: `begin_nested()` first flushes what is already pending.
         async with db.begin_nested():
+            db.add(permission)
             await db.flush()
     except IntegrityError:
         # Two requests raced for the same action; the savepoint keeps the rest of the transaction intact.

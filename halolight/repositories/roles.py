@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -142,9 +142,15 @@ async def name_taken(db: AsyncSession, name: str, exclude_id: str | None = None)
     return (await db.scalars(query.limit(1))).first() is not None
 
 
-async def _flush_or_conflict(db: AsyncSession) -> None:
+async def _write_or_conflict(db: AsyncSession, write: Callable[[], None]) -> None:
+    """Apply `write` and flush it inside a savepoint; a unique-name violation becomes a 409.
+
+    `write` runs inside the savepoint because `begin_nested()` first flushes what is already pending: a change
+    made before it would fail outside the savepoint and leave the whole session unusable.
+    """
     try:
         async with db.begin_nested():
+            write()
             await db.flush()
     except IntegrityError:
         # Two requests raced for the same name; the savepoint keeps the rest of the transaction intact.
@@ -153,15 +159,16 @@ async def _flush_or_conflict(db: AsyncSession) -> None:
 
 async def add(db: AsyncSession, **fields: Any) -> Role:
     role = Role(**fields)
-    db.add(role)
-    await _flush_or_conflict(db)
+    await _write_or_conflict(db, lambda: db.add(role))
     return role
 
 
 async def update_fields(db: AsyncSession, role: Role, fields: dict[str, Any]) -> None:
-    for name, value in fields.items():
-        setattr(role, name, value)
-    await _flush_or_conflict(db)
+    def write() -> None:
+        for name, value in fields.items():
+            setattr(role, name, value)
+
+    await _write_or_conflict(db, write)
 
 
 async def set_permissions(db: AsyncSession, role_id: str, permission_ids: Collection[str]) -> None:

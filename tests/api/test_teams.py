@@ -769,6 +769,15 @@ class TestRemoveTeamMember:
             assert response.json() == NOT_OWNER
         assert (await get_team(client, team["id"], owner)).json()["memberCount"] == 2
 
+    async def test_a_non_member_is_404_before_write_rights_are_checked(
+        self, client: httpx.AsyncClient, member: Caller, stranger: Caller, team: dict[str, Any]
+    ) -> None:
+        response = await client.delete(
+            f"/api/teams/{team['id']}/members/{stranger.id}", headers=member.headers
+        )
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Member not found"}
+
     async def test_owner_removes_a_member(
         self, client: httpx.AsyncClient, owner: Caller, member: Caller, team: dict[str, Any]
     ) -> None:

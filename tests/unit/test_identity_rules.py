@@ -194,7 +194,12 @@ class TestRoleRules:
         await roles.add(db, name=name, label=name)
         with pytest.raises(Conflict, match="Role name is already taken"):
             await roles.add(db, name=name, label=name)  # what a concurrent request would hit
+        other = await roles.add(db, name=_name(), label="other")
+        with pytest.raises(Conflict, match="Role name is already taken"):
+            await roles.update_fields(db, other, {"name": name, "label": "renamed"})
         assert (await roles.find_by_name(db, name)) is not None
+        await db.refresh(other)
+        assert other.label == "other"
 
 
 class TestPermissionRules:
