@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from generated.operations import OPERATIONS
@@ -70,6 +71,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         # Backstop for races the repositories did not anticipate: a constraint said no, nothing was written.
         log.warning("integrity error: %s", exc.orig)
         return JSONResponse({"detail": "The request conflicts with existing data"}, status_code=409)
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        log.error("no database connection available: %s", exc)
+        return JSONResponse(
+            {"detail": "Database temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:

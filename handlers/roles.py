@@ -83,6 +83,7 @@ async def _grantable_permission_ids(ctx: AuthContext, wanted: list[str]) -> list
     found = await permissions.get_many(ctx.db, permission_ids)
     if len(found) != len(permission_ids):
         raise NotFound("Permission not found")
+    authz.ensure_holds_all(ctx, [p.action for p in found], "You cannot grant permissions you do not hold")
     return permission_ids
 
 

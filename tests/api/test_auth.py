@@ -386,3 +386,17 @@ class TestHealthAndDocs:
     async def test_nul_in_query_string_is_422(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/health?x=%00")
         assert response.status_code == 422
+
+
+class TestDatabaseOutage:
+    async def test_unreachable_database_is_503_with_retry_after(self, settings: Settings) -> None:
+        down = create_app(
+            settings.model_copy(update={"database_connect_timeout_s": 1}),
+            "postgresql+psycopg://nobody@/halolight?host=/nonexistent-socket-dir",
+        )
+        async with _client(down, "192.0.2.50") as c:
+            health = await c.get("/health")
+            login_response = await c.post("/api/auth/login", json={"email": ADMIN, "password": DEMO_PASSWORD})
+        assert health.status_code == login_response.status_code == 503
+        assert health.json() == {"detail": "Database temporarily unavailable"}
+        assert health.headers["Retry-After"] == "5"
