@@ -35,7 +35,7 @@ async def create_permission(ctx: AuthContext, *, body: models.PermissionCreate) 
 
 async def delete_permission(ctx: AuthContext, *, id: str) -> None:
     permission = await _get(ctx, id)
-    if False:
+    if permission.action == EVERYTHING:
         raise Conflict("The * permission cannot be deleted")
     authz.ensure_holds_all(ctx, [permission.action], "You cannot delete a permission you do not hold")
     await permissions.remove(ctx.db, id)
