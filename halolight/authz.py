@@ -30,6 +30,12 @@ def ensure_not_self(ctx: AuthContext, user_ids: Iterable[str], action: str) -> N
         raise Forbidden(f"You cannot {action} your own account")
 
 
+async def ensure_not_own_role(ctx: AuthContext, role_id: str, action: str) -> None:
+    """Nobody changes the permissions of, or deletes, a role they hold: no one can lock themselves out."""
+    if await roles.held_by(ctx.db, role_id, ctx.user_id):
+        raise Forbidden(f"You cannot {action} a role you hold")
+
+
 # Teams. A caller sees the teams they own or belong to, or every team with `teams:*`; only the owner
 # and holders of `teams:*` change a team. A team the caller cannot see is fetched as absent (404), so
 # nobody learns what exists; write rights are checked only on a visible team (403).

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import MISSING
+
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Role
 from halolight.errors import Conflict, NotFound
 from halolight.repositories import permissions, roles
-from pydantic import MISSING
 
 from . import presenters
 from .permissions import present as present_permission
@@ -53,6 +54,7 @@ async def set_role_permissions(
 ) -> models.Role:
     role = await _get(ctx, id)
     await _ensure_holds_role(ctx, id, "You cannot change a role with permissions you do not hold")
+    await authz.ensure_not_own_role(ctx, id, "change the permissions of")
     permission_ids = await _grantable_permission_ids(ctx, body.permissionIds)
     await roles.set_permissions(ctx.db, id, permission_ids)
     return (await _present(ctx, [role]))[0]
@@ -61,6 +63,7 @@ async def set_role_permissions(
 async def delete_role(ctx: AuthContext, *, id: str, force: bool) -> None:
     await _get(ctx, id)
     await _ensure_holds_role(ctx, id, "You cannot delete a role with permissions you do not hold")
+    await authz.ensure_not_own_role(ctx, id, "delete")
     if not force and (await roles.user_counts(ctx.db, [id]))[id] > 0:
         raise Conflict("Role is assigned to users; use force=true to delete it anyway")
     await roles.remove(ctx.db, id)  # the database takes it from its users (user_roles cascade)

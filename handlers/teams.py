@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import MISSING
+
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Team, TeamMember, User
 from halolight.errors import Conflict, NotFound
 from halolight.repositories import roles, teams, users
-from pydantic import MISSING
 
 from . import presenters
 

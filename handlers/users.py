@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import MISSING, SecretStr
+
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import User, UserStatus
 from halolight.errors import Conflict, NotFound
 from halolight.repositories import auth_sessions, roles, teams, users
-from pydantic import MISSING, SecretStr
 
 from . import presenters
+
+
+SELF_PROTECTED = {"email", "password", "status", "roleIds"}
 
 
 async def list_users(
@@ -56,8 +60,10 @@ async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> 
     user = await _get(ctx, id)
     await authz.ensure_can_manage_users(ctx, [id])
     changes = _columns(body.model_dump(exclude={"roleIds"}))  # MISSING (unsent) fields are left out
-    if "status" in changes:
-        authz.ensure_not_self(ctx, [id], "change the status of")
+    if SELF_PROTECTED & (changes.keys() | ({"roleIds"} if body.roleIds is not MISSING else set())):
+        # Credentials and power of one's own account do not change through the admin endpoint: a stolen
+        # access token must not be able to lock the real owner out, nor can an admin lock themself out.
+        authz.ensure_not_self(ctx, [id], "change the email, password, status or roles of")
     await _ensure_unique(ctx, changes, exclude_id=id)
     password = changes.pop("password", None)
     if isinstance(password, SecretStr):

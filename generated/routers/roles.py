@@ -43,7 +43,7 @@ class RolesHandlers(Protocol):
         Delete a role
 
         409 while users hold the role, unless `force=true`, which also takes it from them. Only a caller
-        holding every permission of the role may delete it (403).
+        holding every permission of the role, and not holding the role themself, may delete it (403).
         """
         ...
 
@@ -60,7 +60,7 @@ class RolesHandlers(Protocol):
         Replace the permissions of a role
 
         The role ends up with exactly `permissionIds`. The caller must hold every permission the role has
-        before and after (403); unknown ids are 404.
+        before and after, and must not hold the role themself (403); unknown ids are 404.
         """
         ...
 

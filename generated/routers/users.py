@@ -64,7 +64,8 @@ class UsersHandlers(Protocol):
 
         Changes only the fields sent. Nobody changes a user who holds permissions the caller lacks (403),
         and `roleIds`, when sent, replaces the user's roles under the same rule. Callers cannot change their
-        own status here. Ids, hashes, quotas and timestamps are not writable (422).
+        own email, password, status or roles here (403). Ids, hashes, quotas and timestamps are not writable
+        (422). A new password or a status other than ACTIVE signs the user out everywhere.
         """
         ...
 

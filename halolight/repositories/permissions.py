@@ -6,12 +6,11 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Permission
-from halolight.errors import Conflict
 from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.writes import add_or_conflict
 
 ACTION_TAKEN = "Permission already exists"
 
@@ -43,14 +42,7 @@ async def action_taken(db: AsyncSession, action: str) -> bool:
 
 async def add(db: AsyncSession, **fields: Any) -> Permission:
     permission = Permission(**fields)
-    try:
-        # Added inside the savepoint: `begin_nested()` first flushes what is already pending.
-        async with db.begin_nested():
-            db.add(permission)
-            await db.flush()
-    except IntegrityError:
-        # Two requests raced for the same action; the savepoint keeps the rest of the transaction intact.
-        raise Conflict(ACTION_TAKEN) from None
+    await add_or_conflict(db, permission, ACTION_TAKEN)
     return permission
 
 

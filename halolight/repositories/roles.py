@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Permission, Role, RolePermission, UserRole
 from halolight.db.types import utcnow
-from halolight.errors import Conflict
 from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.writes import add_or_conflict, assign_or_conflict
 
 NAME_TAKEN = "Role name is already taken"
 
@@ -142,33 +141,14 @@ async def name_taken(db: AsyncSession, name: str, exclude_id: str | None = None)
     return (await db.scalars(query.limit(1))).first() is not None
 
 
-async def _write_or_conflict(db: AsyncSession, write: Callable[[], None]) -> None:
-    """Apply `write` and flush it inside a savepoint; a unique-name violation becomes a 409.
-
-    `write` runs inside the savepoint because `begin_nested()` first flushes what is already pending: a change
-    made before it would fail outside the savepoint and leave the whole session unusable.
-    """
-    try:
-        async with db.begin_nested():
-            write()
-            await db.flush()
-    except IntegrityError:
-        # Two requests raced for the same name; the savepoint keeps the rest of the transaction intact.
-        raise Conflict(NAME_TAKEN) from None
-
-
 async def add(db: AsyncSession, **fields: Any) -> Role:
     role = Role(**fields)
-    await _write_or_conflict(db, lambda: db.add(role))
+    await add_or_conflict(db, role, NAME_TAKEN)
     return role
 
 
 async def update_fields(db: AsyncSession, role: Role, fields: dict[str, Any]) -> None:
-    def write() -> None:
-        for name, value in fields.items():
-            setattr(role, name, value)
-
-    await _write_or_conflict(db, write)
+    await assign_or_conflict(db, role, fields, NAME_TAKEN)
 
 
 async def set_permissions(db: AsyncSession, role_id: str, permission_ids: Collection[str]) -> None:
@@ -184,3 +164,8 @@ async def set_permissions(db: AsyncSession, role_id: str, permission_ids: Collec
 async def remove(db: AsyncSession, role_id: str) -> None:
     """Delete the role; the database cascades to `role_permissions` and `user_roles`."""
     await db.execute(delete(Role).where(Role.id == role_id))
+
+
+async def held_by(db: AsyncSession, role_id: str, user_id: str) -> bool:
+    query = select(UserRole.role_id).where(UserRole.role_id == role_id, UserRole.user_id == user_id)
+    return (await db.scalars(query.limit(1))).first() is not None

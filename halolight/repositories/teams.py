@@ -6,13 +6,12 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, true
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Team, TeamMember
-from halolight.errors import Conflict
 from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.writes import add_or_conflict
 
 
 async def teams_of_user(db: AsyncSession, user_id: str) -> list[tuple[Team, bool]]:
@@ -110,13 +109,8 @@ async def update_fields(db: AsyncSession, team: Team, fields: dict[str, Any]) ->
 
 
 async def add_member(db: AsyncSession, team_id: str, user_id: str, role_id: str | None) -> None:
-    db.add(TeamMember(team_id=team_id, user_id=user_id, role_id=role_id))
-    try:
-        async with db.begin_nested():
-            await db.flush()
-    except IntegrityError:
-        # Two requests raced to add the same member; the savepoint keeps the rest of the request intact.
-        raise Conflict("The user is already a member of this team") from None
+    member = TeamMember(team_id=team_id, user_id=user_id, role_id=role_id)
+    await add_or_conflict(db, member, "The user is already a member of this team")
 
 
 async def remove_member(db: AsyncSession, member: TeamMember) -> None:

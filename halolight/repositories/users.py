@@ -6,14 +6,13 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Role, User, UserRole, UserStatus
 from halolight.db.types import utcnow
-from halolight.errors import Conflict
 from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.writes import add_or_conflict, assign_or_conflict
 
 _TAKEN = "A user with this email, username or phone already exists"
 
@@ -88,26 +87,14 @@ async def free_username(db: AsyncSession, wanted: str) -> str:
     return f"{wanted}{suffix}"
 
 
-async def _flush_or_conflict(db: AsyncSession) -> None:
-    try:
-        async with db.begin_nested():
-            await db.flush()
-    except IntegrityError:
-        # Two requests raced for the same email, username or phone; the savepoint keeps the rest intact.
-        raise Conflict(_TAKEN) from None
-
-
 async def add(db: AsyncSession, **fields: Any) -> User:
     user = User(**fields)
-    db.add(user)
-    await _flush_or_conflict(db)
+    await add_or_conflict(db, user, _TAKEN)
     return user
 
 
 async def update_fields(db: AsyncSession, user: User, fields: dict[str, Any]) -> None:
-    for name, value in fields.items():
-        setattr(user, name, value)
-    await _flush_or_conflict(db)
+    await assign_or_conflict(db, user, fields, _TAKEN)
 
 
 async def set_roles(db: AsyncSession, user_id: str, role_ids: Collection[str]) -> None:

@@ -662,6 +662,32 @@ class TestSetRolePermissions:
         assert (await client.get(f"/api/roles/{role['id']}", headers=admin)).json() == role
 
 
+class TestNoSelfLockout:
+    async def test_an_admin_cannot_strip_or_delete_the_role_they_hold(
+        self, client: httpx.AsyncClient, admin: dict[str, str], admin_role: dict[str, Any]
+    ) -> None:
+        stripped = await client.post(
+            f"/api/roles/{admin_role['id']}/permissions", json={"permissionIds": []}, headers=admin
+        )
+        assert stripped.status_code == 403
+        assert stripped.json() == {"detail": "You cannot change the permissions of a role you hold"}
+        deleted = await client.delete(f"/api/roles/{admin_role['id']}?force=true", headers=admin)
+        assert deleted.status_code == 403
+        assert deleted.json() == {"detail": "You cannot delete a role you hold"}
+        assert (await client.get("/api/auth/me", headers=admin)).json()["permissions"] == ["*"]
+
+    async def test_a_role_held_by_the_caller_through_a_custom_role(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        role = await _create_role(client, admin, "roles:edit", "roles:delete", "roles:view")
+        _, email = await _create_user(client, admin, role["id"])
+        caller = await auth_headers(client, email, "callerPass1")
+        response = await client.post(
+            f"/api/roles/{role['id']}/permissions", json={"permissionIds": []}, headers=caller
+        )
+        assert response.status_code == 403
+
+
 class TestDeleteRole:
     async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
         assert (await client.delete(f"/api/roles/{MISSING_ID}")).status_code == 401

@@ -290,6 +290,32 @@ class TestUpdateUser:
         )
         assert response.status_code == 403
 
+    @pytest.mark.parametrize(
+        "patch",
+        [{"password": "selfChange1"}, {"email": "self@example.com"}, {"status": "ACTIVE"}, {"roleIds": []}],
+    )
+    async def test_own_credentials_and_roles_cannot_be_changed_here(
+        self, client: httpx.AsyncClient, patch: dict[str, Any]
+    ) -> None:
+        admin = await login(client, ADMIN)
+        response = await client.patch(
+            f"/api/users/{admin['user']['id']}", json=patch, headers=bearer(admin["accessToken"])
+        )
+        assert response.status_code == 403
+        assert response.json() == {
+            "detail": "You cannot change the email, password, status or roles of your own account"
+        }
+        await login(client, ADMIN)
+
+    async def test_own_profile_fields_can_be_changed(self, client: httpx.AsyncClient) -> None:
+        admin = await login(client, ADMIN)
+        response = await client.patch(
+            f"/api/users/{admin['user']['id']}",
+            json={"position": "CTO"},
+            headers=bearer(admin["accessToken"]),
+        )
+        assert response.status_code == 200 and response.json()["position"] == "CTO"
+
     async def test_email_taken_by_another_is_409(self, client: httpx.AsyncClient) -> None:
         first, second = await create_user(client), await create_user(client)
         response = await client.patch(

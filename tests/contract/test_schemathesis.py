@@ -92,4 +92,5 @@ def test_server_conforms_to_spec(server_url: str) -> None:
     result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000 if LONG else 900
     )
+    print(result.stdout[-6000:])
     assert result.returncode == 0, result.stdout[-30000:] + result.stderr[-5000:]

@@ -1,0 +1,38 @@
+"""Writes that a unique constraint may refuse, turned into 409s without spoiling the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from halolight.errors import Conflict
+
+
+async def write_or_conflict(db: AsyncSession, write: Callable[[], None], message: str) -> None:
+    """Apply `write` and flush it inside a savepoint; a constraint violation becomes `Conflict(message)`.
+
+    `write` runs inside the savepoint because `begin_nested()` first flushes what is already pending: a change
+    made before it would fail outside the savepoint and leave the whole session unusable. The checks before
+    such writes give the friendly answer; this catches the race two requests can still run.
+    """
+    try:
+        async with db.begin_nested():
+            write()
+            await db.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+async def add_or_conflict(db: AsyncSession, row: Any, message: str) -> None:
+    await write_or_conflict(db, lambda: db.add(row), message)
+
+
+async def assign_or_conflict(db: AsyncSession, row: Any, fields: dict[str, Any], message: str) -> None:
+    def assign() -> None:
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+    await write_or_conflict(db, assign, message)
