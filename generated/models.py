@@ -257,8 +257,13 @@ class TeamCreate(ApiModel):
     name: Annotated[str, Field(max_length=100, min_length=1)]
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
     ] = MISSING
+    """
+    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
+    literal hosts are not accepted).
+
+    """
 
 
 class TeamDetail(Team):
@@ -306,8 +311,13 @@ class TeamUpdate(ApiModel):
     name: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
     ] = MISSING
+    """
+    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
+    literal hosts are not accepted).
+
+    """
 
 
 class TokenPair(ApiModel):
@@ -356,8 +366,13 @@ class UserCreate(ApiModel):
         str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
     ] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
     ] = MISSING
+    """
+    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
+    literal hosts are not accepted).
+
+    """
     department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
     position: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
     bio: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
@@ -429,8 +444,13 @@ class UserUpdate(ApiModel):
         str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
     ] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[^\\s]+$')
+        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
     ] = MISSING
+    """
+    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
+    literal hosts are not accepted).
+
+    """
     department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
     position: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
     bio: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING

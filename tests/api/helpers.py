@@ -47,3 +47,33 @@ async def register(
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def permission_ids(client: httpx.AsyncClient, headers: dict[str, str], *actions: str) -> list[str]:
+    """The ids of the named permissions, looked up through the API."""
+    ids = []
+    for action in actions:
+        response = await client.get(
+            "/api/permissions", params={"search": action, "limit": 100}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        ids.append(next(p["id"] for p in response.json()["data"] if p["action"] == action))
+    return ids
+
+
+async def caller_with(client: httpx.AsyncClient, admin: dict[str, str], *actions: str) -> dict[str, str]:
+    """Log in as a new user whose only role (created through the API) grants exactly `actions`."""
+    role = await client.post(
+        "/api/roles",
+        json={
+            "name": "Caller" + unique_email("").split("@")[0],
+            "permissionIds": await permission_ids(client, admin, *actions),
+        },
+        headers=admin,
+    )
+    assert role.status_code == 201, role.text
+    email = unique_email("caller")
+    body = {"email": email, "name": "Caller", "password": "callerPass1", "roleIds": [role.json()["id"]]}
+    user = await client.post("/api/users", json=body, headers=admin)
+    assert user.status_code == 201, user.text
+    return await auth_headers(client, email, "callerPass1")

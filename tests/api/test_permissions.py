@@ -8,7 +8,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import ADMIN, MANAGER, USER, VIEWER, auth_headers, unique_email
+from tests.api.helpers import (
+    ADMIN,
+    MANAGER,
+    USER,
+    VIEWER,
+    auth_headers,
+    caller_with,
+    permission_ids,
+    unique_email,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,43 +37,6 @@ async def _create_permission(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
-
-
-async def _permission_ids(client: httpx.AsyncClient, headers: dict[str, str], *actions: str) -> list[str]:
-    ids = []
-    for action in actions:
-        response = await client.get(
-            "/api/permissions", params={"search": action, "limit": 100}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        ids.append(next(p["id"] for p in response.json()["data"] if p["action"] == action))
-    return ids
-
-
-async def _caller_with(client: httpx.AsyncClient, admin: dict[str, str], *actions: str) -> dict[str, str]:
-    """Log in as a new user whose only role grants exactly `actions`."""
-    role = await client.post(
-        "/api/roles",
-        json={
-            "name": f"PermCaller{_tag().replace('-', '')}",
-            "permissionIds": await _permission_ids(client, admin, *actions),
-        },
-        headers=admin,
-    )
-    assert role.status_code == 201, role.text
-    email = unique_email("permcaller")
-    user = await client.post(
-        "/api/users",
-        json={
-            "email": email,
-            "name": "Perm Caller",
-            "password": "callerPass1",
-            "roleIds": [role.json()["id"]],
-        },
-        headers=admin,
-    )
-    assert user.status_code == 201, user.text
-    return await auth_headers(client, email, "callerPass1")
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +163,7 @@ class TestGetPermission:
     async def test_without_permissions_view_is_403(
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
-        [permission_id] = await _permission_ids(client, admin, "users:view")
+        [permission_id] = await permission_ids(client, admin, "users:view")
         response = await client.get(
             f"/api/permissions/{permission_id}", headers=await auth_headers(client, USER)
         )
@@ -364,7 +336,7 @@ class TestDeletePermission:
         assert again.status_code == 404
 
     async def test_star_cannot_be_deleted(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
-        [star] = await _permission_ids(client, admin, "*")
+        [star] = await permission_ids(client, admin, "*")
         response = await client.delete(f"/api/permissions/{star}", headers=admin)
         assert response.status_code == 409
         assert response.json() == {"detail": "The * permission cannot be deleted"}
@@ -378,14 +350,14 @@ class TestDeletePermission:
         tag = _tag()
         held = await _create_permission(client, admin, f"{tag}:view")
         not_held = await _create_permission(client, admin, f"{tag}:edit")
-        caller = await _caller_with(client, admin, "permissions:view", "permissions:delete", f"{tag}:view")
+        caller = await caller_with(client, admin, "permissions:view", "permissions:delete", f"{tag}:view")
 
         refused = await client.delete(f"/api/permissions/{not_held['id']}", headers=caller)
         assert refused.status_code == 403
         assert refused.json() == {"detail": "You cannot delete a permission you do not hold"}
         assert (await client.get(f"/api/permissions/{not_held['id']}", headers=admin)).status_code == 200
 
-        seeded = (await _permission_ids(client, admin, "users:delete"))[0]
+        seeded = (await permission_ids(client, admin, "users:delete"))[0]
         assert (await client.delete(f"/api/permissions/{seeded}", headers=caller)).status_code == 403
 
         allowed = await client.delete(f"/api/permissions/{held['id']}", headers=caller)
@@ -397,7 +369,7 @@ class TestDeletePermission:
         tag = _tag()
         await _create_permission(client, admin, f"{tag}:*")
         verb = await _create_permission(client, admin, f"{tag}:archive")
-        caller = await _caller_with(client, admin, "permissions:delete", f"{tag}:*")
+        caller = await caller_with(client, admin, "permissions:delete", f"{tag}:*")
         response = await client.delete(f"/api/permissions/{verb['id']}", headers=caller)
         assert response.status_code == 204
 
@@ -407,14 +379,14 @@ class TestDeletePermission:
         tag = _tag()
         wildcard = await _create_permission(client, admin, f"{tag}:*")
         await _create_permission(client, admin, f"{tag}:view")
-        caller = await _caller_with(client, admin, "permissions:delete", f"{tag}:view")
+        caller = await caller_with(client, admin, "permissions:delete", f"{tag}:view")
         response = await client.delete(f"/api/permissions/{wildcard['id']}", headers=caller)
         assert response.status_code == 403
 
     async def test_star_is_409_even_for_a_caller_without_it(
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
-        caller = await _caller_with(client, admin, "permissions:delete")
-        [star] = await _permission_ids(client, admin, "*")
+        caller = await caller_with(client, admin, "permissions:delete")
+        [star] = await permission_ids(client, admin, "*")
         response = await client.delete(f"/api/permissions/{star}", headers=caller)
         assert response.status_code == 409

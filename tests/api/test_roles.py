@@ -7,7 +7,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import ADMIN, EDITOR, MANAGER, USER, VIEWER, auth_headers, unique_email
+from tests.api.helpers import (
+    ADMIN,
+    EDITOR,
+    MANAGER,
+    USER,
+    VIEWER,
+    auth_headers,
+    caller_with,
+    permission_ids,
+    unique_email,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,17 +38,6 @@ def _name(prefix: str = "Rt") -> str:
     return prefix + unique_email("").split("@")[0]
 
 
-async def _permission_ids(client: httpx.AsyncClient, headers: dict[str, str], *actions: str) -> list[str]:
-    ids = []
-    for action in actions:
-        response = await client.get(
-            "/api/permissions", params={"search": action, "limit": 100}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        ids.append(next(p["id"] for p in response.json()["data"] if p["action"] == action))
-    return ids
-
-
 async def _role_named(client: httpx.AsyncClient, headers: dict[str, str], name: str) -> dict[str, Any]:
     response = await client.get("/api/roles", params={"search": name, "limit": 100}, headers=headers)
     role: dict[str, Any] = next(r for r in response.json()["data"] if r["name"] == name)
@@ -48,7 +47,7 @@ async def _role_named(client: httpx.AsyncClient, headers: dict[str, str], name: 
 async def _create_role(
     client: httpx.AsyncClient, headers: dict[str, str], *actions: str, **fields: Any
 ) -> dict[str, Any]:
-    body = {"name": _name(), "permissionIds": await _permission_ids(client, headers, *actions), **fields}
+    body = {"name": _name(), "permissionIds": await permission_ids(client, headers, *actions), **fields}
     response = await client.post("/api/roles", json=body, headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -67,13 +66,6 @@ async def _create_user(client: httpx.AsyncClient, admin: dict[str, str], *role_i
     return response.json()["id"], email
 
 
-async def _caller_with(client: httpx.AsyncClient, admin: dict[str, str], *actions: str) -> dict[str, str]:
-    """Log in as a new user whose only role grants exactly `actions`."""
-    role = await _create_role(client, admin, *actions)
-    _, email = await _create_user(client, admin, role["id"])
-    return await auth_headers(client, email, "callerPass1")
-
-
 @pytest.fixture(scope="module")
 async def admin(client: httpx.AsyncClient) -> dict[str, str]:
     return await auth_headers(client, ADMIN)
@@ -82,7 +74,7 @@ async def admin(client: httpx.AsyncClient) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def role_admin(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
     """A caller holding roles:* verbs (one by one) but not `*`."""
-    return await _caller_with(client, admin, *ROLE_ADMIN)
+    return await caller_with(client, admin, *ROLE_ADMIN)
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +239,7 @@ class TestCreateRole:
 
     async def test_created_with_exact_shape(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         name = _name()
-        view, edit = await _permission_ids(client, admin, "documents:view", "documents:edit")
+        view, edit = await permission_ids(client, admin, "documents:view", "documents:edit")
         response = await client.post(
             "/api/roles",
             json={
@@ -306,7 +298,7 @@ class TestCreateRole:
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
         name = _name()
-        [view] = await _permission_ids(client, admin, "users:view")
+        [view] = await permission_ids(client, admin, "users:view")
         response = await client.post(
             "/api/roles", json={"name": name, "permissionIds": [view, MISSING_ID]}, headers=admin
         )
@@ -320,7 +312,7 @@ class TestCreateRole:
     ) -> None:
         for action in ("*", "users:delete", "permissions:create"):
             name = _name()
-            ids = await _permission_ids(client, admin, "users:view", action)
+            ids = await permission_ids(client, admin, "users:view", action)
             response = await client.post(
                 "/api/roles", json={"name": name, "permissionIds": ids}, headers=role_admin
             )
@@ -332,7 +324,7 @@ class TestCreateRole:
     async def test_granting_what_the_caller_holds_is_allowed(
         self, client: httpx.AsyncClient, admin: dict[str, str], role_admin: dict[str, str]
     ) -> None:
-        ids = await _permission_ids(client, admin, "users:view", "roles:view")
+        ids = await permission_ids(client, admin, "users:view", "roles:view")
         response = await client.post(
             "/api/roles", json={"name": _name(), "permissionIds": ids}, headers=role_admin
         )
@@ -521,7 +513,7 @@ class TestSetRolePermissions:
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
         role = await _create_role(client, admin, "users:view")
-        [edit] = await _permission_ids(client, admin, "users:edit")
+        [edit] = await permission_ids(client, admin, "users:edit")
         response = await client.post(
             f"/api/roles/{role['id']}/permissions", json={"permissionIds": [edit, MISSING_ID]}, headers=admin
         )
@@ -532,7 +524,7 @@ class TestSetRolePermissions:
     async def test_replaces_the_set_exactly(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         role = await _create_role(client, admin, "users:view", "files:view")
         await _create_user(client, admin, role["id"])
-        files, calendar = await _permission_ids(client, admin, "files:view", "calendar:view")
+        files, calendar = await permission_ids(client, admin, "files:view", "calendar:view")
         response = await client.post(
             f"/api/roles/{role['id']}/permissions",
             json={"permissionIds": [files, calendar, files]},
@@ -575,7 +567,7 @@ class TestSetRolePermissions:
     ) -> None:
         role = await _create_role(client, admin, "users:view")
         for action in ("*", "users:edit", "permissions:delete"):
-            ids = await _permission_ids(client, admin, "users:view", action)
+            ids = await permission_ids(client, admin, "users:view", action)
             response = await client.post(
                 f"/api/roles/{role['id']}/permissions", json={"permissionIds": ids}, headers=role_admin
             )
@@ -603,7 +595,7 @@ class TestSetRolePermissions:
         self, client: httpx.AsyncClient, admin: dict[str, str], role_admin: dict[str, str]
     ) -> None:
         role = await _create_role(client, admin, "users:view")
-        ids = await _permission_ids(client, admin, "roles:view", "permissions:view")
+        ids = await permission_ids(client, admin, "roles:view", "permissions:view")
         response = await client.post(
             f"/api/roles/{role['id']}/permissions", json={"permissionIds": ids}, headers=role_admin
         )
@@ -619,11 +611,11 @@ class TestSetRolePermissions:
                 "/api/permissions", json={"action": f"{resource}:{verb}"}, headers=admin
             )
             assert created.status_code == 201, created.text
-        wildcard, view, archive = await _permission_ids(
+        wildcard, view, archive = await permission_ids(
             client, admin, f"{resource}:*", f"{resource}:view", f"{resource}:archive"
         )
-        broad = await _caller_with(client, admin, "roles:create", "roles:edit", f"{resource}:*")
-        narrow = await _caller_with(client, admin, "roles:create", "roles:edit", f"{resource}:view")
+        broad = await caller_with(client, admin, "roles:create", "roles:edit", f"{resource}:*")
+        narrow = await caller_with(client, admin, "roles:create", "roles:edit", f"{resource}:view")
         role = await client.post("/api/roles", json={"name": _name()}, headers=broad)
         assert role.status_code == 201
         url = f"/api/roles/{role.json()['id']}/permissions"
@@ -644,7 +636,7 @@ class TestSetRolePermissions:
         )
         assert response.status_code == 403
         assert response.json() == CANNOT_GRANT
-        [star] = await _permission_ids(client, admin, "*")
+        [star] = await permission_ids(client, admin, "*")
         response = await client.post(url, json={"permissionIds": [star]}, headers=broad)
         assert response.status_code == 403
         assert response.json() == CANNOT_GRANT

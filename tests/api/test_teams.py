@@ -518,7 +518,7 @@ class TestDeleteTeam:
         assert response.status_code == 401
         assert response.json() == UNAUTHENTICATED
 
-    @pytest.mark.parametrize("role", ["viewer", "manager"])
+    @pytest.mark.parametrize("role", ["viewer"])
     async def test_without_teams_delete_is_403(
         self,
         client: httpx.AsyncClient,
