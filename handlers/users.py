@@ -15,7 +15,6 @@ from halolight.repositories import auth_sessions, roles, teams, users
 
 from . import presenters
 
-
 SELF_PROTECTED = {"email", "password", "status", "roleIds"}
 
 
