@@ -52,10 +52,11 @@ _EDITOR = [
     "teams:create", "teams:edit", "teams:delete",
 ]  # fmt: skip
 _IDENTITY = ("roles:", "permissions:", "teams:")
+_TEAMS = ["teams:view", "teams:create", "teams:edit", "teams:delete"]
 _MANAGER = [
     p for p in PERMISSIONS
     if p not in ("*", "users:delete", "settings:edit") and not p.startswith(_IDENTITY)
-] + ["roles:view", "permissions:view", "teams:view", "teams:create", "teams:edit", "teams:delete"]  # fmt: skip
+] + ["roles:view", "permissions:view", *_TEAMS]  # fmt: skip
 _USER = [
     "dashboard:view", "documents:view", "documents:create", "documents:edit", "files:view", "files:upload",
     "messages:view", "messages:send", "calendar:view", "calendar:edit", "notifications:view", "teams:view",
