@@ -58,22 +58,24 @@ async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.Us
 async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> models.User:
     user = await _get(ctx, id)
     await authz.ensure_can_manage_users(ctx, [id])
-    changes = _columns(body.model_dump(exclude={"roleIds"}))  # MISSING (unsent) fields are left out
-    if SELF_PROTECTED & (changes.keys() | ({"roleIds"} if body.roleIds is not MISSING else set())):
+    changes = _columns(body.model_dump())  # MISSING (unsent) fields are left out
+    if SELF_PROTECTED & changes.keys():
         # Credentials and power of one's own account do not change through the admin endpoint: a stolen
         # access token must not be able to lock the real owner out, nor can an admin lock themself out.
         authz.ensure_not_self(ctx, [id], "change the email, password, status or roles of")
+    role_ids = changes.pop("roleIds", None)
+    if role_ids is not None:
+        role_ids = await _grantable_role_ids(ctx, role_ids)
     await _ensure_unique(ctx, changes, exclude_id=id)
     password = changes.pop("password", None)
-    if isinstance(password, SecretStr):
+    if isinstance(password, SecretStr):  # hashed last: every check that can refuse the request has run
         changes["password"] = await ctx.runtime.passwords.hash(password.get_secret_value())
-    if body.roleIds is not MISSING:
-        await users.set_roles(ctx.db, id, await _grantable_role_ids(ctx, body.roleIds))
+    if role_ids is not None:
+        await users.set_roles(ctx.db, id, role_ids)
     await users.update_fields(ctx.db, user, changes)
     if "password" in changes or changes.get("status", UserStatus.ACTIVE) != UserStatus.ACTIVE:
         await auth_sessions.revoke_all_of_user(ctx.db, id, "changed by an administrator")
-    ctx.db.expunge(user)  # reload, so the roles reflect the change
-    return presenters.user(await _get(ctx, id))
+    return presenters.user(await _get(ctx, id, refresh=True))
 
 
 async def update_user_status(ctx: AuthContext, *, id: str, body: models.UserStatusUpdate) -> models.User:
@@ -110,8 +112,8 @@ def _columns(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def _get(ctx: AuthContext, user_id: str) -> User:
-    user = await users.get_with_roles(ctx.db, user_id)
+async def _get(ctx: AuthContext, user_id: str, *, refresh: bool = False) -> User:
+    user = await users.get_with_roles(ctx.db, user_id, refresh=refresh)
     if user is None:
         raise NotFound("User not found")
     return user

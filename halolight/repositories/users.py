@@ -21,8 +21,11 @@ async def get(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
 
 
-async def get_with_roles(db: AsyncSession, user_id: str) -> User | None:
+async def get_with_roles(db: AsyncSession, user_id: str, *, refresh: bool = False) -> User | None:
+    """The user with their roles; `refresh` re-reads a user this session already holds (after a write)."""
     query = select(User).where(User.id == user_id).options(selectinload(User.roles))
+    if refresh:
+        query = query.execution_options(populate_existing=True)
     return (await db.scalars(query)).first()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from jose import JWTError, jwt
@@ -102,4 +102,4 @@ class TokenCodec:
         if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in values):
             raise Unauthorized("Invalid token")
         sub, sid, jti = (str(v) for v in values)
-        return Claims(sub, sid, jti, datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo))
+        return Claims(sub, sid, jti, datetime.fromtimestamp(int(claims["exp"]), tz=UTC))
