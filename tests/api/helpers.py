@@ -14,6 +14,12 @@ EDITOR = "demo@halolight.h7ml.cn"
 VIEWER = "viewer@halolight.h7ml.cn"
 USER = "user@halolight.h7ml.cn"
 
+# Out-of-contract paging and search parameters, shared by every list operation (Page, Limit, Search).
+BAD_PAGE_QUERIES: list[dict[str, Any]] = [
+    {"page": 0}, {"page": 100001}, {"page": "x"}, {"limit": 0}, {"limit": 101},
+    {"search": ""}, {"search": "s" * 101},
+]  # fmt: skip
+
 _counter = itertools.count(1)
 
 

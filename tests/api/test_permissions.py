@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.helpers import (
     ADMIN,
+    BAD_PAGE_QUERIES,
     MANAGER,
     USER,
     VIEWER,
@@ -144,10 +145,7 @@ class TestListPermissions:
         )
         assert response.json() == {"data": [], "meta": {"total": 0, "page": 1, "limit": 10, "totalPages": 0}}
 
-    @pytest.mark.parametrize(
-        "params",
-        [{"page": 0}, {"limit": 0}, {"limit": 101}, {"page": "x"}, {"search": ""}, {"search": "s" * 101}],
-    )
+    @pytest.mark.parametrize("params", BAD_PAGE_QUERIES)
     async def test_bad_query_is_422(
         self, client: httpx.AsyncClient, admin: dict[str, str], params: dict[str, Any]
     ) -> None:

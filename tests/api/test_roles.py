@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.helpers import (
     ADMIN,
+    BAD_PAGE_QUERIES,
     EDITOR,
     MANAGER,
     USER,
@@ -182,9 +183,7 @@ class TestListRoles:
             response = await client.get("/api/roles", params={"search": term}, headers=admin)
             assert response.json()["meta"]["total"] == 0, term
 
-    @pytest.mark.parametrize(
-        "params", [{"page": 0}, {"limit": 0}, {"limit": 101}, {"search": ""}, {"page": 100001}]
-    )
+    @pytest.mark.parametrize("params", BAD_PAGE_QUERIES)
     async def test_bad_query_is_422(
         self, client: httpx.AsyncClient, admin: dict[str, str], params: dict[str, Any]
     ) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from halolight.db.models import UserRole
 from halolight.repositories import roles
-from tests.api.helpers import ADMIN, EDITOR, MANAGER, VIEWER, auth_headers, bearer, register
+from tests.api.helpers import ADMIN, BAD_PAGE_QUERIES, EDITOR, MANAGER, VIEWER, auth_headers, bearer, register
 
 pytestmark = pytest.mark.asyncio
 
@@ -226,7 +226,7 @@ class TestListTeams:
         assert [t["id"] for t in second["data"]] == newest_first[2:]
         assert beyond == {"data": [], "meta": {"total": 3, "page": 3, "limit": 2, "totalPages": 2}}
 
-    @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"page": 0}, {"search": ""}])
+    @pytest.mark.parametrize("params", BAD_PAGE_QUERIES)
     async def test_bad_query_is_422(
         self, client: httpx.AsyncClient, owner: Caller, params: dict[str, Any]
     ) -> None:
