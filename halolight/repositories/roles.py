@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.db.models import Permission, Role, RolePermission, UserRole
 from halolight.db.types import utcnow
 from halolight.repositories.paging import Page, contains_any, paginate
-from halolight.repositories.writes import add_or_conflict, assign_or_conflict
+from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 NAME_TAKEN = "Role name is already taken"
 
@@ -135,6 +135,7 @@ async def user_counts(db: AsyncSession, role_ids: Collection[str]) -> dict[str, 
 
 
 async def name_taken(db: AsyncSession, name: str, exclude_id: str | None = None) -> bool:
+    await reserve(db, "roles.name", name)  # until the transaction ends, so a concurrent claim waits for ours
     query = select(Role.id).where(func.lower(Role.name) == name.lower())
     if exclude_id is not None:
         query = query.where(Role.id != exclude_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from halolight.db.models import Role, User, UserRole, UserStatus
 from halolight.db.types import utcnow
 from halolight.repositories.paging import Page, contains_any, paginate
-from halolight.repositories.writes import add_or_conflict, assign_or_conflict
+from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 _TAKEN = "A user with this email, username or phone already exists"
 
@@ -59,7 +59,8 @@ async def find_by_email(db: AsyncSession, email: str) -> User | None:
     return (await db.scalars(query)).first()
 
 
-async def _taken(db: AsyncSession, condition: Any, exclude_id: str | None) -> bool:
+async def _taken(db: AsyncSession, kind: str, value: str, condition: Any, exclude_id: str | None) -> bool:
+    await reserve(db, kind, value)  # until the transaction ends, so a concurrent claim waits for ours
     query = select(User.id).where(condition)
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
@@ -67,15 +68,16 @@ async def _taken(db: AsyncSession, condition: Any, exclude_id: str | None) -> bo
 
 
 async def email_taken(db: AsyncSession, email: str, exclude_id: str | None = None) -> bool:
-    return await _taken(db, func.lower(User.email) == email.lower(), exclude_id)
+    return await _taken(db, "users.email", email, func.lower(User.email) == email.lower(), exclude_id)
 
 
 async def username_taken(db: AsyncSession, username: str, exclude_id: str | None = None) -> bool:
-    return await _taken(db, func.lower(User.username) == username.lower(), exclude_id)
+    condition = func.lower(User.username) == username.lower()
+    return await _taken(db, "users.username", username, condition, exclude_id)
 
 
 async def phone_taken(db: AsyncSession, phone: str, exclude_id: str | None = None) -> bool:
-    return await _taken(db, User.phone == phone, exclude_id)
+    return await _taken(db, "users.phone", phone, User.phone == phone, exclude_id)
 
 
 async def free_username(db: AsyncSession, wanted: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,3 +37,13 @@ async def assign_or_conflict(db: AsyncSession, row: Any, fields: dict[str, Any],
             setattr(row, name, value)
 
     await write_or_conflict(db, assign, message)
+
+
+async def reserve(db: AsyncSession, kind: str, value: str) -> None:
+    """Hold a transaction-scoped advisory lock on `kind`/`value` (compared case-folded).
+
+    The shared schema's unique indexes compare case-sensitively (they are Prisma's), while this API treats
+    emails, usernames and role names without regard to case. Checking for a taken value under this lock makes
+    two concurrent requests for `Foo` and `foo` run one after the other, so the second sees the first's row.
+    """
+    await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{kind}:{value.lower()}", 0))))

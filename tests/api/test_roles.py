@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -764,3 +765,17 @@ class TestDeleteRole:
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", "force"]
         assert (await client.get(f"/api/roles/{role['id']}", headers=admin)).status_code == 200
+
+
+class TestConcurrentNames:
+    async def test_names_differing_only_in_case_cannot_both_be_created(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        name = _name("Race")
+        responses = await asyncio.gather(
+            *(
+                client.post("/api/roles", json={"name": n}, headers=admin)
+                for n in (name, name.lower(), name.upper())
+            )
+        )
+        assert sorted(r.status_code for r in responses) == [201, 409, 409]

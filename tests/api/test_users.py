@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -472,3 +473,27 @@ class TestDeleteUsers:
             "/api/users/batch-delete", json={"ids": ids}, headers=await auth_headers(client, ADMIN)
         )
         assert response.status_code == 422
+
+
+class TestConcurrentEmails:
+    async def test_emails_differing_only_in_case_cannot_both_register(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        email = unique_email("Race")
+        bodies = [{"email": e, "name": "Race", "password": "racePass123"} for e in (email, email.upper())]
+        responses = await asyncio.gather(*(client.post("/api/auth/register", json=b) for b in bodies))
+        assert sorted(r.status_code for r in responses) == [201, 409]
+
+    async def test_usernames_differing_only_in_case_cannot_both_be_created(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await auth_headers(client, ADMIN)
+        username = "Race" + unique_email("").split("@")[0].replace("-", "")
+        bodies = [
+            {"email": unique_email(), "name": "Race", "password": "racePass123", "username": u}
+            for u in (username, username.lower())
+        ]
+        responses = await asyncio.gather(
+            *(client.post("/api/users", json=b, headers=headers) for b in bodies)
+        )
+        assert sorted(r.status_code for r in responses) == [201, 409]
