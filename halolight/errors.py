@@ -66,3 +66,10 @@ class ValidationFailed(ApiError):
     def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
         super().__init__(msg)
         self.issues = [{"loc": list(loc), "msg": msg, "type": type_}]
+
+
+class UnknownReference(ValidationFailed):
+    """An id in the body names nothing the caller may use. 422, not 404: the path's resource exists."""
+
+    def __init__(self, field: str, what: str) -> None:
+        super().__init__(("body", field), f"{what} not found", "not_found")

@@ -10,7 +10,7 @@ from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Role
-from halolight.errors import Conflict, NotFound
+from halolight.errors import Conflict, NotFound, UnknownReference
 from halolight.repositories import permissions, roles
 
 from . import presenters
@@ -81,11 +81,11 @@ async def _ensure_holds_role(ctx: AuthContext, role_id: str, message: str) -> No
 
 
 async def _grantable_permission_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
-    """The distinct permission ids; 404 if one does not exist, 403 if the caller does not hold one."""
+    """The distinct permission ids; 422 if one does not exist, 403 if the caller does not hold one."""
     permission_ids = list(dict.fromkeys(wanted))
     found = await permissions.get_many(ctx.db, permission_ids)
     if len(found) != len(permission_ids):
-        raise NotFound("Permission not found")
+        raise UnknownReference("permissionIds", "Permission")
     authz.ensure_holds_all(ctx, [p.action for p in found], "You cannot grant permissions you do not hold")
     return permission_ids
 

@@ -10,7 +10,7 @@ from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Team, TeamMember, User
-from halolight.errors import Conflict, NotFound
+from halolight.errors import Conflict, NotFound, UnknownReference
 from halolight.repositories import roles, teams, users
 
 from . import presenters
@@ -52,10 +52,10 @@ async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberA
     team = await authz.visible_team_or_404(ctx, id)
     authz.ensure_team_writer(ctx, team)
     if await users.get(ctx.db, body.userId) is None:
-        raise NotFound("User not found")
+        raise UnknownReference("userId", "User")
     role_id = None if body.roleId is MISSING else body.roleId
     if role_id is not None and not await roles.get_many(ctx.db, [role_id]):
-        raise NotFound("Role not found")
+        raise UnknownReference("roleId", "Role")
     if any(member.user_id == body.userId for member in team.members):
         raise Conflict("The user is already a member of this team")
     await teams.add_member(ctx.db, team.id, body.userId, role_id)

@@ -10,7 +10,7 @@ from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import User, UserStatus
-from halolight.errors import Conflict, NotFound
+from halolight.errors import Conflict, NotFound, UnknownReference
 from halolight.repositories import auth_sessions, roles, teams, users
 
 from . import presenters
@@ -120,10 +120,10 @@ async def _get(ctx: AuthContext, user_id: str, *, refresh: bool = False) -> User
 
 
 async def _grantable_role_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
-    """The distinct role ids; 404 if one does not exist, 403 if one grants more than the caller holds."""
+    """The distinct role ids; 422 if one does not exist, 403 if one grants more than the caller holds."""
     role_ids = list(dict.fromkeys(wanted))
     if len(await roles.get_many(ctx.db, role_ids)) != len(role_ids):
-        raise NotFound("Role not found")
+        raise UnknownReference("roleIds", "Role")
     actions = await roles.permission_actions_of_roles(ctx.db, role_ids)
     authz.ensure_holds_all(ctx, actions, "You cannot grant a role with permissions you do not hold")
     return role_ids

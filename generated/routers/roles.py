@@ -30,7 +30,7 @@ class RolesHandlers(Protocol):
         Create a role
 
         Names are unique without regard to case (409). `permissionIds` may only name permissions the caller
-        holds (403); unknown ids are 404.
+        holds (403); unknown ids are 422.
         """
         ...
 
@@ -60,7 +60,7 @@ class RolesHandlers(Protocol):
         Replace the permissions of a role
 
         The role ends up with exactly `permissionIds`. The caller must hold every permission the role has
-        before and after, and must not hold the role themself (403); unknown ids are 404.
+        before and after, and must not hold the role themself (403); unknown ids are 422.
         """
         ...
 
@@ -92,7 +92,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         summary='Create a role',
         status_code=201,
         response_model=models.Role,
-        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 403: {'model': models.Error}, 409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def create_role(
         body: models.RoleCreate,

@@ -63,8 +63,8 @@ class TeamsHandlers(Protocol):
         """
         Add a member to a team
 
-        404 unless the caller can see the team, or when the user or role does not exist; 403 unless the caller
-        owns the team or holds `teams:*`; 409 when the user is already a member. `roleId` labels the member's
+        404 unless the caller can see the team; 403 unless the caller owns the team or holds `teams:*`; 422
+        when the user or role does not exist; 409 when the user is already a member. `roleId` labels the member's
         role within the team; it grants no permissions.
         """
         ...

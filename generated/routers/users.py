@@ -31,7 +31,7 @@ class UsersHandlers(Protocol):
         Create a user
 
         409 when the email, username or phone is taken. `roleIds` may only name roles whose permissions the
-        caller holds (403 otherwise); unknown role ids are 404. The username defaults to the email's local
+        caller holds (403 otherwise); unknown role ids are 422. The username defaults to the email's local
         part.
         """
         ...
@@ -108,7 +108,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         summary='Create a user',
         status_code=201,
         response_model=models.User,
-        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 403: {'model': models.Error}, 409: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def create_user(
         body: models.UserCreate,

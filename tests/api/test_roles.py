@@ -294,7 +294,7 @@ class TestCreateRole:
         assert response.status_code == 409
         assert response.json() == {"detail": "Role name is already taken"}
 
-    async def test_unknown_permission_is_404_and_nothing_is_created(
+    async def test_unknown_permission_is_422_and_nothing_is_created(
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
         name = _name()
@@ -302,8 +302,10 @@ class TestCreateRole:
         response = await client.post(
             "/api/roles", json={"name": name, "permissionIds": [view, MISSING_ID]}, headers=admin
         )
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Permission not found"}
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body", "permissionIds"], "msg": "Permission not found", "type": "not_found"}]
+        }
         listed = await client.get("/api/roles", params={"search": name}, headers=admin)
         assert listed.json()["meta"]["total"] == 0
 
@@ -509,7 +511,7 @@ class TestSetRolePermissions:
         assert response.status_code == 404
         assert response.json() == {"detail": "Role not found"}
 
-    async def test_unknown_permission_is_404_and_nothing_changes(
+    async def test_unknown_permission_is_422_and_nothing_changes(
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
         role = await _create_role(client, admin, "users:view")
@@ -517,8 +519,10 @@ class TestSetRolePermissions:
         response = await client.post(
             f"/api/roles/{role['id']}/permissions", json={"permissionIds": [edit, MISSING_ID]}, headers=admin
         )
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Permission not found"}
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body", "permissionIds"], "msg": "Permission not found", "type": "not_found"}]
+        }
         assert (await client.get(f"/api/roles/{role['id']}", headers=admin)).json() == role
 
     async def test_replaces_the_set_exactly(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:

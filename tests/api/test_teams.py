@@ -668,16 +668,18 @@ class TestAddTeamMember:
         assert response.status_code == 201
         assert stranger.id in [m["id"] for m in response.json()["members"]]
 
-    async def test_unknown_user_is_404(
+    async def test_unknown_user_is_422(
         self, client: httpx.AsyncClient, owner: Caller, team: dict[str, Any]
     ) -> None:
         response = await client.post(
             f"/api/teams/{team['id']}/members", json={"userId": "no-such-user"}, headers=owner.headers
         )
-        assert response.status_code == 404
-        assert response.json() == {"detail": "User not found"}
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body", "userId"], "msg": "User not found", "type": "not_found"}]
+        }
 
-    async def test_unknown_role_is_404(
+    async def test_unknown_role_is_422(
         self, client: httpx.AsyncClient, owner: Caller, stranger: Caller, team: dict[str, Any]
     ) -> None:
         response = await client.post(
@@ -685,8 +687,10 @@ class TestAddTeamMember:
             json={"userId": stranger.id, "roleId": "no-such-role"},
             headers=owner.headers,
         )
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Role not found"}
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body", "roleId"], "msg": "Role not found", "type": "not_found"}]
+        }
         assert (await get_team(client, team["id"], stranger)).status_code == 404
 
     @pytest.mark.parametrize("who", ["owner", "member"])

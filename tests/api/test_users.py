@@ -171,11 +171,13 @@ class TestCreateUser:
         created = await create_user(client, roleIds=[viewer_role, viewer_role])
         assert [r["name"] for r in created["roles"]] == ["VIEWER"]
 
-    async def test_unknown_role_is_404(self, client: httpx.AsyncClient) -> None:
+    async def test_unknown_role_is_422(self, client: httpx.AsyncClient) -> None:
         body = {"email": unique_email(), "name": "X", "password": "initialPass1", "roleIds": [MISSING_ID]}
         response = await client.post("/api/users", json=body, headers=await auth_headers(client, ADMIN))
-        assert response.status_code == 404
-        assert response.json() == {"detail": "Role not found"}
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [{"loc": ["body", "roleIds"], "msg": "Role not found", "type": "not_found"}]
+        }
 
     async def test_a_manager_cannot_grant_the_admin_role(self, client: httpx.AsyncClient) -> None:
         admin_role = await _role_id(client, "ADMIN")

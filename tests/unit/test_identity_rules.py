@@ -17,7 +17,7 @@ import handlers.roles
 from generated import models
 from halolight.context import AuthContext
 from halolight.db.models import Permission, UserRole
-from halolight.errors import Conflict, Forbidden, NotFound
+from halolight.errors import Conflict, Forbidden, NotFound, UnknownReference
 from halolight.repositories import permissions, roles, users
 from halolight.security.principal import Principal
 
@@ -119,8 +119,8 @@ class TestRoleRules:
         with pytest.raises(Forbidden):
             await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name(), permissionIds=[star]))
 
-    async def test_unknown_permission_is_not_found(self, app: FastAPI, db: AsyncSession) -> None:
-        with pytest.raises(NotFound, match="Permission not found"):
+    async def test_unknown_permission_is_an_unknown_reference(self, app: FastAPI, db: AsyncSession) -> None:
+        with pytest.raises(UnknownReference, match="Permission not found"):
             await handlers.roles.create_role(
                 _ctx(app, db, "*"), body=models.RoleCreate(name=_name(), permissionIds=["cmissing"])
             )
