@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -105,8 +106,6 @@ def allowed_methods(path: str) -> list[str]:
 
 
 def _is_connection_problem(exc: DBAPIError) -> bool:
-    import psycopg
-
     return isinstance(exc.orig, psycopg.OperationalError)
 
 

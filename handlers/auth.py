@@ -8,7 +8,7 @@ from generated import models
 from halolight.context import AuthContext, PublicContext
 from halolight.db.models import UserStatus
 from halolight.db.types import utcnow
-from halolight.errors import BadRequest, Conflict, Unauthorized
+from halolight.errors import BadRequest, Unauthorized
 from halolight.repositories import auth_sessions, password_resets, roles, users
 from halolight.security.passwords import ensure_hashable
 from halolight.security.tokens import fingerprint, random_token
@@ -39,10 +39,8 @@ async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.Auth
 
 async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> models.AuthResponse:
     await ctx.runtime.throttle.hit("register", f"ip:{ctx.client_ip}")
-    if await users.email_taken(ctx.db, body.email):
-        raise Conflict("Email is already registered")
-    if isinstance(body.phone, str) and await users.phone_taken(ctx.db, body.phone):
-        raise Conflict("Phone number is already registered")
+    phone = body.phone if isinstance(body.phone, str) else None  # unsent or null: no phone
+    await users.ensure_available(ctx.db, {"email": body.email, "phone": phone})
     password_hash = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     local_part = body.email.split("@", 1)[0].lower()
     user = await users.add(
@@ -51,7 +49,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
         name=body.name,
         username=await users.free_username(ctx.db, local_part),
         password=password_hash,
-        phone=body.phone if isinstance(body.phone, str) else None,
+        phone=phone,
         status=UserStatus.ACTIVE,
     )
     role = await roles.find_by_name(ctx.db, DEFAULT_ROLE)

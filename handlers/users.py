@@ -10,7 +10,7 @@ from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import User, UserStatus
-from halolight.errors import Conflict, NotFound, UnknownReference
+from halolight.errors import NotFound, UnknownReference
 from halolight.repositories import auth_sessions, roles, teams, users
 
 from . import presenters
@@ -48,7 +48,7 @@ async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.Us
     fields = _columns(body.model_dump(exclude={"roleIds", "password"}))
     if "username" not in fields:
         fields["username"] = await users.free_username(ctx.db, body.email.split("@", 1)[0].lower())
-    await _ensure_unique(ctx, fields, exclude_id=None)
+    await users.ensure_available(ctx.db, fields)
     fields["password"] = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     user = await users.add(ctx.db, **fields)
     await users.set_roles(ctx.db, user.id, role_ids)
@@ -66,7 +66,7 @@ async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> 
     role_ids = changes.pop("roleIds", None)
     if role_ids is not None:
         role_ids = await _grantable_role_ids(ctx, role_ids)
-    await _ensure_unique(ctx, changes, exclude_id=id)
+    await users.ensure_available(ctx.db, changes, exclude_id=id)
     password = changes.pop("password", None)
     if isinstance(password, SecretStr):  # hashed last: every check that can refuse the request has run
         changes["password"] = await ctx.runtime.passwords.hash(password.get_secret_value())
@@ -127,12 +127,3 @@ async def _grantable_role_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
     actions = await roles.permission_actions_of_roles(ctx.db, role_ids)
     authz.ensure_holds_all(ctx, actions, "You cannot grant a role with permissions you do not hold")
     return role_ids
-
-
-async def _ensure_unique(ctx: AuthContext, fields: dict[str, Any], exclude_id: str | None) -> None:
-    if "email" in fields and await users.email_taken(ctx.db, fields["email"], exclude_id):
-        raise Conflict("Email is already registered")
-    if fields.get("username") and await users.username_taken(ctx.db, fields["username"], exclude_id):
-        raise Conflict("Username is already taken")
-    if fields.get("phone") and await users.phone_taken(ctx.db, fields["phone"], exclude_id):
-        raise Conflict("Phone number is already registered")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Exists, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import AuthSession, User, UserStatus
 from halolight.db.types import utcnow
 
 
-def _user_is_active(user_id: str):  # type: ignore[no-untyped-def]
+def _user_is_active(user_id: str) -> Exists:
     return exists().where(User.id == user_id, User.status == UserStatus.ACTIVE)
 
 

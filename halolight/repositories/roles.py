@@ -16,18 +16,6 @@ from halolight.repositories.writes import add_or_conflict, assign_or_conflict, r
 NAME_TAKEN = "Role name is already taken"
 
 
-async def permission_actions_of_user(db: AsyncSession, user_id: str) -> list[str]:
-    query = (
-        select(Permission.action)
-        .join(RolePermission, RolePermission.permission_id == Permission.id)
-        .join(UserRole, UserRole.role_id == RolePermission.role_id)
-        .where(UserRole.user_id == user_id)
-        .distinct()
-        .order_by(Permission.action)
-    )
-    return list((await db.scalars(query)).all())
-
-
 async def roles_of_user(db: AsyncSession, user_id: str) -> list[tuple[Role, list[str]]]:
     """The user's roles, each with its permission actions, in two queries."""
     role_rows: Sequence[Role] = (

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Role, User, UserRole, UserStatus
 from halolight.db.types import utcnow
+from halolight.errors import Conflict
 from halolight.repositories.paging import Page, contains_any, paginate
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
@@ -65,6 +66,16 @@ async def _taken(db: AsyncSession, kind: str, value: str, condition: Any, exclud
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     return (await db.scalars(query.limit(1))).first() is not None
+
+
+async def ensure_available(db: AsyncSession, fields: dict[str, Any], exclude_id: str | None = None) -> None:
+    """409 if the `email`, `username` or `phone` among `fields` belongs to another user."""
+    if fields.get("email") and await email_taken(db, fields["email"], exclude_id):
+        raise Conflict("Email is already registered")
+    if fields.get("username") and await username_taken(db, fields["username"], exclude_id):
+        raise Conflict("Username is already taken")
+    if fields.get("phone") and await phone_taken(db, fields["phone"], exclude_id):
+        raise Conflict("Phone number is already registered")
 
 
 async def email_taken(db: AsyncSession, email: str, exclude_id: str | None = None) -> bool:

@@ -40,5 +40,5 @@ async def authenticate(db: AsyncSession, tokens: TokenCodec, authorization: str 
     # logged-out session takes effect at once.
     if not await auth_sessions.is_live(db, claims.session_id, claims.user_id):
         raise Unauthorized("Session expired or revoked")
-    permissions = await roles.permission_actions_of_user(db, claims.user_id)
+    permissions = await roles.permission_actions_of_users(db, [claims.user_id])
     return Principal(claims.user_id, claims.session_id, frozenset(permissions))

@@ -46,7 +46,7 @@ class TestRegisterHandler:
             email="unit-register@example.com", name="Unit", password=SecretStr("unitPass1")
         )
         response = await handlers.auth.register(public_ctx, body=body)
-        held = await roles.permission_actions_of_user(public_ctx.db, response.user.id)
+        held = await roles.permission_actions_of_users(public_ctx.db, [response.user.id])
         assert "teams:create" in held and "users:view" not in held
 
     async def test_username_gets_a_free_suffix(self, public_ctx: PublicContext, make_ctx: MakeCtx) -> None:
