@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run migrate revision test fuzz check clean
+.PHONY: help install gen check-gen lint-spec lint fmt run serve migrate revision test fuzz check clean
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
+	@echo "make serve      the same, as in production: granian, WORKERS processes, slow-client bounds"
 	@echo "make test       unit, HTTP, migration and schemathesis tests on a fresh embedded database"
 	@echo "make gen        regenerate generated/ from spec/openapi.yaml"
 	@echo "make check-gen  fail if generated/ is stale"
@@ -43,6 +44,11 @@ fmt: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m halolight.serve
+
+# As in production: granian, WORKERS processes (default: one per core), uvloop, bounded header size and
+# header/body read times. Same DATABASE_URL / HOST / PORT handling and embedded default as `make run`.
+serve: $(STAMP)
+	$(BIN)/python -m halolight.serve --production-server
 
 migrate: $(STAMP)
 	$(BIN)/python -m halolight.serve --prepare-only

@@ -26,6 +26,8 @@ DATAMODEL_OPTIONS = [
     "--use-standard-collections",
     "--use-union-operator",
     "--strict-nullable",
+    # JSON has real booleans: "true", "yes" or 1 for a boolean field is a schema violation (422), not True.
+    "--strict-types=bool",
     "--use-schema-description",
     "--use-field-description",
     "--keep-model-order",
@@ -39,15 +41,17 @@ DATAMODEL_OPTIONS = [
 ]
 
 
-def generate(out: Path) -> None:
-    document = load(SPEC)
+def generate(out: Path, spec: Path = SPEC, package: str = "generated", handlers: str = "handlers") -> None:
+    """Write the package `package` into `out` from `spec`. The generator tests use the parameters to
+    generate scratch specs into temporary packages; `make gen` uses the defaults."""
+    document = load(spec)
     ops = lint(document)
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603 - fixed argv, our own pinned tool
         [
             str(Path(sys.executable).parent / "datamodel-codegen"),
             "--input",
-            str(SPEC),
+            str(spec),
             "--output",
             str(out / "models.py"),
             *DATAMODEL_OPTIONS,
@@ -60,9 +64,10 @@ def generate(out: Path) -> None:
     tags = sorted(by_tag)
     (out / "routers").mkdir(exist_ok=True)
     for tag in tags:
-        text = routers.render_tag(document, tag, by_tag[tag])
+        text = routers.render_tag(document, tag, by_tag[tag], package)
         (out / "routers" / f"{routers.module_name(tag)}.py").write_text(text, encoding="utf-8")
-    (out / "routers" / "__init__.py").write_text(routers.render_router_index(tags), encoding="utf-8")
+    index = routers.render_router_index(tags, package, handlers)
+    (out / "routers" / "__init__.py").write_text(index, encoding="utf-8")
     (out / "operations.py").write_text(routers.render_index(tags, ops), encoding="utf-8")
     (out / "__init__.py").write_text(routers.HEADER, encoding="utf-8")
 

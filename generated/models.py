@@ -6,7 +6,15 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from halolight.api_model import ApiModel
-from pydantic import MISSING, AwareDatetime, ConfigDict, EmailStr, Field, SecretStr
+from pydantic import (
+    MISSING,
+    AwareDatetime,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    StrictBool,
+)
 from typing_extensions import TypeAliasType
 
 
@@ -15,6 +23,32 @@ class AuthResponse(ApiModel):
     refreshToken: str
     expiresAt: AwareDatetime
     user: AuthUser
+
+
+class AuthSession(ApiModel):
+    id: str
+    createdAt: AwareDatetime
+    """
+    When the session was opened (login or registration).
+    """
+    lastUsedAt: AwareDatetime
+    """
+    The last refresh (or the login, if never refreshed).
+    """
+    expiresAt: AwareDatetime
+    """
+    When the session ends unless refreshed; never after its absolute end.
+    """
+    current: StrictBool
+    """
+    The session of the access token of this request.
+    """
+    userAgent: str | None
+    ipAddress: str | None
+
+
+class AuthSessionList(ApiModel):
+    data: list[AuthSession]
 
 
 class AuthUser(ApiModel):
@@ -35,6 +69,24 @@ class BatchDeleteRequest(ApiModel):
 class BatchDeleteResult(ApiModel):
     message: str
     deleted_count: Annotated[int, Field(ge=0)]
+
+
+class ChangePasswordRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    currentPassword: Annotated[SecretStr, Field(max_length=72, min_length=1)]
+    """
+    The caller's password now; a wrong one is 400.
+    """
+    newPassword: Annotated[SecretStr, Field(max_length=72, min_length=8)]
+    """
+    8 to 72 characters. Only the first 72 bytes in UTF-8 are used (the bcrypt limit, cut exactly as the
+    NestJS backend's bcryptjs cuts them, so hashes are interchangeable): passwords that share those bytes
+    are the same password. One of the most commonly used passwords (a kept list of 30,000; OWASP ASVS
+    6.2.4) is refused with 422, `type` `password_too_common`.
+
+    """
 
 
 class CurrentUser(ApiModel):
@@ -67,7 +119,10 @@ class ForgotPasswordRequest(ApiModel):
     )
     email: Annotated[EmailStr, Field(max_length=254)]
     """
-    An email address; compared without regard to case.
+    An email address. It is normalized (Unicode NFKC, then lower case) before it is stored, compared
+    or looked up, so `ＡＤＭＩＮ@example.com` (fullwidth letters) and `admin@example.com` are one
+    address.
+
     """
 
 
@@ -90,11 +145,24 @@ class LoginRequest(ApiModel):
     )
     email: Annotated[EmailStr, Field(max_length=254)]
     """
-    An email address; compared without regard to case.
+    An email address. It is normalized (Unicode NFKC, then lower case) before it is stored, compared
+    or looked up, so `ＡＤＭＩＮ@example.com` (fullwidth letters) and `admin@example.com` are one
+    address.
+
     """
     password: Annotated[SecretStr, Field(max_length=72, min_length=1)]
     """
-    At most 72 bytes in UTF-8 (the bcrypt limit).
+    Only the first 72 bytes in UTF-8 are compared (the bcrypt limit, as in bcryptjs).
+    """
+
+
+class LogoutRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    allSessions: StrictBool = False
+    """
+    End every session of the user, not only the current one.
     """
 
 
@@ -135,6 +203,14 @@ class PermissionCreate(ApiModel):
     """
     `resource:verb`, `resource:*` or `*`, in lower case.
     """
+    resource: Annotated[
+        str | MISSING, Field(max_length=40, pattern='^(\\*|[a-z][a-z0-9-]{0,39})$')
+    ] = MISSING
+    """
+    Optional (the NestJS backend's DTO sends it): the part of `action` before the colon (`*` for
+    `*`). 422 when it is anything else.
+
+    """
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
 
 
@@ -156,12 +232,19 @@ class RegisterRequest(ApiModel):
     )
     email: Annotated[EmailStr, Field(max_length=254)]
     """
-    An email address; compared without regard to case.
+    An email address. It is normalized (Unicode NFKC, then lower case) before it is stored, compared
+    or looked up, so `ＡＤＭＩＮ@example.com` (fullwidth letters) and `admin@example.com` are one
+    address.
+
     """
     name: Annotated[str, Field(max_length=100, min_length=1)]
     password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
     """
-    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    8 to 72 characters. Only the first 72 bytes in UTF-8 are used (the bcrypt limit, cut exactly as the
+    NestJS backend's bcryptjs cuts them, so hashes are interchangeable): passwords that share those bytes
+    are the same password. One of the most commonly used passwords (a kept list of 30,000; OWASP ASVS
+    6.2.4) is refused with 422, `type` `password_too_common`.
+
     """
     phone: Annotated[
         str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
@@ -173,9 +256,16 @@ class ResetPasswordRequest(ApiModel):
         extra='forbid',
     )
     token: Annotated[str, Field(max_length=256, min_length=1)]
+    """
+    A live token from a reset mail; an unknown, used or expired one is 400.
+    """
     password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
     """
-    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    8 to 72 characters. Only the first 72 bytes in UTF-8 are used (the bcrypt limit, cut exactly as the
+    NestJS backend's bcryptjs cuts them, so hashes are interchangeable): passwords that share those bytes
+    are the same password. One of the most commonly used passwords (a kept list of 30,000; OWASP ASVS
+    6.2.4) is refused with 422, `type` `password_too_common`.
+
     """
 
 
@@ -257,11 +347,17 @@ class TeamCreate(ApiModel):
     name: Annotated[str, Field(max_length=100, min_length=1)]
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
+        str | None | MISSING,
+        Field(
+            max_length=500,
+            pattern='^https?://(?:[A-Za-z0-9._~!$&()*+,;=:@-]|%[0-9A-Fa-f]{2})+(?:[/?#](?:[A-Za-z0-9._~!$&()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*)?$',
+        ),
     ] = MISSING
     """
-    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
-    literal hosts are not accepted).
+    An absolute `http` or `https` URL made of the characters RFC 3986 allows: letters, digits,
+    `-._~`, `!$&()*+,;=:@/?#` and `%` followed by two hex digits. Anything else (spaces, quotes `"` and
+    `'`, `<`, `>`, `\\`, `^`, `` ` ``, `{`, `|`, `}`, non-ASCII) must be percent-encoded; IPv6 literal
+    hosts (`[…]`) are not accepted.
 
     """
 
@@ -281,7 +377,10 @@ class TeamMember(ApiModel):
     The member's user id.
     """
     name: str
-    email: str
+    email: str | None
+    """
+    `null` unless the caller holds `users:view` or is this member.
+    """
     avatar: str | None
     role: RoleSummary | None
     joinedAt: AwareDatetime
@@ -311,11 +410,17 @@ class TeamUpdate(ApiModel):
     name: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
+        str | None | MISSING,
+        Field(
+            max_length=500,
+            pattern='^https?://(?:[A-Za-z0-9._~!$&()*+,;=:@-]|%[0-9A-Fa-f]{2})+(?:[/?#](?:[A-Za-z0-9._~!$&()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*)?$',
+        ),
     ] = MISSING
     """
-    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
-    literal hosts are not accepted).
+    An absolute `http` or `https` URL made of the characters RFC 3986 allows: letters, digits,
+    `-._~`, `!$&()*+,;=:@/?#` and `%` followed by two hex digits. Anything else (spaces, quotes `"` and
+    `'`, `<`, `>`, `\\`, `^`, `` ` ``, `{`, `|`, `}`, non-ASCII) must be percent-encoded; IPv6 literal
+    hosts (`[…]`) are not accepted.
 
     """
 
@@ -352,12 +457,19 @@ class UserCreate(ApiModel):
     )
     email: Annotated[EmailStr, Field(max_length=254)]
     """
-    An email address; compared without regard to case.
+    An email address. It is normalized (Unicode NFKC, then lower case) before it is stored, compared
+    or looked up, so `ＡＤＭＩＮ@example.com` (fullwidth letters) and `admin@example.com` are one
+    address.
+
     """
     name: Annotated[str, Field(max_length=100, min_length=1)]
     password: Annotated[SecretStr, Field(max_length=72, min_length=8)]
     """
-    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    8 to 72 characters. Only the first 72 bytes in UTF-8 are used (the bcrypt limit, cut exactly as the
+    NestJS backend's bcryptjs cuts them, so hashes are interchangeable): passwords that share those bytes
+    are the same password. One of the most commonly used passwords (a kept list of 30,000; OWASP ASVS
+    6.2.4) is refused with 422, `type` `password_too_common`.
+
     """
     username: Annotated[
         str | MISSING, Field(max_length=50, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{2,49}$')
@@ -366,11 +478,17 @@ class UserCreate(ApiModel):
         str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
     ] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
+        str | None | MISSING,
+        Field(
+            max_length=500,
+            pattern='^https?://(?:[A-Za-z0-9._~!$&()*+,;=:@-]|%[0-9A-Fa-f]{2})+(?:[/?#](?:[A-Za-z0-9._~!$&()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*)?$',
+        ),
     ] = MISSING
     """
-    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
-    literal hosts are not accepted).
+    An absolute `http` or `https` URL made of the characters RFC 3986 allows: letters, digits,
+    `-._~`, `!$&()*+,;=:@/?#` and `%` followed by two hex digits. Anything else (spaces, quotes `"` and
+    `'`, `<`, `>`, `\\`, `^`, `` ` ``, `{`, `|`, `}`, non-ASCII) must be percent-encoded; IPv6 literal
+    hosts (`[…]`) are not accepted.
 
     """
     department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING
@@ -410,16 +528,28 @@ class UserStatusUpdate(ApiModel):
 
 
 class UserSummary(ApiModel):
+    """
+    A person of a team the caller can see. The email is contact data: it is `null` unless the caller holds
+    `users:view` or is that person.
+
+    """
+
     id: str
     name: str
-    email: str
+    email: str | None
     avatar: str | None
 
 
 class UserTeam(ApiModel):
+    """
+    A team of the user, listed only if the caller could `GET` it: the caller holds `teams:view` and owns
+    it, belongs to it or holds `teams:*`.
+
+    """
+
     id: str
     name: str
-    isOwner: bool
+    isOwner: StrictBool
 
 
 class UserUpdate(ApiModel):
@@ -428,14 +558,21 @@ class UserUpdate(ApiModel):
     )
     email: Annotated[EmailStr | MISSING, Field(max_length=254)] = MISSING
     """
-    An email address; compared without regard to case.
+    An email address. It is normalized (Unicode NFKC, then lower case) before it is stored, compared
+    or looked up, so `ＡＤＭＩＮ@example.com` (fullwidth letters) and `admin@example.com` are one
+    address.
+
     """
     name: Annotated[str | MISSING, Field(max_length=100, min_length=1)] = MISSING
     password: Annotated[SecretStr | MISSING, Field(max_length=72, min_length=8)] = (
         MISSING
     )
     """
-    8 to 72 characters, and at most 72 bytes in UTF-8 (the bcrypt limit).
+    8 to 72 characters. Only the first 72 bytes in UTF-8 are used (the bcrypt limit, cut exactly as the
+    NestJS backend's bcryptjs cuts them, so hashes are interchangeable): passwords that share those bytes
+    are the same password. One of the most commonly used passwords (a kept list of 30,000; OWASP ASVS
+    6.2.4) is refused with 422, `type` `password_too_common`.
+
     """
     username: Annotated[
         str | MISSING, Field(max_length=50, pattern='^[A-Za-z0-9][A-Za-z0-9._-]{2,49}$')
@@ -444,11 +581,17 @@ class UserUpdate(ApiModel):
         str | None | MISSING, Field(max_length=24, pattern='^\\+?[0-9][0-9 -]{4,22}$')
     ] = MISSING
     avatar: Annotated[
-        str | None | MISSING, Field(max_length=500, pattern='^https?://[!-Z^-~]+$')
+        str | None | MISSING,
+        Field(
+            max_length=500,
+            pattern='^https?://(?:[A-Za-z0-9._~!$&()*+,;=:@-]|%[0-9A-Fa-f]{2})+(?:[/?#](?:[A-Za-z0-9._~!$&()*+,;=:@/?#-]|%[0-9A-Fa-f]{2})*)?$',
+        ),
     ] = MISSING
     """
-    An http(s) URL in printable ASCII without `[`, `\\` or `]` (percent-encode anything else; IPv6
-    literal hosts are not accepted).
+    An absolute `http` or `https` URL made of the characters RFC 3986 allows: letters, digits,
+    `-._~`, `!$&()*+,;=:@/?#` and `%` followed by two hex digits. Anything else (spaces, quotes `"` and
+    `'`, `<`, `>`, `\\`, `^`, `` ` ``, `{`, `|`, `}`, non-ASCII) must be percent-encoded; IPv6 literal
+    hosts (`[…]`) are not accepted.
 
     """
     department: Annotated[str | None | MISSING, Field(max_length=100)] = MISSING

@@ -13,41 +13,48 @@ class OperationInfo(NamedTuple):
     tag: str
     permission: str | None
     public: bool
+    # The request body's media type (empty: no body) and its size limit (None: the global
+    # one); the request guard applies them before routing.
+    media_types: tuple[str, ...] = ()
+    max_body_bytes: int | None = None
 
 
 OPERATIONS: tuple[OperationInfo, ...] = (
-    OperationInfo('forgotPassword', 'POST', '/api/auth/forgot-password', 'Auth', None, True),
-    OperationInfo('login', 'POST', '/api/auth/login', 'Auth', None, True),
-    OperationInfo('logout', 'POST', '/api/auth/logout', 'Auth', None, False),
+    OperationInfo('changePassword', 'POST', '/api/auth/change-password', 'Auth', None, False, ('application/json',), None),
+    OperationInfo('forgotPassword', 'POST', '/api/auth/forgot-password', 'Auth', None, True, ('application/json',), None),
+    OperationInfo('login', 'POST', '/api/auth/login', 'Auth', None, True, ('application/json',), None),
+    OperationInfo('logout', 'POST', '/api/auth/logout', 'Auth', None, False, ('application/json',), None),
     OperationInfo('getCurrentUser', 'GET', '/api/auth/me', 'Auth', None, False),
-    OperationInfo('refreshTokens', 'POST', '/api/auth/refresh', 'Auth', None, True),
-    OperationInfo('register', 'POST', '/api/auth/register', 'Auth', None, True),
-    OperationInfo('resetPassword', 'POST', '/api/auth/reset-password', 'Auth', None, True),
+    OperationInfo('refreshTokens', 'POST', '/api/auth/refresh', 'Auth', None, True, ('application/json',), None),
+    OperationInfo('register', 'POST', '/api/auth/register', 'Auth', None, True, ('application/json',), None),
+    OperationInfo('resetPassword', 'POST', '/api/auth/reset-password', 'Auth', None, True, ('application/json',), None),
+    OperationInfo('listSessions', 'GET', '/api/auth/sessions', 'Auth', None, False),
+    OperationInfo('revokeSession', 'DELETE', '/api/auth/sessions/{id}', 'Auth', None, False),
     OperationInfo('listPermissions', 'GET', '/api/permissions', 'Permissions', 'permissions:view', False),
-    OperationInfo('createPermission', 'POST', '/api/permissions', 'Permissions', 'permissions:create', False),
+    OperationInfo('createPermission', 'POST', '/api/permissions', 'Permissions', 'permissions:create', False, ('application/json',), None),
     OperationInfo('deletePermission', 'DELETE', '/api/permissions/{id}', 'Permissions', 'permissions:delete', False),
     OperationInfo('getPermission', 'GET', '/api/permissions/{id}', 'Permissions', 'permissions:view', False),
     OperationInfo('listRoles', 'GET', '/api/roles', 'Roles', 'roles:view', False),
-    OperationInfo('createRole', 'POST', '/api/roles', 'Roles', 'roles:create', False),
+    OperationInfo('createRole', 'POST', '/api/roles', 'Roles', 'roles:create', False, ('application/json',), None),
     OperationInfo('deleteRole', 'DELETE', '/api/roles/{id}', 'Roles', 'roles:delete', False),
     OperationInfo('getRole', 'GET', '/api/roles/{id}', 'Roles', 'roles:view', False),
-    OperationInfo('updateRole', 'PATCH', '/api/roles/{id}', 'Roles', 'roles:edit', False),
-    OperationInfo('setRolePermissions', 'POST', '/api/roles/{id}/permissions', 'Roles', 'roles:edit', False),
+    OperationInfo('updateRole', 'PATCH', '/api/roles/{id}', 'Roles', 'roles:edit', False, ('application/json',), None),
+    OperationInfo('setRolePermissions', 'POST', '/api/roles/{id}/permissions', 'Roles', 'roles:edit', False, ('application/json',), None),
     OperationInfo('getHealth', 'GET', '/health', 'System', None, True),
     OperationInfo('listTeams', 'GET', '/api/teams', 'Teams', 'teams:view', False),
-    OperationInfo('createTeam', 'POST', '/api/teams', 'Teams', 'teams:create', False),
+    OperationInfo('createTeam', 'POST', '/api/teams', 'Teams', 'teams:create', False, ('application/json',), None),
     OperationInfo('deleteTeam', 'DELETE', '/api/teams/{id}', 'Teams', 'teams:delete', False),
     OperationInfo('getTeam', 'GET', '/api/teams/{id}', 'Teams', 'teams:view', False),
-    OperationInfo('updateTeam', 'PATCH', '/api/teams/{id}', 'Teams', 'teams:edit', False),
-    OperationInfo('addTeamMember', 'POST', '/api/teams/{id}/members', 'Teams', 'teams:edit', False),
+    OperationInfo('updateTeam', 'PATCH', '/api/teams/{id}', 'Teams', 'teams:edit', False, ('application/json',), None),
+    OperationInfo('addTeamMember', 'POST', '/api/teams/{id}/members', 'Teams', 'teams:edit', False, ('application/json',), None),
     OperationInfo('removeTeamMember', 'DELETE', '/api/teams/{id}/members/{userId}', 'Teams', 'teams:edit', False),
     OperationInfo('listUsers', 'GET', '/api/users', 'Users', 'users:view', False),
-    OperationInfo('createUser', 'POST', '/api/users', 'Users', 'users:create', False),
-    OperationInfo('deleteUsers', 'POST', '/api/users/batch-delete', 'Users', 'users:delete', False),
+    OperationInfo('createUser', 'POST', '/api/users', 'Users', 'users:create', False, ('application/json',), None),
+    OperationInfo('deleteUsers', 'POST', '/api/users/batch-delete', 'Users', 'users:delete', False, ('application/json',), None),
     OperationInfo('deleteUser', 'DELETE', '/api/users/{id}', 'Users', 'users:delete', False),
     OperationInfo('getUser', 'GET', '/api/users/{id}', 'Users', 'users:view', False),
-    OperationInfo('updateUser', 'PATCH', '/api/users/{id}', 'Users', 'users:edit', False),
-    OperationInfo('updateUserStatus', 'PATCH', '/api/users/{id}/status', 'Users', 'users:edit', False),
+    OperationInfo('updateUser', 'PATCH', '/api/users/{id}', 'Users', 'users:edit', False, ('application/json',), None),
+    OperationInfo('updateUserStatus', 'PATCH', '/api/users/{id}/status', 'Users', 'users:edit', False, ('application/json',), None),
 )
 
 TAG_MODULES: dict[str, str] = {

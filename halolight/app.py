@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.errors
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,6 +83,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        # psycopg raises statement timeouts, lock timeouts, deadlocks and serialization failures as
+        # subclasses of OperationalError, like a lost connection: tell them apart before the generic case.
+        if isinstance(exc.orig, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
+            log.error("database statement timed out: %s", exc.orig)
+            return JSONResponse({"detail": "The database did not answer in time"}, status_code=504)
+        if isinstance(exc.orig, _CONFLICTS):
+            log.warning("transaction conflict: %s", exc.orig)
+            return JSONResponse(
+                {"detail": "The request conflicted with a concurrent change; retry it"},
+                status_code=409,
+                headers={"Retry-After": "1"},
+            )
         if exc.connection_invalidated or _is_connection_problem(exc):
             log.error("database unavailable: %s", exc.orig)
             return JSONResponse(
@@ -103,6 +116,13 @@ def allowed_methods(path: str) -> list[str]:
     """The spec's methods for `path`; as in OpenAPI, a concrete path wins over a templated one."""
     exact = {method for _, template, method in _path_patterns() if template == path}
     return sorted(exact or {method for pattern, _, method in _path_patterns() if pattern.match(path)})
+
+
+_CONFLICTS = (
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.TransactionRollback,
+)
 
 
 def _is_connection_problem(exc: DBAPIError) -> bool:
@@ -142,13 +162,29 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         await runtime.close()
 
     # FastAPI's own schema, docs and redoc are off: the hand-written spec is the one we publish.
-    app = FastAPI(title="HaloLight API", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    # redirect_slashes=False: Starlette's trailing-slash redirect builds its Location from the Host header
+    # (an open redirect); `/api/users/` is simply not a route of the spec, so it is a 404.
+    app = FastAPI(
+        title="HaloLight API",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     app.state.runtime = runtime
     _install_error_handlers(app)
     if settings.docs_enabled:
         _install_docs(app)
     for router in build_all():
         app.include_router(router)
+    # Added last, so outermost: the guard's own answers (413, 415, 422, 408, 500) carry CORS headers too,
+    # and a browser sees "too large" rather than an opaque network error.
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout_s=settings.http_body_read_timeout_s,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -156,5 +192,4 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         allow_methods=["*"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -7,12 +7,13 @@ manage a user, or edit a role, whose every permission the caller's own permissio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from typing import overload
 
 from halolight.context import AuthContext
-from halolight.db.models import Team
-from halolight.errors import Forbidden, NotFound
-from halolight.repositories import roles, teams
+from halolight.db.models import Permission, Role, Team, User
+from halolight.errors import Forbidden, NotFound, UnknownReference
+from halolight.repositories import permissions, roles, teams, users
 
 
 def ensure_holds_all(ctx: AuthContext, actions: Iterable[str], message: str) -> None:
@@ -57,3 +58,64 @@ async def visible_team_or_404(ctx: AuthContext, team_id: str, *, with_members: b
 def ensure_team_writer(ctx: AuthContext, team: Team) -> None:
     if team.owner_id != ctx.user_id and not sees_all_teams(ctx):
         raise Forbidden("Only the team owner can change this team")
+
+
+async def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> list[tuple[Team, bool]]:
+    """The teams of `user_id` that the caller could GET: none without `teams:view`, else the visible ones.
+
+    Embedded objects follow the rules of the resource itself: a team that `GET /api/teams/{id}` answers 404
+    to is never named in another response.
+    """
+    if not ctx.principal.can("teams:view"):
+        return []
+    return await teams.teams_of_user(ctx.db, user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
+
+
+# Users. Holders of `users:view` see every user; everyone sees themself and, as a summary without the
+# email, the owners and members of the teams they can see. Contact details (the email) need `users:view`.
+
+
+def sees_all_users(ctx: AuthContext) -> bool:
+    return ctx.principal.can("users:view")
+
+
+def sees_email_of(ctx: AuthContext, user_id: str) -> bool:
+    return user_id == ctx.user_id or sees_all_users(ctx)
+
+
+# Ids in bodies. One helper resolves them all: an id that names nothing the caller may use is 422 with the
+# field in `loc`, whether the row is absent or merely invisible, so the answer tells nothing about what
+# exists. Roles and permissions are unscoped vocabularies (every existing one may be named; the grant rules
+# then decide 403); users must be visible to the caller (see above).
+
+
+@overload
+async def referenced(ctx: AuthContext, kind: type[User], field: str, ids: Iterable[str]) -> list[User]: ...
+@overload
+async def referenced(ctx: AuthContext, kind: type[Role], field: str, ids: Iterable[str]) -> list[Role]: ...
+@overload
+async def referenced(
+    ctx: AuthContext, kind: type[Permission], field: str, ids: Iterable[str]
+) -> list[Permission]: ...
+async def referenced(
+    ctx: AuthContext, kind: type[User] | type[Role] | type[Permission], field: str, ids: Iterable[str]
+) -> Sequence[User | Role | Permission]:
+    """The rows the distinct `ids` name, in the order first named; `UnknownReference` unless all usable."""
+    wanted: Collection[str] = list(dict.fromkeys(ids))
+    found: Sequence[User | Role | Permission]
+    if kind is User:
+        found = await users.visible_many(
+            ctx.db,
+            wanted,
+            viewer_id=ctx.user_id,
+            sees_all=sees_all_users(ctx),
+            sees_all_teams=sees_all_teams(ctx),
+        )
+    elif kind is Role:
+        found = await roles.get_many(ctx.db, wanted)
+    else:
+        found = await permissions.get_many(ctx.db, wanted)
+    by_id = {row.id: row for row in found}
+    if len(by_id) != len(wanted):
+        raise UnknownReference(field, kind.__name__)
+    return [by_id[row_id] for row_id in wanted]

@@ -1,14 +1,21 @@
 """The request context handed to every handler, and the FastAPI dependencies that build it.
 
 This is the only place where a request meets the database session and the caller's identity: the generated
-routes depend on `public_context` or `authenticated(permission)`, then call the handler, then `ctx.commit()`.
-Any exception rolls the session back when it closes.
+routes depend on `public_context`, `authenticated(permission)` or `optional_authentication`, then run the
+handler inside `ctx.transaction()`, which commits when the handler returns and rolls back when it raises.
+
+Side effects that must not happen unless the data they describe is durable (mail, stream notifications,
+storage cleanup) are registered with `ctx.after_commit(...)`; undo work for the failure path (deleting an
+uploaded object, say) with `ctx.after_rollback(...)`. Callbacks run after the database has answered, in
+registration order; a failing callback is logged and never changes the HTTP answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -18,24 +25,92 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
 
+Callback = Callable[[], Awaitable[None]]
+log = logging.getLogger("halolight.context")
+
+
+async def _run(runtime: Runtime, callbacks: list[tuple[Callback, bool]], phase: str) -> None:
+    pending = list(callbacks)
+    callbacks.clear()
+    for callback, background in pending:
+        if background:
+            runtime.spawn(callback(), phase)
+            continue
+        try:
+            await callback()
+        except Exception:
+            log.exception("%s callback failed", phase)
+
 
 @dataclass
 class PublicContext:
     db: AsyncSession
     runtime: Runtime
     client_ip: str
+    user_agent: str = field(default="", kw_only=True)
+    _after_commit: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
+    _after_rollback: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
+
+    def after_commit(self, callback: Callback, *, background: bool = False) -> None:
+        """Run `callback` once the request's transaction is committed (never if it rolls back).
+
+        `background=True` starts it without waiting (mail): the answer and its timing do not depend on it.
+        """
+        self._after_commit.append((callback, background))
+
+    def after_rollback(self, callback: Callback, *, background: bool = False) -> None:
+        """Run `callback` if the request's transaction rolls back (never if it commits)."""
+        self._after_rollback.append((callback, background))
 
     async def commit(self) -> None:
+        """Commit now. Handlers call this only to make a write durable before answering with an error
+        (a revoked session family must stay revoked even though the request ends in 401)."""
         await self.db.commit()
+        self._after_rollback.clear()
+        await _run(self.runtime, self._after_commit, "after-commit")
+
+    async def rollback(self) -> None:
+        await self.db.rollback()
+        self._after_commit.clear()
+        await _run(self.runtime, self._after_rollback, "after-rollback")
+
+    async def release_connection(self) -> None:
+        """End the read-only work done so far (authentication), returning its pooled connection, so that
+        none is held while a client sends a large upload. Nothing is written before the handler runs; its
+        first query starts the request's transaction afresh. Generated upload routes call this."""
+        await self.db.rollback()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """The request's one transaction, as the generated routes use it."""
+        try:
+            yield
+        except BaseException:
+            await self.rollback()
+            raise
+        await self.commit()
 
 
 @dataclass
 class AuthContext(PublicContext):
-    principal: Principal
+    principal: Principal = field(kw_only=True)
 
     @property
     def user_id(self) -> str:
         return self.principal.user_id
+
+
+@dataclass
+class OptionalAuthContext(PublicContext):
+    """For operations with optional login (`security: [{}, {bearerAuth: []}]`): `principal` is None for an
+    anonymous caller. A token that is sent but invalid is still a 401, never a silent downgrade to anonymous,
+    so a client with an expired token learns it must refresh."""
+
+    principal: Principal | None = field(default=None, kw_only=True)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.principal.user_id if self.principal is not None else None
 
 
 def _runtime(request: Request) -> Runtime:
@@ -47,10 +122,17 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _user_agent(request: Request) -> str:
+    """Shown in the caller's session list; bounded, and without NUL (PostgreSQL text cannot hold it)."""
+    return request.headers.get("user-agent", "")[:256].replace("\x00", "")
+
+
 async def public_context(request: Request) -> AsyncIterator[PublicContext]:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as db:
-        yield PublicContext(db=db, runtime=runtime, client_ip=_client_ip(request))
+        yield PublicContext(
+            db=db, runtime=runtime, client_ip=_client_ip(request), user_agent=_user_agent(request)
+        )
 
 
 @cache
@@ -63,7 +145,28 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
             principal = await authenticate(db, runtime.tokens, request.headers.get("authorization"))
             if permission is not None:
                 principal.require(permission)
-            yield AuthContext(db=db, runtime=runtime, client_ip=_client_ip(request), principal=principal)
+            yield AuthContext(
+                db=db,
+                runtime=runtime,
+                client_ip=_client_ip(request),
+                user_agent=_user_agent(request),
+                principal=principal,
+            )
 
     dependency.__name__ = f"authenticated_{permission or 'any'}"
     return dependency
+
+
+async def optional_authentication(request: Request) -> AsyncIterator[OptionalAuthContext]:
+    """Anonymous without an Authorization header; otherwise exactly what `authenticated(None)` checks."""
+    runtime = _runtime(request)
+    async with runtime.sessionmaker() as db:
+        header = request.headers.get("authorization")
+        principal = None if header is None else await authenticate(db, runtime.tokens, header)
+        yield OptionalAuthContext(
+            db=db,
+            runtime=runtime,
+            client_ip=_client_ip(request),
+            user_agent=_user_agent(request),
+            principal=principal,
+        )

@@ -1,15 +1,50 @@
-"""Pure ASGI guards that run before routing: body size, content type, and NUL in the URL."""
+"""Pure ASGI guards that run before routing.
+
+- bodies over the operation's limit (413), by Content-Length and while streaming: `x-max-body-bytes` of the
+  spec where an operation declares it (uploads), else the global `max_body_bytes`;
+- bodies of a media type the operation does not declare (415): JSON for JSON operations and for operations
+  without a body, `multipart/form-data` or `application/octet-stream` for uploads;
+- NUL characters anywhere in the path or query string (422), which PostgreSQL cannot store;
+- bodies that do not arrive within `body_read_timeout_s` (408): slow clients must not hold a worker's
+  connection slot (the server bounds header size and header/idle time, see `halolight.server`). For uploads,
+  whose size may legitimately take longer than that, the deadline applies to each chunk instead;
+- headers every answer carries: `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless the
+  handler chose a caching policy (tokens and personal data must not land in shared caches, RFC 6749 §5.1);
+- any exception that escaped the app's own handlers becomes the documented JSON 500, not Starlette's
+  `text/plain` page.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
+import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from generated.operations import OPERATIONS, OperationInfo
+
+_JSON = "application/json"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# `Server` is set here so that the server in front does not name itself (granian and uvicorn add theirs
+# only when the application sent none): the software and its version are nobody's business.
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"server", b"HaloLight")]
+_NO_STORE = (b"cache-control", b"no-store")
+log = logging.getLogger("halolight")
+
+
+def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {name.lower() for name, _ in headers}
+    extra = [h for h in _ALWAYS if h[0] not in names]
+    if b"cache-control" not in names:
+        extra.append(_NO_STORE)
+    return [*headers, *extra]
 
 
 async def _reply(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -20,22 +55,70 @@ async def _reply(send: Send, status: int, body: Any, headers: dict[str, str] | N
     await send({"type": "http.response.body", "body": payload})
 
 
+class OperationTable:
+    """Finds the spec operation of a request before routing: exact paths by dict, templated ones by one
+    regular expression each (a concrete path wins over a templated one, as in OpenAPI)."""
+
+    def __init__(self, operations: Sequence[OperationInfo]) -> None:
+        self.exact: dict[tuple[str, str], OperationInfo] = {}
+        self.templated: dict[str, list[tuple[re.Pattern[str], OperationInfo]]] = {}
+        for op in operations:
+            if "{" in op.path:
+                pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(op.path)) + "$")
+                self.templated.setdefault(op.method, []).append((pattern, op))
+            else:
+                self.exact[(op.method, op.path)] = op
+
+    def find(self, method: str, path: str) -> OperationInfo | None:
+        found = self.exact.get((method, path))
+        if found is not None:
+            return found
+        return next((op for pattern, op in self.templated.get(method, ()) if pattern.match(path)), None)
+
+
+def _accepts(media_types: Sequence[str], content_type: str) -> bool:
+    if _JSON in media_types and (content_type == _JSON or content_type.endswith("+json")):
+        return True
+    return content_type in media_types and content_type != _JSON
+
+
 class RequestGuard:
-    """Refuses, with the API's error shapes:
+    """See the module docstring: the checks and headers that apply to every request."""
 
-    - bodies over `max_body_bytes` (413), by Content-Length and while streaming;
-    - bodies that are not JSON on JSON endpoints (415);
-    - NUL characters anywhere in the path or query string (422), which PostgreSQL cannot store.
-    """
-
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_read_timeout_s: float = 30.0,
+        operations: Sequence[OperationInfo] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_read_timeout_s = body_read_timeout_s
+        self.operations = OperationTable(OPERATIONS if operations is None else operations)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def secured_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message = {**message, "headers": _with_security_headers(list(message.get("headers", [])))}
+            await send(message)
+
+        try:
+            await self._checked(scope, receive, secured_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _reply(secured_send, 500, {"detail": "Internal server error"})
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(
             scope.get("query_string", b"")
@@ -44,29 +127,54 @@ class RequestGuard:
             await _reply(send, 422, {"detail": [issue]})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit, streamed = self.max_body_bytes, False
         if scope["method"] in _BODY_METHODS:
+            op = self.operations.find(scope["method"], scope["path"])
+            # Operations without a body (and unknown paths, which will 404) keep the JSON rule.
+            media_types = (op.media_types if op is not None else ()) or (_JSON,)
+            if op is not None and op.max_body_bytes is not None:
+                limit = op.max_body_bytes
+            streamed = _JSON not in media_types
             length = headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            if length is not None and (not length.isdigit() or int(length) > limit):
                 await _reply(send, 413, {"detail": "Request body is too large"})
                 return
             content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             has_body = (length not in (None, "0")) or "transfer-encoding" in headers
-            if has_body and content_type != "application/json" and not content_type.endswith("+json"):
-                await _reply(send, 415, {"detail": "Request body must be application/json"})
+            if has_body and not _accepts(media_types, content_type):
+                detail = f"Request body must be {' or '.join(media_types)}"
+                await _reply(send, 415, {"detail": detail})
                 return
-        await self._guarded(scope, receive, send)
+        await self.app(scope, self._limited(receive, limit, streamed), send)
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _limited(self, receive: Receive, limit: int, streamed: bool) -> Receive:
         received = 0
+        deadline: float | None = None
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline, complete
+            if complete:  # the body is in; later receives wait for a disconnect (streams), unbounded
+                return await receive()
+            now = time.monotonic()
+            # JSON bodies get one deadline for the whole body; an upload may legitimately take longer than
+            # that, so each of its chunks gets the deadline instead (a stalled client still gets its 408).
+            deadline = (None if streamed else deadline) or now + self.body_read_timeout_s
+            try:
+                async with asyncio.timeout(max(0.0, deadline - now)):
+                    message = await receive()
+            except TimeoutError:
+                # Raised inside the app's body read, so FastAPI lets it through to our error handler.
+                raise HTTPException(
+                    408, "Request body was not received in time", headers={"Connection": "close"}
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    # Raised inside the app's body read, so FastAPI lets it through to our error handler.
+                if received > limit:
                     raise HTTPException(413, "Request body is too large")
+                complete = not message.get("more_body", False)
+            else:
+                complete = True
             return message
 
-        await self.app(scope, limited_receive, send)
+        return limited_receive

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from halolight.db.engine import create_engine, create_sessionmaker
-from halolight.mail import MailSender, OutboxMailSender
+from halolight.mail import MailSender, build_mail_sender
 from halolight.security.passwords import PasswordHasher
 from halolight.security.throttle import Throttle
 from halolight.security.tokens import TokenCodec
@@ -23,6 +26,9 @@ class Runtime:
     passwords: PasswordHasher
     throttle: Throttle
     mail: MailSender
+    # Fire-and-forget work started after a commit (mail): held here so it is not garbage-collected
+    # mid-flight, and awaited on shutdown so a graceful stop does not drop it.
+    _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:
@@ -33,9 +39,28 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             tokens=TokenCodec(settings),
             passwords=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency),
-            throttle=Throttle(settings.auth_rate_limit),
-            mail=OutboxMailSender(settings.mail_outbox_dir),
+            throttle=Throttle(settings.auth_rate_limit, settings.password_reset_mail_limit),
+            mail=build_mail_sender(settings),
         )
 
+    def spawn(self, work: Awaitable[None], what: str) -> None:
+        """Run `work` in the background; its failure is logged, never raised into a request."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                logging.getLogger("halolight.background").exception("%s failed", what)
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work still in flight (shutdown, and tests that read its effects)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
     async def close(self) -> None:
+        await self.drain()
         await self.engine.dispose()

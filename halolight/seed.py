@@ -1,4 +1,6 @@
-"""Demo data: the permission vocabulary, roles and demo accounts. Idempotent: only adds what is missing.
+"""Reference data (the permission vocabulary and roles, everywhere) and demo accounts (development and test
+only, see `SEED_DEMO_USERS`). Idempotent: only adds what is missing. `accounts_with_demo_password` is the
+production start-up check that no demo password survived.
 
 Names follow the NestJS backend's seed (see `permissions.md` in the shared reference) so that a role means
 the same thing on both backends. Role names are matched without regard to case: where the NestJS seed
@@ -8,7 +10,9 @@ their permissions untouched.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import asyncio
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Permission, Role, RolePermission, User, UserRole, UserStatus
@@ -83,7 +87,7 @@ DEMO_USERS: list[tuple[str, str, str, str, UserStatus]] = [
 ]
 
 
-async def seed(db: AsyncSession, passwords: PasswordHasher) -> None:
+async def seed(db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool) -> None:
     existing = {p.action: p for p in (await db.scalars(select(Permission))).all()}
     for action, description in PERMISSIONS.items():
         if action not in existing:
@@ -102,6 +106,12 @@ async def seed(db: AsyncSession, passwords: PasswordHasher) -> None:
             db.add_all(RolePermission(role_id=role.id, permission_id=existing[a].id) for a in actions)
         role_ids[name] = role.id
 
+    if demo_users:
+        await _seed_demo_users(db, passwords, role_ids)
+    await db.flush()
+
+
+async def _seed_demo_users(db: AsyncSession, passwords: PasswordHasher, role_ids: dict[str, str]) -> None:
     password_hash: str | None = None
     for email, username, name, role_name, status in DEMO_USERS:
         if (await db.scalars(select(User.id).where(func.lower(User.email) == email))).first() is not None:
@@ -111,4 +121,37 @@ async def seed(db: AsyncSession, passwords: PasswordHasher) -> None:
         db.add(user)
         await db.flush()
         db.add(UserRole(user_id=user.id, role_id=role_ids[role_name]))
-    await db.flush()
+
+
+# Resources whose write verbs (and `<resource>:*`) let an account take over others: with `*`, they make an
+# account privileged for the demo-password check.
+_IDENTITY_RESOURCES = ("users", "roles", "permissions")
+
+
+def _privileged() -> ColumnElement[bool]:
+    resource = func.split_part(Permission.action, ":", 1)
+    return or_(
+        Permission.action == "*",
+        and_(
+            resource.in_(_IDENTITY_RESOURCES),
+            Permission.action.not_in([f"{r}:view" for r in _IDENTITY_RESOURCES]),
+        ),
+    )
+
+
+async def accounts_with_demo_password(db: AsyncSession, passwords: PasswordHasher) -> list[str]:
+    """Emails of the demo accounts and of privileged accounts that still accept the demo password.
+
+    Checks only those (a handful), not every user: bcrypt is slow on purpose. Verified in worker threads.
+    """
+    demo = select(User.email, User.password).where(func.lower(User.email).in_([u[0] for u in DEMO_USERS]))
+    privileged = (
+        select(User.email, User.password)
+        .join(UserRole, UserRole.user_id == User.id)
+        .join(RolePermission, RolePermission.role_id == UserRole.role_id)
+        .join(Permission, Permission.id == RolePermission.permission_id)
+        .where(_privileged())
+    )
+    rows = sorted({(email, hashed) for email, hashed in await db.execute(demo.union(privileged))})
+    accepted = await asyncio.gather(*(passwords.verify(DEMO_PASSWORD, hashed) for _, hashed in rows))
+    return [email for (email, _), ok in zip(rows, accepted, strict=True) if ok]

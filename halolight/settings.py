@@ -1,14 +1,97 @@
 from __future__ import annotations
 
+import itertools
+import math
+import re
+from email.utils import parseaddr
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 # Development-only defaults. Production refuses to start with them (see `_refuse_unsafe_production`).
 DEV_ACCESS_SECRET = "dev-access-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_REFRESH_SECRET = "dev-refresh-secret-change-me-0123456789abcdef"  # noqa: S105
+
+# Every secret that was ever printed in this repository or the shared seed document: a copy of any of them
+# is public, whatever its length. Production refuses them (and anything that looks like a placeholder).
+KNOWN_PLACEHOLDER_SECRETS = frozenset(
+    {
+        DEV_ACCESS_SECRET,
+        DEV_REFRESH_SECRET,
+        # .env.example (old and current)
+        "change-me-to-a-random-string-of-32-or-more-characters",
+        "change-me-to-another-random-string-of-32-or-more",
+        # docker-compose.yml (old defaults)
+        "compose-access-secret-change-me-0123456789",
+        "compose-refresh-secret-change-me-0123456789",
+        # the shared seed document (README of the HaloLight Python backend)
+        "your-super-secret-jwt-key-change-in-production-min-32-chars",
+        "your-refresh-secret-key",
+    }
+)
+_PLACEHOLDER_MARKERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "change-in-production",
+    "replace-me",
+    "placeholder",
+)
+
+MIN_SECRET_BITS = 128
+MIN_PRODUCTION_BCRYPT_ROUNDS = 10
+ONE_DAY_MINUTES = 24 * 60
+
+
+def estimated_secret_bits(value: str) -> float:
+    """A deliberately rough upper bound of a secret's entropy: its length times log2 of the alphabet its
+    character classes suggest, and zero when it is a run, a short repeated pattern or mostly a sequence.
+    It only has to catch secrets a person typed (`aaaa…`, `abcabc…`, `0123…`, digits only, too short)."""
+    if len(set(value)) < 8:
+        return 0.0
+    for period in range(1, len(value) // 2 + 1):
+        if all(value[i] == value[i % period] for i in range(len(value))):
+            return 0.0
+    steps = [ord(b) - ord(a) for a, b in itertools.pairwise(value)]
+    if steps and sum(1 for s in steps if abs(s) <= 1) * 2 > len(steps):
+        return 0.0
+    pool = 0
+    pool += 26 if any(c.islower() for c in value) else 0
+    pool += 26 if any(c.isupper() for c in value) else 0
+    pool += 10 if any(c.isdigit() for c in value) else 0
+    pool += 33 if any(not c.isalnum() for c in value) else 0
+    pool += 100 if any(not c.isascii() for c in value) else 0
+    return len(value) * math.log2(max(pool, 2))
+
+
+def secret_problems(name: str, value: str) -> list[str]:
+    """Production rules for one secret, as `SETTING: rule` lines that never contain the value."""
+    lowered = value.lower()
+    if value in KNOWN_PLACEHOLDER_SECRETS:
+        which = "the development default" if value in (DEV_ACCESS_SECRET, DEV_REFRESH_SECRET) else "published"
+        return [
+            f"{name}: is a known placeholder ({which}); set a random secret, e.g. `openssl rand -base64 48`"
+        ]
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return [f"{name}: looks like a placeholder; set a random secret, e.g. `openssl rand -base64 48`"]
+    if estimated_secret_bits(value) < MIN_SECRET_BITS:
+        return [
+            f"{name}: too predictable (fewer than {MIN_SECRET_BITS} bits estimated: too few distinct "
+            "characters, a repeated pattern or a sequence); use e.g. `openssl rand -base64 48`"
+        ]
+    return []
+
+
+class ConfigurationError(Exception):
+    """Bad configuration: one `SETTING_NAME: rule` line per problem, never a value."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
 class Settings(BaseSettings):
@@ -18,54 +101,145 @@ class Settings(BaseSettings):
     debug: bool = False
 
     # Unset: `make run` / `make test` start the embedded PostgreSQL 16 (pgserver) and fill this in.
-    database_url: str | None = None
+    database_url: str | None = Field(default=None, repr=False)
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1, le=100)
     database_connect_timeout_s: int = Field(default=5, ge=1, le=60)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
     embedded_pg_dir: str = "var/pgdata"
 
-    jwt_secret_key: str = Field(default=DEV_ACCESS_SECRET, min_length=32)
-    jwt_refresh_secret_key: str = Field(default=DEV_REFRESH_SECRET, min_length=32)
-    jwt_access_token_expire_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    jwt_secret_key: str = Field(default=DEV_ACCESS_SECRET, min_length=32, repr=False)
+    jwt_refresh_secret_key: str = Field(default=DEV_REFRESH_SECRET, min_length=32, repr=False)
+    # Only HS256 is implemented; the setting exists because the seed document sets it.
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    # Up to 30 days: every request checks the live session, so a long access token does not outlive a
+    # logout or a disabled account (the seed document uses 10080, 7 days). Above a day is logged at start.
+    jwt_access_token_expire_minutes: int = Field(default=15, ge=1, le=30 * ONE_DAY_MINUTES)
     jwt_refresh_token_expire_days: int = Field(default=30, ge=1, le=365)
+    # Absolute lifetime of a login session (refresh-token family): rotation never extends it past this.
+    jwt_session_max_days: int = Field(default=90, ge=1, le=3650)
     jwt_issuer: str = "halolight-api"
 
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     bcrypt_max_concurrency: int = Field(default=4, ge=1, le=64)
     password_reset_token_expire_minutes: int = Field(default=30, ge=5, le=24 * 60)
     password_reset_url: str = "http://localhost:3000/reset-password"  # noqa: S105 - a URL, not a secret
+    # Reset mails per (normalized) address, whether or not an account has it; beyond it nothing is sent.
+    password_reset_mail_limit: str = "3/15 minutes"  # noqa: S105 - a rate, not a secret
 
-    mail_backend: Literal["outbox"] = "outbox"
+    # Demo accounts (password 123456, one of them with `*`). Unset: on, except in production, which
+    # refuses `true`. Permissions and roles are reference data and are always seeded.
+    seed_demo_users: bool | None = None
+
+    # `outbox` writes JSON files to MAIL_OUTBOX_DIR (development, tests); `smtp` sends (production).
+    mail_backend: Literal["outbox", "smtp"] = "outbox"
     mail_outbox_dir: str = "var/outbox"
+    mail_from: str = "HaloLight <no-reply@localhost>"
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # unset: 465 with `tls`, else 587/25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout_s: float = Field(default=10, gt=0, le=300)
 
     # Throttling of login and forgot-password, per account and per client address (library: `limits`).
     auth_rate_limit: str = "10/minute"
 
     cors_origins: list[str] = ["http://localhost:3000", "http://localhost:5173"]
-    docs_enabled: bool = True
+    # Unset: on in development and test, off in production (explicit `true` is allowed there).
+    docs_enabled: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Slow clients (`make serve`): a request's headers, and its body, must arrive within these bounds; an
+    # idle keep-alive connection is closed after the header timeout; larger header blocks get 431.
+    http_header_read_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    http_body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    http_max_header_bytes: int = Field(default=16_384, ge=8192, le=1_048_576)
+    # `make serve` worker processes; 0 means one per CPU core.
+    workers: int = Field(default=0, ge=0, le=64)
+
+    @field_validator("smtp_host", "smtp_port", "smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `SMTP_PASSWORD: ${SMTP_PASSWORD:-}` in a compose file sets an empty variable: that means none.
+        return None if value == "" else value
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.environment != "production":
-            return self
+    def _defaults_and_unsafe_production(self) -> Settings:
+        production = self.environment == "production"
+        if self.docs_enabled is None:
+            self.docs_enabled = not production
         problems = []
-        if self.jwt_secret_key in (DEV_ACCESS_SECRET, DEV_REFRESH_SECRET):
-            problems.append("JWT_SECRET_KEY is the development default")
-        if self.jwt_refresh_secret_key in (DEV_ACCESS_SECRET, DEV_REFRESH_SECRET):
-            problems.append("JWT_REFRESH_SECRET_KEY is the development default")
-        if self.jwt_secret_key == self.jwt_refresh_secret_key:
-            problems.append("access and refresh secrets must differ")
-        if "*" in self.cors_origins:
-            problems.append("wildcard CORS origin with credentials")
-        if self.debug:
-            problems.append("DEBUG is on")
+        if self.mail_backend == "smtp" and not self.smtp_host:
+            problems.append("SMTP_HOST: required when MAIL_BACKEND is smtp")
+        if self.mail_backend == "smtp" and "@" not in parseaddr(self.mail_from)[1]:
+            problems.append("MAIL_FROM: needs an address, e.g. `HaloLight <no-reply@example.org>`")
+        if production:
+            if self.seed_demo_users:
+                problems.append(
+                    "SEED_DEMO_USERS: demo accounts (password 123456) are never created in production"
+                )
+            problems += secret_problems("JWT_SECRET_KEY", self.jwt_secret_key)
+            problems += secret_problems("JWT_REFRESH_SECRET_KEY", self.jwt_refresh_secret_key)
+            if self.jwt_secret_key == self.jwt_refresh_secret_key:
+                problems.append("JWT_REFRESH_SECRET_KEY: must differ from JWT_SECRET_KEY")
+            if self.bcrypt_rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+                problems.append(
+                    f"BCRYPT_ROUNDS: must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} in production"
+                )
+            if not re.fullmatch(r"https://[^\s/?#]+[^\s?#]*", self.password_reset_url):
+                problems.append("PASSWORD_RESET_URL: must be the front end's https:// URL in production")
+            if self.mail_backend == "outbox":
+                problems.append("MAIL_BACKEND: outbox only writes files; production needs smtp")
+            if self.smtp_password is not None and self.smtp_security == "none":
+                problems.append(
+                    "SMTP_SECURITY: none would send SMTP_PASSWORD in clear text; use starttls or tls"
+                )
+            if "*" in self.cors_origins:
+                problems.append("CORS_ORIGINS: wildcard origin with credentials")
+            if self.debug:
+                problems.append("DEBUG: must be off in production")
+        if self.seed_demo_users is None:
+            self.seed_demo_users = not production
         if problems:
-            raise ValueError("unsafe production settings: " + "; ".join(problems))
+            # One error whose message is the lines; `format_errors` splits it again.
+            raise PydanticCustomError(
+                "unsafe_settings", "\n".join(problems).replace("{", "(").replace("}", ")")
+            )
         return self
+
+    def startup_warnings(self) -> list[str]:
+        warnings = []
+        if self.jwt_access_token_expire_minutes > ONE_DAY_MINUTES:
+            warnings.append(
+                "JWT_ACCESS_TOKEN_EXPIRE_MINUTES: above one day; sessions are still checked on every request"
+            )
+        return warnings
+
+
+def format_errors(error: ValidationError) -> list[str]:
+    """`SETTING_NAME: rule` lines, built without the inputs (pydantic's text would print the values)."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False, include_context=False):
+        loc = [str(part) for part in item["loc"] if not isinstance(part, int)]
+        if not loc:  # the model validator: already `SETTING: rule` lines
+            lines += item["msg"].splitlines()
+        else:
+            lines.append(f"{loc[0].upper()}: {item['msg']}")
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env`; bad ones raise `ConfigurationError`, never echoing values."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(format_errors(error)) from None
+    except SourceError as error:  # a complex value (a JSON list) that does not parse
+        field = re.search(r'field "([^"]+)"', str(error))
+        name = field.group(1).upper() if field else "SETTINGS"
+        raise ConfigurationError([f"{name}: not valid JSON"]) from None
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import MISSING
+
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Permission
-from halolight.errors import Conflict, NotFound
+from halolight.errors import Conflict, NotFound, ValidationFailed
 from halolight.repositories import permissions
 
 from . import presenters
@@ -26,10 +28,13 @@ async def get_permission(ctx: AuthContext, *, id: str) -> models.Permission:
 
 
 async def create_permission(ctx: AuthContext, *, body: models.PermissionCreate) -> models.Permission:
+    resource = body.action.split(":", 1)[0]  # `*` has no colon: its resource is `*`
+    if body.resource is not MISSING and body.resource != resource:
+        raise ValidationFailed(("body", "resource"), "resource must be the part of action before the colon")
     if await permissions.action_taken(ctx.db, body.action):
         raise Conflict(permissions.ACTION_TAKEN)
     fields = body.model_dump()  # an unsent description is left out and stored as NULL
-    fields["resource"] = body.action.split(":", 1)[0]  # `*` has no colon: its resource is `*`
+    fields["resource"] = resource
     return present(await permissions.add(ctx.db, **fields))
 
 

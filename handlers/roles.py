@@ -9,9 +9,9 @@ from pydantic import MISSING
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
-from halolight.db.models import Role
-from halolight.errors import Conflict, NotFound, UnknownReference
-from halolight.repositories import permissions, roles
+from halolight.db.models import Permission, Role
+from halolight.errors import Conflict, NotFound
+from halolight.repositories import roles
 
 from . import presenters
 from .permissions import present as present_permission
@@ -35,7 +35,7 @@ async def create_role(ctx: AuthContext, *, body: models.RoleCreate) -> models.Ro
     fields = body.model_dump(exclude={"permissionIds"})  # unsent fields are left out
     fields.setdefault("label", body.name)
     role = await roles.add(ctx.db, **fields)
-    await roles.set_permissions(ctx.db, role.id, permission_ids)
+    await roles.set_permissions(ctx.db, role.id, permission_ids, touch=False)
     return (await _present(ctx, [role]))[0]
 
 
@@ -82,12 +82,9 @@ async def _ensure_holds_role(ctx: AuthContext, role_id: str, message: str) -> No
 
 async def _grantable_permission_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
     """The distinct permission ids; 422 if one does not exist, 403 if the caller does not hold one."""
-    permission_ids = list(dict.fromkeys(wanted))
-    found = await permissions.get_many(ctx.db, permission_ids)
-    if len(found) != len(permission_ids):
-        raise UnknownReference("permissionIds", "Permission")
+    found = await authz.referenced(ctx, Permission, "permissionIds", wanted)
     authz.ensure_holds_all(ctx, [p.action for p in found], "You cannot grant permissions you do not hold")
-    return permission_ids
+    return [p.id for p in found]
 
 
 async def _present(ctx: AuthContext, rows: Sequence[Role]) -> list[models.Role]:

@@ -9,9 +9,9 @@ from pydantic import MISSING
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
-from halolight.db.models import Team, TeamMember, User
-from halolight.errors import Conflict, NotFound, UnknownReference
-from halolight.repositories import roles, teams, users
+from halolight.db.models import Role, Team, TeamMember, User
+from halolight.errors import Conflict, NotFound
+from halolight.repositories import teams
 
 from . import presenters
 
@@ -22,24 +22,24 @@ async def list_teams(ctx: AuthContext, *, page: int, limit: int, search: str | N
     )
     counts = await teams.member_counts(ctx.db, [t.id for t in result.items])
     return models.TeamList(
-        data=[_team(t, counts[t.id]) for t in result.items], meta=presenters.page_meta(result)
+        data=[_team(ctx, t, counts[t.id]) for t in result.items], meta=presenters.page_meta(result)
     )
 
 
 async def create_team(ctx: AuthContext, *, body: models.TeamCreate) -> models.TeamDetail:
     team = await teams.create(ctx.db, owner_id=ctx.user_id, **body.model_dump())
-    return _team_detail(await teams.reload_detail(ctx.db, team.id))
+    return _team_detail(ctx, await teams.reload_detail(ctx.db, team.id))
 
 
 async def get_team(ctx: AuthContext, *, id: str) -> models.TeamDetail:
-    return _team_detail(await authz.visible_team_or_404(ctx, id))
+    return _team_detail(ctx, await authz.visible_team_or_404(ctx, id))
 
 
 async def update_team(ctx: AuthContext, *, id: str, body: models.TeamUpdate) -> models.TeamDetail:
     team = await authz.visible_team_or_404(ctx, id)
     authz.ensure_team_writer(ctx, team)
     await teams.update_fields(ctx.db, team, body.model_dump())  # MISSING (unsent) fields are left out
-    return _team_detail(team)
+    return _team_detail(ctx, team)
 
 
 async def delete_team(ctx: AuthContext, *, id: str) -> None:
@@ -51,15 +51,14 @@ async def delete_team(ctx: AuthContext, *, id: str) -> None:
 async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberAdd) -> models.TeamDetail:
     team = await authz.visible_team_or_404(ctx, id)
     authz.ensure_team_writer(ctx, team)
-    if await users.get(ctx.db, body.userId) is None:
-        raise UnknownReference("userId", "User")
+    await authz.referenced(ctx, User, "userId", [body.userId])
     role_id = None if body.roleId is MISSING else body.roleId
-    if role_id is not None and not await roles.get_many(ctx.db, [role_id]):
-        raise UnknownReference("roleId", "Role")
+    if role_id is not None:
+        await authz.referenced(ctx, Role, "roleId", [role_id])
     if any(member.user_id == body.userId for member in team.members):
         raise Conflict("The user is already a member of this team")
     await teams.add_member(ctx.db, team.id, body.userId, role_id)
-    return _team_detail(await teams.reload_detail(ctx.db, team.id))
+    return _team_detail(ctx, await teams.reload_detail(ctx.db, team.id))
 
 
 async def remove_team_member(ctx: AuthContext, *, id: str, user_id: str) -> models.TeamMemberRemoved:
@@ -74,40 +73,47 @@ async def remove_team_member(ctx: AuthContext, *, id: str, user_id: str) -> mode
     return models.TeamMemberRemoved(message="Member removed", teamId=team.id, userId=user_id)
 
 
-def _user_summary(user: User) -> models.UserSummary:
-    return models.UserSummary(id=user.id, name=user.name, email=user.email, avatar=user.avatar)
+def _email(ctx: AuthContext, user: User) -> str | None:
+    """People of a visible team are part of it; their email is contact data that needs `users:view`."""
+    return user.email if authz.sees_email_of(ctx, user.id) else None
 
 
-def _team_fields(team: Team, member_count: int) -> dict[str, Any]:
+def _user_summary(ctx: AuthContext, user: User) -> models.UserSummary:
+    return models.UserSummary(id=user.id, name=user.name, email=_email(ctx, user), avatar=user.avatar)
+
+
+def _team_fields(ctx: AuthContext, team: Team, member_count: int) -> dict[str, Any]:
     """The fields of `models.Team`; `team.owner` must have been loaded with the query."""
     return {
         "id": team.id,
         "name": team.name,
         "description": team.description,
         "avatar": team.avatar,
-        "owner": _user_summary(team.owner),
+        "owner": _user_summary(ctx, team.owner),
         "memberCount": member_count,
         "createdAt": team.created_at,
         "updatedAt": team.updated_at,
     }
 
 
-def _team(team: Team, member_count: int) -> models.Team:
-    return models.Team(**_team_fields(team, member_count))
+def _team(ctx: AuthContext, team: Team, member_count: int) -> models.Team:
+    return models.Team(**_team_fields(ctx, team, member_count))
 
 
-def _member(member: TeamMember) -> models.TeamMember:
+def _member(ctx: AuthContext, member: TeamMember) -> models.TeamMember:
     return models.TeamMember(
         id=member.user_id,
         name=member.user.name,
-        email=member.user.email,
+        email=_email(ctx, member.user),
         avatar=member.user.avatar,
         role=None if member.role is None else presenters.role_summary(member.role),
         joinedAt=member.joined_at,
     )
 
 
-def _team_detail(team: Team) -> models.TeamDetail:
+def _team_detail(ctx: AuthContext, team: Team) -> models.TeamDetail:
     """`team.owner` and `team.members` (with their users and roles) must have been loaded with the query."""
     members = sorted(team.members, key=lambda m: (m.joined_at, m.user_id))
-    return models.TeamDetail(**_team_fields(team, len(members)), members=[_member(m) for m in members])
+    return models.TeamDetail(
+        **_team_fields(ctx, team, len(members)), members=[_member(ctx, m) for m in members]
+    )

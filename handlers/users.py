@@ -9,9 +9,10 @@ from pydantic import MISSING, SecretStr
 from generated import models
 from halolight import authz
 from halolight.context import AuthContext
-from halolight.db.models import User, UserStatus
-from halolight.errors import NotFound, UnknownReference
-from halolight.repositories import auth_sessions, roles, teams, users
+from halolight.db.models import Role, User, UserStatus
+from halolight.errors import NotFound
+from halolight.repositories import auth_sessions, roles, users
+from halolight.security.passwords import check_new_password
 
 from . import presenters
 
@@ -40,18 +41,19 @@ async def list_users(
 
 async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
     user = await _get(ctx, id)
-    return presenters.user_detail(user, await teams.teams_of_user(ctx.db, id))
+    return presenters.user_detail(user, await authz.teams_of_user_visible_to_caller(ctx, id))
 
 
 async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.User:
     role_ids = await _grantable_role_ids(ctx, body.roleIds if body.roleIds is not MISSING else [])
     fields = _columns(body.model_dump(exclude={"roleIds", "password"}))
-    if "username" not in fields:
-        fields["username"] = await users.free_username(ctx.db, body.email.split("@", 1)[0].lower())
     await users.ensure_available(ctx.db, fields)
+    if "username" not in fields:  # after the checks above: their locks come first (see free_username)
+        fields["username"] = await users.free_username(ctx.db, fields["email"].split("@", 1)[0])
+    check_new_password(body.password.get_secret_value())
     fields["password"] = await ctx.runtime.passwords.hash(body.password.get_secret_value())
     user = await users.add(ctx.db, **fields)
-    await users.set_roles(ctx.db, user.id, role_ids)
+    await users.set_roles(ctx.db, user.id, role_ids, touch=False)
     return presenters.user(await _get(ctx, user.id))
 
 
@@ -69,6 +71,7 @@ async def update_user(ctx: AuthContext, *, id: str, body: models.UserUpdate) -> 
     await users.ensure_available(ctx.db, changes, exclude_id=id)
     password = changes.pop("password", None)
     if isinstance(password, SecretStr):  # hashed last: every check that can refuse the request has run
+        check_new_password(password.get_secret_value())
         changes["password"] = await ctx.runtime.passwords.hash(password.get_secret_value())
     if role_ids is not None:
         await users.set_roles(ctx.db, id, role_ids)
@@ -104,9 +107,9 @@ async def delete_users(ctx: AuthContext, *, body: models.BatchDeleteRequest) -> 
 
 
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """API field values as the ORM stores them: lower-case emails, the database's status enum."""
+    """API field values as the ORM stores them: normalized emails, the database's status enum."""
     if "email" in fields:
-        fields["email"] = fields["email"].lower()
+        fields["email"] = users.normalize_email(fields["email"])
     if "status" in fields:
         fields["status"] = UserStatus(fields["status"])
     return fields
@@ -121,9 +124,7 @@ async def _get(ctx: AuthContext, user_id: str, *, refresh: bool = False) -> User
 
 async def _grantable_role_ids(ctx: AuthContext, wanted: list[str]) -> list[str]:
     """The distinct role ids; 422 if one does not exist, 403 if one grants more than the caller holds."""
-    role_ids = list(dict.fromkeys(wanted))
-    if len(await roles.get_many(ctx.db, role_ids)) != len(role_ids):
-        raise UnknownReference("roleIds", "Role")
+    role_ids = [role.id for role in await authz.referenced(ctx, Role, "roleIds", wanted)]
     actions = await roles.permission_actions_of_roles(ctx.db, role_ids)
     authz.ensure_holds_all(ctx, actions, "You cannot grant a role with permissions you do not hold")
     return role_ids

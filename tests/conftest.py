@@ -55,8 +55,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def outbox(settings: Settings) -> OutboxMailSender:
-    return OutboxMailSender(Path(settings.mail_outbox_dir))
+async def outbox(
+    settings: Settings, app: FastAPI, client: httpx.AsyncClient
+) -> AsyncIterator[OutboxMailSender]:
+    """The test app's outbox. Mail is sent in the background after the commit: while a test uses this
+    fixture, every response of `client` waits for that background work, so the outbox can be read at once."""
+
+    async def drain(_: httpx.Response) -> None:
+        await app.state.runtime.drain()
+
+    hooks = client.event_hooks["response"]
+    hooks.append(drain)
+    try:
+        yield OutboxMailSender(Path(settings.mail_outbox_dir))
+    finally:
+        hooks.remove(drain)
 
 
 @pytest.fixture

@@ -390,7 +390,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Destroys the shared tables and their data: meant for tests on databases this migration created, never
-    # for the shared database (the Prisma-based backends own that schema too).
-    op.execute(f"DROP TABLE IF EXISTS {_columns(list(TABLES))}")
-    op.execute(f"DROP TYPE IF EXISTS {_columns(list(ENUMS))}")
+    # The shared tables belong to the NestJS/Java backends as much as to us (and hold their data): this
+    # migration may have only completed a schema Prisma created. Nothing here may drop them.
+    raise RuntimeError(
+        "refusing to downgrade 0001_shared_prisma_schema: the shared HaloLight tables are owned by the "
+        "NestJS/Java backends too; downgrade to 0001 at most (drop a test database instead)"
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
 
 from generated import models
 from halolight.context import AuthContext, PublicContext, authenticated, public_context
@@ -65,12 +66,42 @@ class AuthHandlers(Protocol):
         """The authenticated user, with roles and permissions"""
         ...
 
-    async def logout(self, ctx: AuthContext) -> models.Message:
+    async def logout(self, ctx: AuthContext, *, body: models.LogoutRequest | None) -> models.Message:
         """
-        Revoke the current session
+        Revoke the current session, or every session
 
         Revokes the session the access token belongs to: its refresh token stops working at once, and so
-        does the access token.
+        does the access token. With `{"allSessions": true}` every session of the user ends (log out
+        everywhere). The body is optional.
+        """
+        ...
+
+    async def list_sessions(self, ctx: AuthContext) -> models.AuthSessionList:
+        """
+        The caller's live sessions
+
+        The caller's sessions that have not ended (logged out, revoked or expired), most recently used
+        first, at most 100. `current` marks the one the access token belongs to.
+        """
+        ...
+
+    async def revoke_session(self, ctx: AuthContext, *, id: str) -> None:
+        """
+        End one of the caller's sessions
+
+        Revokes one live session of the caller (the current one too, which is a logout). 404 when the id
+        names no live session of the caller.
+        """
+        ...
+
+    async def change_password(self, ctx: AuthContext, *, body: models.ChangePasswordRequest) -> models.Message:
+        """
+        Change one's own password
+
+        Needs the current password: 400 when it is wrong (not 401, which would read as a dead session).
+        The new password follows the rules of `NewPassword` (422 for a common one). Every other session
+        ends, the current one stays, and a notice is mailed to the account's address. Attempts are limited
+        per account (429 with `Retry-After`).
         """
         ...
 
@@ -90,8 +121,8 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.LoginRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.AuthResponse:
-        result = await impl.login(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.login(ctx, body=body)
         return result
 
     @router.post(
@@ -106,8 +137,8 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.RegisterRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.AuthResponse:
-        result = await impl.register(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.register(ctx, body=body)
         return result
 
     @router.post(
@@ -122,8 +153,8 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.RefreshRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.TokenPair:
-        result = await impl.refresh_tokens(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.refresh_tokens(ctx, body=body)
         return result
 
     @router.post(
@@ -138,8 +169,8 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ForgotPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Message:
-        result = await impl.forgot_password(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.forgot_password(ctx, body=body)
         return result
 
     @router.post(
@@ -154,8 +185,8 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ResetPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Message:
-        result = await impl.reset_password(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.reset_password(ctx, body=body)
         return result
 
     @router.get(
@@ -169,23 +200,71 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     async def get_current_user(
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
     ) -> models.CurrentUser:
-        result = await impl.get_current_user(ctx)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_current_user(ctx)
         return result
 
     @router.post(
         '/api/auth/logout',
         operation_id='logout',
-        summary='Revoke the current session',
+        summary='Revoke the current session, or every session',
         status_code=200,
         response_model=models.Message,
-        responses={401: {'model': models.Error}},
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def logout(
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        body: models.LogoutRequest | None = None,
     ) -> models.Message:
-        result = await impl.logout(ctx)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.logout(ctx, body=body)
+        return result
+
+    @router.get(
+        '/api/auth/sessions',
+        operation_id='listSessions',
+        summary="The caller's live sessions",
+        status_code=200,
+        response_model=models.AuthSessionList,
+        responses={401: {'model': models.Error}},
+    )
+    async def list_sessions(
+        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+    ) -> models.AuthSessionList:
+        async with ctx.transaction():
+            result = await impl.list_sessions(ctx)
+        return result
+
+    @router.delete(
+        '/api/auth/sessions/{id}',
+        operation_id='revokeSession',
+        summary="End one of the caller's sessions",
+        status_code=204,
+        response_class=Response,
+        responses={401: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
+    )
+    async def revoke_session(
+        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
+    ) -> Response:
+        async with ctx.transaction():
+            await impl.revoke_session(ctx, id=id)
+        return Response(status_code=204)
+
+    @router.post(
+        '/api/auth/change-password',
+        operation_id='changePassword',
+        summary="Change one's own password",
+        status_code=200,
+        response_model=models.Message,
+        responses={400: {'model': models.Error}, 401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
+    )
+    async def change_password(
+        body: models.ChangePasswordRequest,
+        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+    ) -> models.Message:
+        async with ctx.transaction():
+            result = await impl.change_password(ctx, body=body)
         return result
 
     return router

@@ -29,7 +29,8 @@ class PermissionsHandlers(Protocol):
         """
         Create a permission
 
-        The resource is taken from the action (`users` for `users:view`). Actions are unique (409).
+        The resource is taken from the action (`users` for `users:view`); a `resource` sent beside it must be
+        that same prefix (422 otherwise). Actions are unique (409).
         """
         ...
 
@@ -62,10 +63,10 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'))],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
-        search: Annotated[str | None, Query(min_length=1, max_length=100, description='Case-insensitive substring match on the fields the operation names.')] = None,
+        search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.PermissionList:
-        result = await impl.list_permissions(ctx, page=page, limit=limit, search=search)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.list_permissions(ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -80,8 +81,8 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         body: models.PermissionCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:create'))],
     ) -> models.Permission:
-        result = await impl.create_permission(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.create_permission(ctx, body=body)
         return result
 
     @router.get(
@@ -96,8 +97,8 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Permission:
-        result = await impl.get_permission(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_permission(ctx, id=id)
         return result
 
     @router.delete(
@@ -112,8 +113,8 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        await impl.delete_permission(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            await impl.delete_permission(ctx, id=id)
         return Response(status_code=204)
 
     return router

@@ -80,10 +80,10 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:view'))],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
-        search: Annotated[str | None, Query(min_length=1, max_length=100, description='Case-insensitive substring match on the fields the operation names.')] = None,
+        search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.RoleList:
-        result = await impl.list_roles(ctx, page=page, limit=limit, search=search)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.list_roles(ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -98,8 +98,8 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         body: models.RoleCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('roles:create'))],
     ) -> models.Role:
-        result = await impl.create_role(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.create_role(ctx, body=body)
         return result
 
     @router.get(
@@ -114,8 +114,8 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        result = await impl.get_role(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_role(ctx, id=id)
         return result
 
     @router.delete(
@@ -131,8 +131,8 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         force: Annotated[bool, Query(description='Delete even if users hold the role.')] = False,
     ) -> Response:
-        await impl.delete_role(ctx, id=id, force=force)
-        await ctx.commit()
+        async with ctx.transaction():
+            await impl.delete_role(ctx, id=id, force=force)
         return Response(status_code=204)
 
     @router.patch(
@@ -148,8 +148,8 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        result = await impl.update_role(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.update_role(ctx, id=id, body=body)
         return result
 
     @router.post(
@@ -165,8 +165,8 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        result = await impl.set_role_permissions(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.set_role_permissions(ctx, id=id, body=body)
         return result
 
     return router

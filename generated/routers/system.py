@@ -35,8 +35,8 @@ def build_router(impl: SystemHandlers) -> APIRouter:
     async def get_health(
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Health:
-        result = await impl.get_health(ctx)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_health(ctx)
         return result
 
     return router

@@ -64,7 +64,10 @@ class TeamsHandlers(Protocol):
         Add a member to a team
 
         404 unless the caller can see the team; 403 unless the caller owns the team or holds `teams:*`; 422
-        when the user or role does not exist; 409 when the user is already a member. `roleId` labels the member's
+        when the user or role does not exist or the caller may not see the user; 409 when the user is already
+        a member. A caller may name any user with `users:view`; without it, only themself and the owners and
+        members of the teams they can see (whose names they already see), so adding a member reveals nobody
+        new. Members' emails are shown only to holders of `users:view` (and to each member for themself). `roleId` labels the member's
         role within the team; it grants no permissions.
         """
         ...
@@ -94,10 +97,10 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:view'))],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
-        search: Annotated[str | None, Query(min_length=1, max_length=100, description='Case-insensitive substring match on the fields the operation names.')] = None,
+        search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.TeamList:
-        result = await impl.list_teams(ctx, page=page, limit=limit, search=search)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.list_teams(ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -112,8 +115,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         body: models.TeamCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('teams:create'))],
     ) -> models.TeamDetail:
-        result = await impl.create_team(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.create_team(ctx, body=body)
         return result
 
     @router.get(
@@ -128,8 +131,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        result = await impl.get_team(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_team(ctx, id=id)
         return result
 
     @router.delete(
@@ -144,8 +147,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        await impl.delete_team(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            await impl.delete_team(ctx, id=id)
         return Response(status_code=204)
 
     @router.patch(
@@ -161,8 +164,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        result = await impl.update_team(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.update_team(ctx, id=id, body=body)
         return result
 
     @router.post(
@@ -178,8 +181,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        result = await impl.add_team_member(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.add_team_member(ctx, id=id, body=body)
         return result
 
     @router.delete(
@@ -195,8 +198,8 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         user_id: Annotated[str, Path(alias='userId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamMemberRemoved:
-        result = await impl.remove_team_member(ctx, id=id, user_id=user_id)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.remove_team_member(ctx, id=id, user_id=user_id)
         return result
 
     return router

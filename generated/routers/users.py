@@ -22,7 +22,8 @@ class UsersHandlers(Protocol):
         List users (paged, searchable)
 
         Newest first. `search` matches name, email, username and phone without regard to case; `status` and
-        `role` (a role name, case-insensitive) filter; `all` disables a filter.
+        `role` (a role id, or a role name without regard to case) filter; `all` disables a filter (as the
+        HaloLight admin sends `?page=1&limit=10&search=&status=all&role=all`).
         """
         ...
 
@@ -47,7 +48,14 @@ class UsersHandlers(Protocol):
         ...
 
     async def get_user(self, ctx: AuthContext, *, id: str) -> models.UserDetail:
-        """A user, with roles and teams"""
+        """
+        A user, with roles and teams
+
+        Embedded objects follow the rules of their own resource. `teams` lists only the teams the caller could
+        `GET /api/teams/{id}` (with `teams:view`: owned, joined, or any with `teams:*`), never others. `roles`
+        are role summaries (id, name, label): who holds which role is part of the user record (listUsers
+        filters by it); what a role grants needs `roles:view` (`GET /api/roles`).
+        """
         ...
 
     async def delete_user(self, ctx: AuthContext, *, id: str) -> None:
@@ -94,12 +102,12 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:view'))],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
-        search: Annotated[str | None, Query(min_length=1, max_length=100, description='Case-insensitive substring match on the fields the operation names.')] = None,
+        search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
         status: Annotated[models.UserStatusFilter | None, Query()] = None,
-        role: Annotated[str | None, Query(min_length=1, max_length=50, description='A role name (case-insensitive), or `all`.')] = None,
+        role: Annotated[str | None, Query(min_length=1, max_length=50, description='A role id, a role name (case-insensitive), or `all` (no filter).')] = None,
     ) -> models.UserList:
-        result = await impl.list_users(ctx, page=page, limit=limit, search=search, status=status, role=role)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.list_users(ctx, page=page, limit=limit, search=search, status=status, role=role)
         return result
 
     @router.post(
@@ -114,8 +122,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.UserCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('users:create'))],
     ) -> models.User:
-        result = await impl.create_user(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.create_user(ctx, body=body)
         return result
 
     @router.post(
@@ -130,8 +138,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
     ) -> models.BatchDeleteResult:
-        result = await impl.delete_users(ctx, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.delete_users(ctx, body=body)
         return result
 
     @router.get(
@@ -146,8 +154,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.UserDetail:
-        result = await impl.get_user(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.get_user(ctx, id=id)
         return result
 
     @router.delete(
@@ -162,8 +170,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        await impl.delete_user(ctx, id=id)
-        await ctx.commit()
+        async with ctx.transaction():
+            await impl.delete_user(ctx, id=id)
         return Response(status_code=204)
 
     @router.patch(
@@ -179,8 +187,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
-        result = await impl.update_user(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.update_user(ctx, id=id, body=body)
         return result
 
     @router.patch(
@@ -196,8 +204,8 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
-        result = await impl.update_user_status(ctx, id=id, body=body)
-        await ctx.commit()
+        async with ctx.transaction():
+            result = await impl.update_user_status(ctx, id=id, body=body)
         return result
 
     return router

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, Me
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
-from halolight.db.types import UtcDateTime, new_id, utcnow
+from halolight.db.types import UtcDateTime, new_id, statement_time
 
 
 def _index_suffix(index: Index, table: Table[Any]) -> str:
@@ -93,13 +93,14 @@ def _fk(
 
 def _created_at(column: str = "createdAt", *, index: bool = False) -> Mapped[datetime]:
     return mapped_column(
-        column, UtcDateTime(), server_default=text("CURRENT_TIMESTAMP"), default=utcnow, index=index
+        column, UtcDateTime(), server_default=text("CURRENT_TIMESTAMP"), default=statement_time, index=index
     )
 
 
 def _updated_at() -> Mapped[datetime]:
     # Prisma's @updatedAt lives in the client, not in the database: no server default, no trigger.
-    return mapped_column("updatedAt", UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # One instant per statement: `updatedAt` equals `createdAt` on insert (halolight.db.types.statement_time).
+    return mapped_column("updatedAt", UtcDateTime(), default=statement_time, onupdate=statement_time)
 
 
 def _false(column: str) -> Mapped[bool]:
@@ -410,9 +411,15 @@ class AuthSession(Base):
     token_hash: Mapped[str] = mapped_column("tokenHash", Text)
     created_at: Mapped[datetime] = _created_at()
     rotated_at: Mapped[datetime | None] = mapped_column("rotatedAt", UtcDateTime())
+    # Idle expiry: pushed forward by each rotation, never past `absolute_expires_at`.
     expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+    # Absolute end of the session, fixed at login (JWT_SESSION_MAX_DAYS; migration 0003).
+    absolute_expires_at: Mapped[datetime] = mapped_column("absoluteExpiresAt", UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column("revokedAt", UtcDateTime())
     revoked_reason: Mapped[str | None] = mapped_column("revokedReason", Text)
+    # Where the session was opened, shown in the owner's session list (migration 0003).
+    user_agent: Mapped[str | None] = mapped_column("userAgent", Text)
+    ip_address: Mapped[str | None] = mapped_column("ipAddress", Text)
 
 
 class PasswordResetToken(Base):

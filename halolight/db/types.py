@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import cuid
 from sqlalchemy.dialects.postgresql import TIMESTAMP
@@ -41,6 +42,22 @@ def utcnow() -> datetime:
     """Aware UTC now, cut to the millisecond the column keeps, so an object equals its row after a flush."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+_STATEMENT_TIME = "_halolight_statement_time"
+
+
+def statement_time(context: Any) -> datetime:
+    """Column default: one `utcnow()` per statement, shared by every column that uses it.
+
+    `createdAt` and `updatedAt` of one insert are then the same instant (two calls of `utcnow()` can fall on
+    both sides of a millisecond). `context` is SQLAlchemy's execution context of the statement.
+    """
+    now: datetime | None = getattr(context, _STATEMENT_TIME, None)
+    if now is None:
+        now = utcnow()
+        setattr(context, _STATEMENT_TIME, now)
+    return now
 
 
 def new_id() -> str:

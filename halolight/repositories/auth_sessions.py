@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Exists, exists, select, update
+from sqlalchemy import Exists, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import AuthSession, User, UserStatus
 from halolight.db.types import utcnow
+
+# The session list shows at most this many (the most recently used); older live sessions still work.
+LIST_LIMIT = 100
 
 
 def _user_is_active(user_id: str) -> Exists:
@@ -16,9 +20,27 @@ def _user_is_active(user_id: str) -> Exists:
 
 
 async def open_session(
-    db: AsyncSession, *, session_id: str, user_id: str, token_hash: str, expires_at: datetime
+    db: AsyncSession,
+    *,
+    session_id: str,
+    user_id: str,
+    token_hash: str,
+    expires_at: datetime,
+    absolute_expires_at: datetime,
+    user_agent: str | None,
+    ip_address: str | None,
 ) -> None:
-    db.add(AuthSession(id=session_id, user_id=user_id, token_hash=token_hash, expires_at=expires_at))
+    db.add(
+        AuthSession(
+            id=session_id,
+            user_id=user_id,
+            token_hash=token_hash,
+            expires_at=min(expires_at, absolute_expires_at),
+            absolute_expires_at=absolute_expires_at,
+            user_agent=user_agent or None,
+            ip_address=ip_address or None,
+        )
+    )
     await db.flush()
 
 
@@ -36,7 +58,10 @@ async def is_live(db: AsyncSession, session_id: str, user_id: str) -> bool:
 async def rotate(
     db: AsyncSession, *, session_id: str, user_id: str, old_hash: str, new_hash: str, expires_at: datetime
 ) -> bool:
-    """Swap the current refresh token in one conditional UPDATE; False when `old_hash` is not current."""
+    """Swap the current refresh token in one conditional UPDATE; False when `old_hash` is not current.
+
+    The idle expiry moves to `expires_at`, but never past the session's absolute end.
+    """
     now = utcnow()
     statement = (
         update(AuthSession)
@@ -46,12 +71,33 @@ async def rotate(
             AuthSession.token_hash == old_hash,
             AuthSession.revoked_at.is_(None),
             AuthSession.expires_at > now,
+            AuthSession.absolute_expires_at > now,
             _user_is_active(user_id),
         )
-        .values(token_hash=new_hash, rotated_at=now, expires_at=expires_at)
+        .values(
+            token_hash=new_hash,
+            rotated_at=now,
+            expires_at=func.least(expires_at, AuthSession.absolute_expires_at),
+        )
         .returning(AuthSession.id)
     )
     return (await db.execute(statement)).first() is not None
+
+
+async def live_of_user(db: AsyncSession, user_id: str) -> Sequence[AuthSession]:
+    """The user's live sessions, most recently used first."""
+    last_used = func.coalesce(AuthSession.rotated_at, AuthSession.created_at)
+    query = (
+        select(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > utcnow(),
+        )
+        .order_by(last_used.desc(), AuthSession.id)
+        .limit(LIST_LIMIT)
+    )
+    return (await db.scalars(query)).all()
 
 
 async def revoke(db: AsyncSession, session_id: str, reason: str) -> None:
@@ -62,9 +108,27 @@ async def revoke(db: AsyncSession, session_id: str, reason: str) -> None:
     )
 
 
-async def revoke_all_of_user(db: AsyncSession, user_id: str, reason: str) -> None:
-    await db.execute(
+async def revoke_own(db: AsyncSession, session_id: str, user_id: str, reason: str) -> bool:
+    """Revoke one live session of `user_id`; False when it has none with that id (someone else's, say)."""
+    now = utcnow()
+    statement = (
         update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+        .values(revoked_at=now, revoked_reason=reason)
+        .returning(AuthSession.id)
     )
+    return (await db.execute(statement)).first() is not None
+
+
+async def revoke_all_of_user(
+    db: AsyncSession, user_id: str, reason: str, *, keep_session_id: str | None = None
+) -> None:
+    statement = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        statement = statement.where(AuthSession.id != keep_session_id)
+    await db.execute(statement.values(revoked_at=utcnow(), revoked_reason=reason))

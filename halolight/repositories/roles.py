@@ -140,14 +140,18 @@ async def update_fields(db: AsyncSession, role: Role, fields: dict[str, Any]) ->
     await assign_or_conflict(db, role, fields, NAME_TAKEN)
 
 
-async def set_permissions(db: AsyncSession, role_id: str, permission_ids: Collection[str]) -> None:
-    """Replace the role's permissions with `permission_ids` (distinct, existing ids) and touch the role."""
+async def set_permissions(
+    db: AsyncSession, role_id: str, permission_ids: Collection[str], *, touch: bool = True
+) -> None:
+    """Replace the role's permissions with `permission_ids` (distinct, existing ids) and, with `touch`, its
+    `updatedAt` (not for a role created by this request: its timestamps stay those of its insert)."""
     await db.execute(delete(RolePermission).where(RolePermission.role_id == role_id))
     if permission_ids:
         await db.execute(
             insert(RolePermission), [{"role_id": role_id, "permission_id": p} for p in permission_ids]
         )
-    await db.execute(update(Role).where(Role.id == role_id).values(updated_at=utcnow()))
+    if touch:
+        await db.execute(update(Role).where(Role.id == role_id).values(updated_at=utcnow()))
 
 
 async def remove(db: AsyncSession, role_id: str) -> None:

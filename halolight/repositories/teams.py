@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -14,13 +14,27 @@ from halolight.repositories.paging import Page, contains_any, paginate
 from halolight.repositories.writes import add_or_conflict
 
 
-async def teams_of_user(db: AsyncSession, user_id: str) -> list[tuple[Team, bool]]:
-    """The teams a user owns or belongs to, by name, each with whether the user owns it."""
+async def teams_of_user(
+    db: AsyncSession, user_id: str, *, viewer_id: str, sees_all: bool
+) -> list[tuple[Team, bool]]:
+    """The teams a user owns or belongs to that the viewer may see, by name, each with whether the user
+    owns it."""
     member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
     query = (
-        select(Team).where(or_(Team.owner_id == user_id, Team.id.in_(member_of))).order_by(Team.name, Team.id)
+        select(Team)
+        .where(
+            or_(Team.owner_id == user_id, Team.id.in_(member_of)), visible_to(viewer_id, sees_all=sees_all)
+        )
+        .order_by(Team.name, Team.id)
     )
     return [(team, team.owner_id == user_id) for team in (await db.scalars(query)).all()]
+
+
+def people_of_visible_teams(user_id: str, *, sees_all: bool) -> CompoundSelect[tuple[str]]:
+    """The ids of the owners and members of the teams `visible_to` the caller (for an IN subquery)."""
+    visible = visible_to(user_id, sees_all=sees_all)
+    members = select(TeamMember.user_id).join(Team, Team.id == TeamMember.team_id).where(visible)
+    return union(members, select(Team.owner_id).where(visible))
 
 
 def visible_to(user_id: str, *, sees_all: bool) -> ColumnElement[bool]:

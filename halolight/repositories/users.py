@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Role, User, UserRole, UserStatus
 from halolight.db.types import utcnow
 from halolight.errors import Conflict
+from halolight.repositories import teams
 from halolight.repositories.paging import Page, contains_any, paginate
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 _TAKEN = "A user with this email, username or phone already exists"
 
 
+def normalize_email(email: str) -> str:
+    """The form in which emails are stored, compared and looked up: Unicode NFKC, then lower case.
+
+    NFKC folds compatibility characters (`ａｄｍｉｎ@…` in fullwidth letters is `admin@…`), so that two
+    addresses a person cannot tell apart are one account.
+    """
+    return unicodedata.normalize("NFKC", email).lower()
+
+
+def _email_key(value: Any) -> ColumnElement[str]:
+    """`lower(normalize(value, NFKC))` computed by PostgreSQL, applied to both sides of every email
+    comparison: rows written by the NestJS/Java backends (not normalized) match as well."""
+    return func.lower(func.normalize(value, literal_column("NFKC")))
+
+
+def _same_email(email: str) -> ColumnElement[bool]:
+    return _email_key(User.email) == _email_key(literal(normalize_email(email)))
+
+
 async def get(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
+
+
+async def visible_many(
+    db: AsyncSession, user_ids: Collection[str], *, viewer_id: str, sees_all: bool, sees_all_teams: bool
+) -> list[User]:
+    """The listed users the viewer may see: all with `sees_all`, else the viewer and the people of the teams
+    the viewer can see (`sees_all_teams`: every team)."""
+    if not user_ids:
+        return []
+    query = select(User).where(User.id.in_(user_ids))
+    if not sees_all:
+        people = teams.people_of_visible_teams(viewer_id, sees_all=sees_all_teams)
+        query = query.where(or_(User.id == viewer_id, User.id.in_(people)))
+    return list((await db.scalars(query)).all())
 
 
 async def get_with_roles(db: AsyncSession, user_id: str, *, refresh: bool = False) -> User | None:
@@ -44,19 +80,19 @@ async def list_page(
         query = query.where(contains_any(search, User.name, User.email, User.username, User.phone))
     if status is not None:
         query = query.where(User.status == status)
-    if role:
+    if role:  # a role id, or a role name without regard to case
         with_role = (
             select(UserRole.user_id)
             .join(Role, Role.id == UserRole.role_id)
-            .where(func.lower(Role.name) == role.lower())
+            .where(or_(Role.id == role, func.lower(Role.name) == role.lower()))
         )
         query = query.where(User.id.in_(with_role))
     return await paginate(db, query, page=page, limit=limit)
 
 
 async def find_by_email(db: AsyncSession, email: str) -> User | None:
-    # Emails are unique as stored; the lookup ignores case because people type them in any case.
-    query = select(User).where(func.lower(User.email) == email.lower()).order_by(User.created_at).limit(1)
+    # People type emails in any case (and sometimes in fullwidth forms): compare normalized forms.
+    query = select(User).where(_same_email(email)).order_by(User.created_at).limit(1)
     return (await db.scalars(query)).first()
 
 
@@ -69,17 +105,22 @@ async def _taken(db: AsyncSession, kind: str, value: str, condition: Any, exclud
 
 
 async def ensure_available(db: AsyncSession, fields: dict[str, Any], exclude_id: str | None = None) -> None:
-    """409 if the `email`, `username` or `phone` among `fields` belongs to another user."""
+    """409 if the `email`, `phone` or `username` among `fields` belongs to another user.
+
+    The checks take their advisory locks always in this order (email, phone, username; `free_username` runs
+    after this), so two requests never wait for each other's locks in a cycle.
+    """
     if fields.get("email") and await email_taken(db, fields["email"], exclude_id):
         raise Conflict("Email is already registered")
-    if fields.get("username") and await username_taken(db, fields["username"], exclude_id):
-        raise Conflict("Username is already taken")
     if fields.get("phone") and await phone_taken(db, fields["phone"], exclude_id):
         raise Conflict("Phone number is already registered")
+    if fields.get("username") and await username_taken(db, fields["username"], exclude_id):
+        raise Conflict("Username is already taken")
 
 
 async def email_taken(db: AsyncSession, email: str, exclude_id: str | None = None) -> bool:
-    return await _taken(db, "users.email", email, func.lower(User.email) == email.lower(), exclude_id)
+    email = normalize_email(email)
+    return await _taken(db, "users.email", email, _same_email(email), exclude_id)
 
 
 async def username_taken(db: AsyncSession, username: str, exclude_id: str | None = None) -> bool:
@@ -92,15 +133,21 @@ async def phone_taken(db: AsyncSession, phone: str, exclude_id: str | None = Non
 
 
 async def free_username(db: AsyncSession, wanted: str) -> str:
-    """`wanted` if nobody has it, else `wanted` with the smallest free numeric suffix."""
+    """`wanted` if nobody has it, else `wanted` with the smallest free numeric suffix; reserved until the
+    transaction ends.
+
+    Each candidate is confirmed by `username_taken` under its advisory lock, which is held until the
+    transaction ends: a concurrent allocation of the same candidate waits for this transaction and then sees
+    its row, so two registrations sharing an email local part get distinct usernames instead of a 409.
+    Call it after `ensure_available` (lock order: email, phone, username).
+    """
     query = select(func.lower(User.username)).where(User.username.istartswith(wanted, autoescape=True))
-    taken = set((await db.scalars(query)).all())
-    if wanted.lower() not in taken:
-        return wanted
-    suffix = 2
-    while f"{wanted}{suffix}".lower() in taken:
-        suffix += 1
-    return f"{wanted}{suffix}"
+    taken = set((await db.scalars(query)).all())  # a first guess, which skips the rows already committed
+    candidates = (wanted if n == 1 else f"{wanted}{n}" for n in itertools.count(1))
+    for candidate in candidates:
+        if candidate.lower() not in taken and not await username_taken(db, candidate):
+            return candidate
+    raise AssertionError("unreachable")
 
 
 async def add(db: AsyncSession, **fields: Any) -> User:
@@ -113,11 +160,14 @@ async def update_fields(db: AsyncSession, user: User, fields: dict[str, Any]) ->
     await assign_or_conflict(db, user, fields, _TAKEN)
 
 
-async def set_roles(db: AsyncSession, user_id: str, role_ids: Collection[str]) -> None:
+async def set_roles(db: AsyncSession, user_id: str, role_ids: Collection[str], *, touch: bool = True) -> None:
+    """Replace the user's roles and, with `touch`, their `updated_at` (not for a user created by this
+    request: its timestamps stay those of its insert)."""
     await db.execute(delete(UserRole).where(UserRole.user_id == user_id))
     if role_ids:
         await db.execute(insert(UserRole), [{"user_id": user_id, "role_id": r} for r in role_ids])
-    await db.execute(update(User).where(User.id == user_id).values(updated_at=utcnow()))
+    if touch:
+        await db.execute(update(User).where(User.id == user_id).values(updated_at=utcnow()))
 
 
 async def set_password(db: AsyncSession, user_id: str, password_hash: str) -> None:

@@ -1,22 +1,53 @@
-"""Password hashing with `bcrypt` (hashes the NestJS backend's bcryptjs verifies, and vice versa)."""
+"""Passwords: the rules for new ones, and hashing with `bcrypt` (interoperable with the NestJS backend's
+bcryptjs: hashes made by either verify in the other)."""
 
 from __future__ import annotations
 
 import asyncio
+import unicodedata
+from collections.abc import Sequence
+from functools import cache
 
 import bcrypt
 
 from halolight.errors import ValidationFailed
 
 BCRYPT_MAX_BYTES = 72
+COMMON_PASSWORD_TYPE = "password_too_common"  # noqa: S105 - an error type, not a password
 
 
-def ensure_hashable(password: str, loc: tuple[str, ...] = ("body", "password")) -> bytes:
-    """bcrypt 5 raises on more than 72 bytes; the spec caps characters, this caps bytes (422, not 500)."""
-    encoded = password.encode("utf-8")
-    if len(encoded) > BCRYPT_MAX_BYTES:
-        raise ValidationFailed(loc, "Password must be at most 72 bytes in UTF-8", "string_too_long")
-    return encoded
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most used passwords (lower case) as kept by zxcvbn, loaded on first use."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def is_common(password: str) -> bool:
+    """True when the password, folded (Unicode NFKC, case), is one of the most used passwords."""
+    return unicodedata.normalize("NFKC", password).casefold() in _common_passwords()
+
+
+def check_new_password(password: str, loc: Sequence[str | int] = ("body", "password")) -> None:
+    """The rules for a password being chosen (register, reset, change, user administration) beyond the
+    spec's length bounds: not one of the most commonly used passwords (OWASP ASVS 6.2.4). 422 otherwise."""
+    if is_common(password):
+        raise ValidationFailed(
+            loc,
+            "This password is too common: it is on a list of the most used passwords; choose another one",
+            COMMON_PASSWORD_TYPE,
+        )
+
+
+def bcrypt_input(password: str) -> bytes:
+    """What bcrypt hashes: the password's first 72 bytes in UTF-8, cut exactly as bcryptjs cuts them.
+
+    bcrypt only ever uses 72 bytes of key; bcryptjs (the NestJS backend) silently ignores the rest, while the
+    Python `bcrypt` 5 refuses longer input. Cutting at byte 72 (even inside a character) on hash and on verify
+    keeps the two interoperable and accepts every password the spec allows (up to 72 characters).
+    """
+    return password.encode("utf-8")[:BCRYPT_MAX_BYTES]
 
 
 class PasswordHasher:
@@ -29,14 +60,14 @@ class PasswordHasher:
         self._dummy_hash = bcrypt.hashpw(b"halolight-dummy-password", bcrypt.gensalt(rounds))
 
     async def hash(self, password: str) -> str:
-        encoded = ensure_hashable(password)
+        encoded = bcrypt_input(password)
         async with self._slots:
             hashed = await asyncio.to_thread(bcrypt.hashpw, encoded, bcrypt.gensalt(self._rounds))
         return hashed.decode("ascii")
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """Check `password` against `hashed`; with `hashed=None` burn the same time and return False."""
-        encoded = ensure_hashable(password)
+        encoded = bcrypt_input(password)
         target = hashed.encode("ascii", "replace") if hashed else self._dummy_hash
         async with self._slots:
             try:

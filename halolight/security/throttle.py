@@ -1,4 +1,20 @@
-"""Throttling of login and forgot-password, per account and per client address (library: `limits`)."""
+"""Throttling of authentication attempts (library: `limits`, moving windows, in process memory).
+
+Login, as chosen against both guessing and lock-out (issue 12, item 24):
+
+- every attempt counts against the client address (`AUTH_RATE_LIMIT`, 429 beyond it);
+- only failed attempts count against the account (a wrong password, an unknown or inactive account), so
+  logging in successfully never uses up anyone's budget;
+- while an account's failures from all addresses together are within `AUTH_RATE_LIMIT`, nothing else is
+  refused. Beyond it (guessing spread over many addresses) the account is "under attack" and every address
+  that has itself failed on that account within the window is refused (429) until the window has passed;
+  addresses that have not failed on it, such as the owner's, are never refused because of others' failures.
+  So a stranger's failures cannot lock the owner out at all, and the owner's own mistyping during an
+  attack costs at most one window (one minute by default), the bounded backoff.
+
+Other actions (register, forgot-password, change-password) count every attempt against each key given.
+Reset mails are also capped per address (`PASSWORD_RESET_MAIL_LIMIT`) without any visible answer.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +29,35 @@ from halolight.errors import TooManyRequests
 
 
 class Throttle:
-    def __init__(self, rate: str) -> None:
+    def __init__(self, rate: str, reset_mail_rate: str = "3/15 minutes") -> None:
         self._item: RateLimitItem = parse(rate)
+        self._mail_item: RateLimitItem = parse(reset_mail_rate)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def hit(self, action: str, *keys: str) -> None:
         """Count one attempt against every key; 429 with Retry-After if any of them is over the limit."""
         for key in keys:
             if not await self._limiter.hit(self._item, action, key):
-                stats = await self._limiter.get_window_stats(self._item, action, key)
-                raise TooManyRequests(max(1, math.ceil(stats.reset_time - time.time())))
+                raise TooManyRequests(await self._retry_after(self._item, action, key))
+
+    async def check_login(self, account: str, address: str) -> None:
+        """Before a password is checked: count the attempt against the address, then refuse an address that
+        has failed on an account which is over its failure budget (see the module docstring)."""
+        await self.hit("login", f"ip:{address}")
+        if await self._limiter.test(self._item, "login-failed", account):
+            return  # the account's failures are within budget
+        pair = await self._limiter.get_window_stats(self._item, "login-failed", account, address)
+        if pair.remaining < self._item.amount:  # this address failed on this account within the window
+            raise TooManyRequests(await self._retry_after(self._item, "login-failed", account, address))
+
+    async def login_failed(self, account: str, address: str) -> None:
+        await self._limiter.hit(self._item, "login-failed", account)
+        await self._limiter.hit(self._item, "login-failed", account, address)
+
+    async def reset_mail_allowed(self, address: str) -> bool:
+        """Count one reset mail to `address` (normalized); False when over the cap (send nothing then)."""
+        return bool(await self._limiter.hit(self._mail_item, "reset-mail", address))
+
+    async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -15,6 +16,8 @@ from halolight.errors import Unauthorized
 from halolight.settings import Settings
 
 ALGORITHM = "HS256"
+# Clock skew tolerated on `iat` between the instances that issue and check tokens.
+CLOCK_SKEW_S = 5
 TokenType = Literal["access", "refresh"]
 # Header fields that would let a token choose its own key or algorithm handling: we use none of them.
 _REFUSED_HEADERS = {"kid", "jku", "jwk", "x5u", "x5c", "x5t", "crit"}
@@ -101,5 +104,18 @@ class TokenCodec:
         values = (claims.get("sub"), claims.get("sid"), claims.get("jti"))
         if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in values):
             raise Unauthorized("Invalid token")
+        exp = self._check_times(kind, claims.get("iat"), claims.get("exp"))
         sub, sid, jti = (str(v) for v in values)
-        return Claims(sub, sid, jti, datetime.fromtimestamp(int(claims["exp"]), tz=UTC))
+        return Claims(sub, sid, jti, datetime.fromtimestamp(exp, tz=UTC))
+
+    def _check_times(self, kind: TokenType, iat: object, exp: object) -> int:
+        """RFC 8725 defence in depth, even for correctly signed tokens: `iat` and `exp` are integers
+        (NumericDate as we issue it; python-jose alone accepts `"exp": "1999999999"`), `iat` is not in the
+        future, and the token lives no longer than the configured lifetime of its type. Returns `exp`."""
+        if type(iat) is not int or type(exp) is not int:  # not bool, float or str
+            raise Unauthorized("Invalid token")
+        if iat > time.time() + CLOCK_SKEW_S:
+            raise Unauthorized("Invalid token")
+        if not 0 < exp - iat <= self._lifetimes[kind].total_seconds():
+            raise Unauthorized("Invalid token")
+        return exp

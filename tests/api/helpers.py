@@ -17,8 +17,22 @@ USER = "user@halolight.h7ml.cn"
 # Out-of-contract paging and search parameters, shared by every list operation (Page, Limit, Search).
 BAD_PAGE_QUERIES: list[dict[str, Any]] = [
     {"page": 0}, {"page": 100001}, {"page": "x"}, {"limit": 0}, {"limit": 101},
-    {"search": ""}, {"search": "s" * 101},
+    {"search": "s" * 101},
 ]  # fmt: skip
+
+# URLs (the spec's `Url`): RFC 3986 characters only, http(s) only.
+BAD_URLS = [
+    'https://e.co/"><script>', "https://e.co/<x>", "https://e.co/a b", "https://e.co\\evil", "https://e.co/'x'",
+    "https://e.co/{x}", "https://e.co/a|b", "https://e.co/^", "https://e.co/`", "https://e.co/%zz",
+    "https://e.co/é", "https://[::1]/", "javascript:alert(1)", "ftp://e.co/", "https://", "//e.co/x",
+]  # fmt: skip
+GOOD_URLS = [
+    "https://example.com/a.png", "http://cdn.example.com:8080/p/a%20b.png?x=1&y=(2)#top",
+    "https://user@example.com/~me/;v=1,2*3+4!$",
+]  # fmt: skip
+
+# Every list operation (`Search`): an empty search is no filter, as front ends send an empty search box.
+LIST_PATHS = ["/api/users", "/api/roles", "/api/permissions", "/api/teams"]
 
 _counter = itertools.count(1)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from typing import Any
 
 import httpx
@@ -48,13 +51,16 @@ class TestLogin:
     async def test_inactive_accounts_cannot_log_in(self, client: httpx.AsyncClient, email: str) -> None:
         response = await client.post("/api/auth/login", json={"email": email, "password": DEMO_PASSWORD})
         assert response.status_code == 401
+        # No password oracle: the right password gets exactly what a wrong one gets.
+        wrong = await client.post("/api/auth/login", json={"email": email, "password": "wrong-password"})
+        assert wrong.status_code == 401
+        assert response.json() == wrong.json() == {"detail": "Invalid email or password"}
 
-    async def test_password_over_72_bytes_is_422_and_not_echoed(self, client: httpx.AsyncClient) -> None:
-        password = "é" * 40  # 40 characters, 80 bytes
+    async def test_password_over_72_bytes_is_checked_like_any_other(self, client: httpx.AsyncClient) -> None:
+        password = "é" * 40  # 40 characters, 80 bytes: allowed by the spec
         response = await client.post("/api/auth/login", json={"email": ADMIN, "password": password})
-        assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"] == ["body", "password"]
-        assert password not in response.text
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid email or password"}
 
     async def test_validation_errors_have_the_seed_shape_and_echo_nothing(
         self, client: httpx.AsyncClient
@@ -96,17 +102,69 @@ class TestLogin:
         assert response.status_code == 413
         assert response.json() == {"detail": "Request body is too large"}
 
-    async def test_throttled_per_account_with_retry_after(
+    async def test_a_strangers_failures_never_lock_the_owner_out(
         self, settings: Settings, database_url: str
     ) -> None:
         strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
-        async with _client(strict, "198.51.100.1") as first, _client(strict, "198.51.100.2") as second:
-            for _ in range(3):
-                await first.post("/api/auth/login", json={"email": VIEWER, "password": "wrong-password"})
-            # The same account from another address is still throttled (per-account key).
-            response = await second.post("/api/auth/login", json={"email": VIEWER, "password": DEMO_PASSWORD})
-        assert response.status_code == 429
-        assert int(response.headers["Retry-After"]) >= 1
+        async with _client(strict, "198.51.100.1") as stranger, _client(strict, "198.51.100.2") as owner:
+            statuses = [
+                (
+                    await stranger.post("/api/auth/login", json={"email": VIEWER, "password": "wrong-pass"})
+                ).status_code
+                for _ in range(4)
+            ]
+            response = await owner.post("/api/auth/login", json={"email": VIEWER, "password": DEMO_PASSWORD})
+        # The stranger's address is throttled (every attempt counts there), with Retry-After ...
+        assert statuses == [401, 401, 401, 429]
+        # ... the owner, from another address, is not.
+        assert response.status_code == 200
+
+    async def test_successful_logins_do_not_count_against_the_account(
+        self, settings: Settings, database_url: str
+    ) -> None:
+        strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
+        statuses = []
+        for n in range(6):  # six successes from six addresses: twice the limit, never refused
+            async with _client(strict, f"198.51.100.{20 + n}") as c:
+                statuses.append(
+                    (
+                        await c.post("/api/auth/login", json={"email": ADMIN, "password": DEMO_PASSWORD})
+                    ).status_code
+                )
+        assert statuses == [200] * 6
+
+    async def test_guessing_spread_over_addresses_backs_off_only_the_failing_ones(
+        self, settings: Settings, database_url: str
+    ) -> None:
+        strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
+        email = unique_email()
+        async with _client(strict, "198.51.100.40") as c:
+            await register(c, email)
+        attackers = [_client(strict, f"198.51.100.{41 + n}") for n in range(4)]
+        statuses = []
+        for attacker in attackers:  # one failure per address: the account's failure budget (3) runs out
+            statuses.append(
+                (
+                    await attacker.post("/api/auth/login", json={"email": email, "password": "guess-one"})
+                ).status_code
+            )
+        assert statuses == [401, 401, 401, 401]
+        # Under attack, an address that has failed on this account is refused, even with the right password.
+        again = await attackers[0].post("/api/auth/login", json={"email": email, "password": "securePass123"})
+        assert again.status_code == 429
+        assert 1 <= int(again.headers["Retry-After"]) <= 60
+        # An address that has not failed on it (the owner's) logs in at once.
+        async with _client(strict, "198.51.100.60") as owner:
+            ok = await owner.post("/api/auth/login", json={"email": email, "password": "securePass123"})
+        assert ok.status_code == 200
+        # An unknown email is treated alike, so the 429 tells nothing about which accounts exist.
+        ghost = unique_email("ghost")
+        for attacker in attackers:
+            await attacker.post("/api/auth/login", json={"email": ghost, "password": "guess-two"})
+        replay = await attackers[1].post("/api/auth/login", json={"email": ghost, "password": "guess-three"})
+        assert replay.status_code == 429
+        for attacker in attackers:
+            await attacker.aclose()
 
     async def test_throttled_per_client_address(self, settings: Settings, database_url: str) -> None:
         strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
@@ -148,11 +206,28 @@ class TestRegister:
         )
         assert response.status_code == 422
 
-    async def test_new_password_over_72_bytes_is_422(self, client: httpx.AsyncClient) -> None:
+    async def test_40_chinese_characters_register_and_log_in(self, client: httpx.AsyncClient) -> None:
+        # 40 characters (the spec allows up to 72), 120 bytes: bcrypt uses the first 72, as bcryptjs does.
+        password = "密码安全" * 10
+        email = unique_email()
         response = await client.post(
-            "/api/auth/register", json={"email": unique_email(), "name": "X", "password": "密" * 30}
+            "/api/auth/register", json={"email": email, "name": "X", "password": password}
         )
-        assert response.status_code == 422
+        assert response.status_code == 201, response.text
+        await login(client, email, password)
+        wrong = await client.post("/api/auth/login", json={"email": email, "password": "密码安全" * 5})
+        assert wrong.status_code == 401
+
+    async def test_72_multibyte_characters_reset_the_password(
+        self, client: httpx.AsyncClient, outbox: OutboxMailSender
+    ) -> None:
+        email = unique_email()
+        await register(client, email)
+        token = await TestPasswordReset()._reset_token(client, outbox, email)
+        password = "🔑" * 72  # 72 characters, 288 bytes
+        response = await client.post("/api/auth/reset-password", json={"token": token, "password": password})
+        assert response.status_code == 200, response.text
+        await login(client, email, password)
 
     async def test_hash_is_bcrypt_that_the_nestjs_backend_can_verify(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -166,6 +241,67 @@ class TestRegister:
         async with app.state.runtime.sessionmaker() as db:
             stored = (await db.scalars(select(User.password).where(User.email == email))).one()
         assert re.fullmatch(r"\$2[aby]\$04\$[./A-Za-z0-9]{53}", stored)
+
+
+def _assert_common_password_422(response: httpx.Response, field: str = "password") -> None:
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert issue["loc"] == ["body", field]
+    assert "common" in issue["msg"]
+    assert issue["type"] == "password_too_common"
+
+
+class TestCommonPasswords:
+    @pytest.mark.parametrize(
+        "password", ["12345678", "password", "Password", "qwertyuiop", "ＰＡＳＳＷＯＲＤ"]
+    )
+    async def test_register_refuses_common_passwords(self, client: httpx.AsyncClient, password: str) -> None:
+        email = unique_email()
+        response = await client.post(
+            "/api/auth/register", json={"email": email, "name": "X", "password": password}
+        )
+        _assert_common_password_422(response)
+        # Nothing was created: the address is still free.
+        await register(client, email)
+
+    async def test_reset_password_refuses_them_and_keeps_the_token(
+        self, client: httpx.AsyncClient, outbox: OutboxMailSender
+    ) -> None:
+        email = unique_email()
+        await register(client, email)
+        token = await TestPasswordReset()._reset_token(client, outbox, email)
+        response = await client.post(
+            "/api/auth/reset-password", json={"token": token, "password": "password1"}
+        )
+        _assert_common_password_422(response)
+        ok = await client.post("/api/auth/reset-password", json={"token": token, "password": "newPassword1"})
+        assert ok.status_code == 200
+
+    async def test_change_password_refuses_them(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        response = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": "securePass123", "newPassword": "12345678"},
+            headers=bearer(user["accessToken"]),
+        )
+        _assert_common_password_422(response, "newPassword")
+
+    async def test_user_administration_refuses_them(self, client: httpx.AsyncClient) -> None:
+        from tests.api.helpers import auth_headers
+
+        admin = await auth_headers(client, ADMIN)
+        created = await client.post(
+            "/api/users", json={"email": unique_email(), "name": "X", "password": "password"}, headers=admin
+        )
+        _assert_common_password_422(created)
+        user = await register(client)
+        updated = await client.patch(
+            f"/api/users/{user['user']['id']}", json={"password": "12345678"}, headers=admin
+        )
+        _assert_common_password_422(updated)
+
+    async def test_login_still_accepts_an_existing_common_password(self, client: httpx.AsyncClient) -> None:
+        await login(client, ADMIN, DEMO_PASSWORD)  # the demo seed's 123456, written by the seed directly
 
 
 class TestRefresh:
@@ -190,6 +326,56 @@ class TestRefresh:
             await client.post("/api/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
         ).status_code == 401
         assert (await client.get("/api/auth/me", headers=bearer(rotated["accessToken"]))).status_code == 401
+
+    async def test_concurrent_refreshes_of_one_token_one_wins_and_the_family_dies(
+        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        user = await register(client)
+        for _ in range(3):  # the two UPDATEs do not overlap every time: try a few families
+            tokens = await login(client, user["user"]["email"], "securePass123")
+            body = {"refreshToken": tokens["refreshToken"]}
+            with caplog.at_level(logging.WARNING, logger="halolight.security"):
+                started = time.monotonic()
+                first, second = await asyncio.wait_for(
+                    asyncio.gather(
+                        client.post("/api/auth/refresh", json=body),
+                        client.post("/api/auth/refresh", json=body),
+                    ),
+                    timeout=8,
+                )
+            assert time.monotonic() - started < 5
+            assert sorted([first.status_code, second.status_code]) == [200, 401]
+            winner = first if first.status_code == 200 else second
+            # The race is a reuse: the whole family is revoked, the winner's new tokens included.
+            again = await client.post(
+                "/api/auth/refresh", json={"refreshToken": winner.json()["refreshToken"]}
+            )
+            assert again.status_code == 401
+            session_id = jwt.get_unverified_claims(tokens["refreshToken"])["sid"]
+            events = [r.getMessage() for r in caplog.records if r.name == "halolight.security"]
+            assert any(user["user"]["id"] in e and session_id in e for e in events), events
+
+    async def test_many_users_racing_refreshes_never_exhaust_the_pool(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        users = [await register(client) for _ in range(6)]
+        started = time.monotonic()
+        responses = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    client.post("/api/auth/refresh", json={"refreshToken": u["refreshToken"]})
+                    for u in users
+                    for _ in range(8)
+                )
+            ),
+            timeout=20,
+        )
+        assert time.monotonic() - started < 10
+        statuses = [r.status_code for r in responses]
+        assert 503 not in statuses
+        assert statuses.count(200) == 6 and statuses.count(401) == 42
+        # Other users are served meanwhile and afterwards.
+        assert (await client.get("/health")).status_code == 200
 
     async def test_an_access_token_is_not_a_refresh_token(self, client: httpx.AsyncClient) -> None:
         tokens = await login(client, ADMIN)
@@ -280,11 +466,276 @@ class TestLogout:
     async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
         assert (await client.post("/api/auth/logout")).status_code == 401
 
+    async def test_all_sessions_ends_every_session_of_the_user_only(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        email = user["user"]["email"]
+        other = await login(client, email, "securePass123")
+        bystander = await login(client, VIEWER)
+        response = await client.post(
+            "/api/auth/logout", json={"allSessions": True}, headers=bearer(user["accessToken"])
+        )
+        assert response.status_code == 200
+        for tokens in (user, other):
+            assert (
+                await client.get("/api/auth/me", headers=bearer(tokens["accessToken"]))
+            ).status_code == 401
+            refresh = await client.post("/api/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+            assert refresh.status_code == 401
+        assert (await client.get("/api/auth/me", headers=bearer(bystander["accessToken"]))).status_code == 200
+
+    async def test_all_sessions_false_or_empty_body_ends_only_this_one(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user = await register(client)
+        other = await login(client, user["user"]["email"], "securePass123")
+        response = await client.post(
+            "/api/auth/logout", json={"allSessions": False}, headers=bearer(user["accessToken"])
+        )
+        assert response.status_code == 200
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 200
+        third = await login(client, user["user"]["email"], "securePass123")
+        assert (
+            await client.post("/api/auth/logout", json={}, headers=bearer(third["accessToken"]))
+        ).status_code == 200
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 200
+        fourth = await login(client, user["user"]["email"], "securePass123")
+        null_body = await client.post(
+            "/api/auth/logout",
+            content=b"null",
+            headers={**bearer(fourth["accessToken"]), "Content-Type": "application/json"},
+        )
+        assert null_body.status_code == 200  # the spec's `null`: the same as no body
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 200
+        for not_a_boolean in ("maybe", "true", 1):
+            bad = await client.post(
+                "/api/auth/logout", json={"allSessions": not_a_boolean}, headers=bearer(other["accessToken"])
+            )
+            assert bad.status_code == 422
+
+
+async def _session_row(app: FastAPI, session_id: str) -> Any:
+    from sqlalchemy import select
+
+    from halolight.db.models import AuthSession
+
+    async with app.state.runtime.sessionmaker() as db:
+        return (await db.scalars(select(AuthSession).where(AuthSession.id == session_id))).one()
+
+
+def _sid(tokens: dict[str, Any]) -> str:
+    return str(jwt.get_unverified_claims(tokens["refreshToken"])["sid"])
+
+
+class TestSessionLifetime:
+    async def test_a_new_session_has_an_absolute_end_from_the_setting(
+        self, client: httpx.AsyncClient, app: FastAPI, settings: Settings
+    ) -> None:
+        from datetime import timedelta
+
+        from halolight.db.types import utcnow
+
+        tokens = await register(client)
+        row = await _session_row(app, _sid(tokens))
+        expected = utcnow() + timedelta(days=settings.jwt_session_max_days)
+        assert abs((row.absolute_expires_at - expected).total_seconds()) < 60
+        assert row.expires_at <= row.absolute_expires_at
+
+    async def test_rotation_never_extends_past_the_absolute_end(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from halolight.db.models import AuthSession
+        from halolight.db.types import utcnow
+
+        tokens = await register(client)
+        end = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+        async with app.state.runtime.sessionmaker() as db:
+            await db.execute(
+                update(AuthSession).where(AuthSession.id == _sid(tokens)).values(absolute_expires_at=end)
+            )
+            await db.commit()
+        rotated = await client.post("/api/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+        assert rotated.status_code == 200
+        assert (await _session_row(app, _sid(tokens))).expires_at == end
+
+    async def test_a_family_past_its_absolute_end_is_dead(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        from datetime import timedelta
+
+        from sqlalchemy import update
+
+        from halolight.db.models import AuthSession
+        from halolight.db.types import utcnow
+
+        tokens = await register(client)
+        async with app.state.runtime.sessionmaker() as db:
+            await db.execute(
+                update(AuthSession)
+                .where(AuthSession.id == _sid(tokens))
+                .values(absolute_expires_at=utcnow() - timedelta(seconds=1))
+            )
+            await db.commit()
+        response = await client.post("/api/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+        assert response.status_code == 401
+
+
+class TestListSessions:
+    async def test_lists_own_live_sessions_and_marks_the_current_one(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        email = user["user"]["email"]
+        second = await login(client, email, "securePass123")
+        ended = await login(client, email, "securePass123")
+        await client.post("/api/auth/logout", headers=bearer(ended["accessToken"]))
+        await login(client, VIEWER)  # someone else's session
+        response = await client.get(
+            "/api/auth/sessions", headers={**bearer(second["accessToken"]), "User-Agent": "TestBrowser/1.0"}
+        )
+        assert response.status_code == 200
+        sessions = response.json()["data"]
+        assert {s["id"] for s in sessions} == {_sid(user), _sid(second)}
+        assert [s["id"] for s in sessions if s["current"]] == [_sid(second)]
+        for item in sessions:
+            assert set(item) == {
+                "id",
+                "createdAt",
+                "lastUsedAt",
+                "expiresAt",
+                "current",
+                "userAgent",
+                "ipAddress",
+            }
+            assert item["ipAddress"] == "203.0.113.10"
+        assert sessions[0]["expiresAt"].endswith("Z")
+
+    async def test_records_the_user_agent_and_the_last_use(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        opened = await client.post(
+            "/api/auth/login",
+            json={"email": user["user"]["email"], "password": "securePass123"},
+            headers={"User-Agent": "HaloLightTest/2.0"},
+        )
+        rotated = (
+            await client.post("/api/auth/refresh", json={"refreshToken": opened.json()["refreshToken"]})
+        ).json()
+        sessions = (await client.get("/api/auth/sessions", headers=bearer(rotated["accessToken"]))).json()[
+            "data"
+        ]
+        mine = next(s for s in sessions if s["current"])
+        assert mine["userAgent"] == "HaloLightTest/2.0"
+        assert mine["lastUsedAt"] >= mine["createdAt"]
+
+    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/api/auth/sessions")).status_code == 401
+
+
+class TestRevokeSession:
+    async def test_revokes_one_own_session(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        other = await login(client, user["user"]["email"], "securePass123")
+        response = await client.delete(
+            f"/api/auth/sessions/{_sid(other)}", headers=bearer(user["accessToken"])
+        )
+        assert response.status_code == 204
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 401
+        refresh = await client.post("/api/auth/refresh", json={"refreshToken": other["refreshToken"]})
+        assert refresh.status_code == 401
+        assert (await client.get("/api/auth/me", headers=bearer(user["accessToken"]))).status_code == 200
+        again = await client.delete(f"/api/auth/sessions/{_sid(other)}", headers=bearer(user["accessToken"]))
+        assert again.status_code == 404
+
+    async def test_someone_elses_session_is_404_and_stays_alive(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        victim = await login(client, VIEWER)
+        response = await client.delete(
+            f"/api/auth/sessions/{_sid(victim)}", headers=bearer(user["accessToken"])
+        )
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Session not found"}
+        assert (await client.get("/api/auth/me", headers=bearer(victim["accessToken"]))).status_code == 200
+
+    async def test_the_current_session_can_be_ended(self, client: httpx.AsyncClient) -> None:
+        user = await register(client)
+        response = await client.delete(
+            f"/api/auth/sessions/{_sid(user)}", headers=bearer(user["accessToken"])
+        )
+        assert response.status_code == 204
+        assert (await client.get("/api/auth/me", headers=bearer(user["accessToken"]))).status_code == 401
+
+
+class TestChangePassword:
+    async def test_changes_the_password_ends_other_sessions_keeps_this_one_and_mails(
+        self, client: httpx.AsyncClient, app: FastAPI, outbox: OutboxMailSender
+    ) -> None:
+        user = await register(client)
+        email = user["user"]["email"]
+        other = await login(client, email, "securePass123")
+        response = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": "securePass123", "newPassword": "brandNewSecret42"},
+            headers=bearer(user["accessToken"]),
+        )
+        assert response.status_code == 200, response.text
+        assert (await client.get("/api/auth/me", headers=bearer(user["accessToken"]))).status_code == 200
+        assert (
+            await client.post("/api/auth/refresh", json={"refreshToken": user["refreshToken"]})
+        ).status_code == 200
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 401
+        old = await client.post("/api/auth/login", json={"email": email, "password": "securePass123"})
+        assert old.status_code == 401
+        await login(client, email, "brandNewSecret42")
+        await app.state.runtime.drain()
+        assert [m["subject"] for m in outbox.messages(to=email)] == ["Your HaloLight password was changed"]
+
+    async def test_wrong_current_password_is_400_and_changes_nothing(
+        self, client: httpx.AsyncClient, app: FastAPI, outbox: OutboxMailSender
+    ) -> None:
+        user = await register(client)
+        email = user["user"]["email"]
+        other = await login(client, email, "securePass123")
+        response = await client.post(
+            "/api/auth/change-password",
+            json={"currentPassword": "not-my-password", "newPassword": "brandNewSecret42"},
+            headers=bearer(user["accessToken"]),
+        )
+        assert response.status_code == 400
+        assert response.json() == {"detail": "Current password is incorrect"}
+        assert (await client.get("/api/auth/me", headers=bearer(other["accessToken"]))).status_code == 200
+        await login(client, email, "securePass123")
+        await app.state.runtime.drain()
+        assert outbox.messages(to=email) == []
+
+    async def test_throttled_per_account(self, settings: Settings, database_url: str) -> None:
+        strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
+        async with _client(strict, "198.51.100.77") as c:
+            user = await register(c)
+            statuses = [
+                (
+                    await c.post(
+                        "/api/auth/change-password",
+                        json={"currentPassword": "wrong-one", "newPassword": "brandNewSecret42"},
+                        headers=bearer(user["accessToken"]),
+                    )
+                ).status_code
+                for _ in range(4)
+            ]
+        assert statuses == [400, 400, 400, 429]
+
+    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/change-password", json={"currentPassword": "x", "newPassword": "brandNewSecret42"}
+        )
+        assert response.status_code == 401
+
 
 class TestPasswordReset:
     async def _reset_token(self, client: httpx.AsyncClient, outbox: OutboxMailSender, email: str) -> str:
         response = await client.post("/api/auth/forgot-password", json={"email": email})
         assert response.status_code == 200
+        await client._transport.app.state.runtime.drain()  # type: ignore[attr-defined]  # mail is sent in the background
         body = outbox.messages(to=email)[-1]["body"]
         match = re.search(r"token=([A-Za-z0-9_-]+)", body)
         assert match
@@ -307,6 +758,56 @@ class TestPasswordReset:
         await login(client, email, "newPassword1")
         bad = await client.post("/api/auth/login", json={"email": email, "password": "oldPassword1"})
         assert bad.status_code == 401
+
+    async def test_mails_per_address_are_capped_with_the_same_answer(
+        self, client: httpx.AsyncClient, outbox: OutboxMailSender, app: FastAPI
+    ) -> None:
+        known_email = unique_email()
+        await register(client, known_email)
+        unknown_email = unique_email("ghost")
+        answers = []
+        for email in (known_email, unknown_email):
+            # The cap is per normalized address: case (and NFKC) variants count as the same address.
+            for variant in (email, email.upper(), email, email.title(), email, email):
+                response = await client.post("/api/auth/forgot-password", json={"email": variant})
+                answers.append((response.status_code, response.json()))
+        await app.state.runtime.drain()
+        assert len(set(map(str, answers))) == 1
+        assert answers[0][0] == 200
+        assert len(outbox.messages(to=known_email)) == 3  # PASSWORD_RESET_MAIL_LIMIT, 3 per 15 minutes
+        assert outbox.messages(to=unknown_email) == []
+
+    async def test_only_the_newest_reset_token_works(
+        self, client: httpx.AsyncClient, outbox: OutboxMailSender
+    ) -> None:
+        email = unique_email()
+        await register(client, email)
+        older = await self._reset_token(client, outbox, email)
+        newer = await self._reset_token(client, outbox, email)
+        assert older != newer
+        stale = await client.post(
+            "/api/auth/reset-password", json={"token": older, "password": "newPassword1"}
+        )
+        assert stale.status_code == 400
+        fresh = await client.post(
+            "/api/auth/reset-password", json={"token": newer, "password": "newPassword1"}
+        )
+        assert fresh.status_code == 200
+        await login(client, email, "newPassword1")
+
+    async def test_a_reset_mails_a_password_changed_notice(
+        self, client: httpx.AsyncClient, outbox: OutboxMailSender, app: FastAPI
+    ) -> None:
+        email = unique_email()
+        await register(client, email)
+        token = await self._reset_token(client, outbox, email)
+        response = await client.post(
+            "/api/auth/reset-password", json={"token": token, "password": "newPassword1"}
+        )
+        assert response.status_code == 200
+        await app.state.runtime.drain()
+        subjects = [m["subject"] for m in outbox.messages(to=email)]
+        assert subjects == ["Reset your HaloLight password", "Your HaloLight password was changed"]
 
     async def test_same_answer_for_unknown_email_and_no_mail(
         self, client: httpx.AsyncClient, outbox: OutboxMailSender

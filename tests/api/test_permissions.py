@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
 import pytest
 
+from halolight.db import types
 from tests.api.helpers import (
     ADMIN,
     BAD_PAGE_QUERIES,
+    LIST_PATHS,
     MANAGER,
     USER,
     VIEWER,
@@ -145,6 +147,16 @@ class TestListPermissions:
         )
         assert response.json() == {"data": [], "meta": {"total": 0, "page": 1, "limit": 10, "totalPages": 0}}
 
+    @pytest.mark.parametrize("path", LIST_PATHS)
+    async def test_an_empty_search_is_no_filter_in_every_list(
+        self, client: httpx.AsyncClient, path: str
+    ) -> None:
+        """Issue 12.21, for every list operation (they share the Search parameter)."""
+        headers = await auth_headers(client, ADMIN)
+        response = await client.get(f"{path}?page=1&limit=100&search=", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == (await client.get(f"{path}?page=1&limit=100", headers=headers)).json()
+
     @pytest.mark.parametrize("params", BAD_PAGE_QUERIES)
     async def test_bad_query_is_422(
         self, client: httpx.AsyncClient, admin: dict[str, str], params: dict[str, Any]
@@ -216,6 +228,48 @@ class TestCreatePermission:
         fetched = await client.get(f"/api/permissions/{body['id']}", headers=admin)
         assert fetched.json() == body
 
+    async def test_one_timestamp_per_insert_whatever_the_clock(
+        self, client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Issue 12.26: createdAt and updatedAt of one insert come from one clock reading, not two."""
+
+        class TickingClock(datetime):
+            """Real time, but every reading is one millisecond later than the one before."""
+
+            readings = 0
+
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> TickingClock:
+                cls.readings += 1
+                real = datetime.now(tz) + timedelta(milliseconds=cls.readings)
+                return cls.fromtimestamp(real.timestamp(), tz)
+
+        monkeypatch.setattr(types, "datetime", TickingClock)
+        created = await client.post("/api/permissions", json={"action": f"{_tag()}:view"}, headers=admin)
+        assert created.status_code == 201, created.text
+        assert created.json()["createdAt"] == created.json()["updatedAt"]
+        # The other creations too, including those that attach rows in the same request.
+        role = await client.post(
+            "/api/roles",
+            json={"name": "Tick" + _tag()[:20], "permissionIds": [created.json()["id"]]},
+            headers=admin,
+        )
+        assert role.status_code == 201, role.text
+        assert role.json()["createdAt"] == role.json()["updatedAt"]
+        body = {
+            "email": unique_email("tick"),
+            "name": "T",
+            "password": "tickPass123",
+            "roleIds": [role.json()["id"]],
+        }
+        user = await client.post("/api/users", json=body, headers=admin)
+        assert user.status_code == 201, user.text
+        assert user.json()["created_at"] == user.json()["updated_at"]
+        team = await client.post("/api/teams", json={"name": "Tick"}, headers=admin)
+        assert team.status_code == 201, team.text
+        assert team.json()["createdAt"] == team.json()["updatedAt"]
+        assert TickingClock.readings > 0  # the patched clock was read
+
     async def test_wildcard_verb_and_missing_or_null_description(
         self, client: httpx.AsyncClient, admin: dict[str, str]
     ) -> None:
@@ -224,6 +278,30 @@ class TestCreatePermission:
         assert (wildcard["resource"], wildcard["description"]) == (tag, None)
         explicit_null = await _create_permission(client, admin, f"{tag}:view", description=None)
         assert (explicit_null["resource"], explicit_null["description"]) == (tag, None)
+
+    @pytest.mark.parametrize("verb", ["view", "*"])
+    async def test_the_nestjs_dtos_resource_field_is_accepted(
+        self, client: httpx.AsyncClient, admin: dict[str, str], verb: str
+    ) -> None:
+        """Issue 12.20: the NestJS DTO sends `resource` beside `action`."""
+        tag = _tag()
+        body = {"action": f"{tag}:{verb}", "resource": tag, "description": "From NestJS"}
+        response = await client.post("/api/permissions", json=body, headers=admin)
+        assert response.status_code == 201, response.text
+        assert (response.json()["action"], response.json()["resource"]) == (f"{tag}:{verb}", tag)
+
+    @pytest.mark.parametrize("resource", ["other", "*"])
+    async def test_a_resource_that_disagrees_with_the_action_is_422(
+        self, client: httpx.AsyncClient, admin: dict[str, str], resource: str
+    ) -> None:
+        action = f"{_tag()}:view"
+        response = await client.post(
+            "/api/permissions", json={"action": action, "resource": resource}, headers=admin
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "resource"]
+        listed = await client.get("/api/permissions", params={"search": action}, headers=admin)
+        assert listed.json()["meta"]["total"] == 0
 
     async def test_duplicate_action_is_409(self, client: httpx.AsyncClient, admin: dict[str, str]) -> None:
         action = f"{_tag()}:view"
@@ -275,7 +353,9 @@ class TestCreatePermission:
             {"action": None},
             {"action": 5},
             {"description": "no action"},
-            {"action": "zz-extra:view", "resource": "zz-extra"},
+            {"action": "zz-extra:view", "resource": "Zz-extra"},
+            {"action": "zz-extra:view", "resource": None},
+            {"action": "zz-extra:view", "resource": "zz-extra:view"},
             {"action": "zz-long:view", "description": "d" * 2001},
             {"action": "zz-nul:view", "description": "bad\u0000text"},
         ],

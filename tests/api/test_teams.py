@@ -16,7 +16,17 @@ from sqlalchemy import delete
 
 from halolight.db.models import UserRole
 from halolight.repositories import roles
-from tests.api.helpers import ADMIN, BAD_PAGE_QUERIES, EDITOR, MANAGER, VIEWER, auth_headers, bearer, register
+from tests.api.helpers import (
+    ADMIN,
+    BAD_PAGE_QUERIES,
+    BAD_URLS,
+    EDITOR,
+    MANAGER,
+    VIEWER,
+    auth_headers,
+    bearer,
+    register,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,6 +53,16 @@ class Caller:
 async def new_user(client: httpx.AsyncClient) -> Caller:
     body = await register(client)
     return Caller(body["user"]["id"], body["user"]["email"], bearer(body["accessToken"]))
+
+
+async def grant_users_view(app: FastAPI, caller: Caller) -> Caller:
+    """Give `caller` the VIEWER role too (`users:view`): they may then name any user and see emails."""
+    async with app.state.runtime.sessionmaker() as db:
+        viewer = await roles.find_by_name(db, "VIEWER")
+        assert viewer is not None
+        await roles.assign_to_user(db, caller.id, viewer.id)
+        await db.commit()
+    return caller
 
 
 async def create_team(client: httpx.AsyncClient, owner: Caller, **fields: Any) -> dict[str, Any]:
@@ -115,8 +135,9 @@ async def editor_role_id(app: FastAPI) -> str:
 
 
 @pytest.fixture
-async def owner(client: httpx.AsyncClient) -> Caller:
-    return await new_user(client)
+async def owner(client: httpx.AsyncClient, app: FastAPI) -> Caller:
+    """A USER who also holds `users:view` (VIEWER), so that they may add anyone to their teams."""
+    return await grant_users_view(app, await new_user(client))
 
 
 @pytest.fixture
@@ -125,8 +146,8 @@ async def member(client: httpx.AsyncClient) -> Caller:
 
 
 @pytest.fixture
-async def stranger(client: httpx.AsyncClient) -> Caller:
-    return await new_user(client)
+async def stranger(client: httpx.AsyncClient, app: FastAPI) -> Caller:
+    return await grant_users_view(app, await new_user(client))
 
 
 @pytest.fixture
@@ -319,6 +340,16 @@ class TestCreateTeam:
         assert response.status_code == 422
         assert all(set(issue) == {"loc", "msg", "type"} for issue in response.json()["detail"])
 
+    @pytest.mark.parametrize("avatar", BAD_URLS)
+    async def test_urls_outside_rfc_3986_are_422(
+        self, client: httpx.AsyncClient, owner: Caller, avatar: str
+    ) -> None:
+        response = await client.post(
+            "/api/teams", json={"name": "X", "avatar": avatar}, headers=owner.headers
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"][:2] == ["body", "avatar"]
+
 
 class TestGetTeam:
     async def test_anonymous_is_401(self, client: httpx.AsyncClient, team: dict[str, Any]) -> None:
@@ -366,7 +397,11 @@ class TestGetTeam:
     ) -> None:
         as_member = await get_team(client, team["id"], member)
         assert as_member.status_code == 200
-        assert as_member.json() == (await get_team(client, team["id"], owner)).json()
+        as_owner = (await get_team(client, team["id"], owner)).json()
+        # Without `users:view` the member sees the people of the team, but no email except their own.
+        hidden: dict[str, Any] = {"owner": owner.summary | {"email": None}}
+        hidden["members"] = [m | {"email": None} if m["id"] != member.id else m for m in as_owner["members"]]
+        assert as_member.json() == as_owner | hidden
 
     async def test_teams_star_reads_any_team(
         self, client: httpx.AsyncClient, admin: dict[str, str], team: dict[str, Any]
@@ -667,6 +702,36 @@ class TestAddTeamMember:
         )
         assert response.status_code == 201
         assert stranger.id in [m["id"] for m in response.json()["members"]]
+
+    async def test_a_user_the_owner_may_not_see_is_the_same_422(
+        self, client: httpx.AsyncClient, member: Caller, stranger: Caller
+    ) -> None:
+        """Issue 12.6: without `users:view` an owner cannot name arbitrary users, then read their details."""
+        plain_owner = member  # a USER: teams:edit, not users:view
+        own = await create_team(client, plain_owner, name=unique("plain"))
+        for user_id in (stranger.id, "no-such-user"):
+            response = await client.post(
+                f"/api/teams/{own['id']}/members", json={"userId": user_id}, headers=plain_owner.headers
+            )
+            assert response.status_code == 422
+            assert response.json() == {
+                "detail": [{"loc": ["body", "userId"], "msg": "User not found", "type": "not_found"}]
+            }
+        assert (await get_team(client, own["id"], plain_owner)).json()["memberCount"] == 1
+
+    async def test_without_users_view_the_people_of_visible_teams_can_be_added_without_emails(
+        self, client: httpx.AsyncClient, owner: Caller, member: Caller, team: dict[str, Any]
+    ) -> None:
+        """`member` sees `owner` through `team`: naming them reveals nothing new; their email stays hidden."""
+        own = await create_team(client, member, name=unique("plain"))
+        added = await add_member(client, own["id"], member, owner.id)
+        assert [m["id"] for m in added["members"]] == [member.id, owner.id]
+        assert added["members"][1] == owner.summary | {
+            "email": None, "role": None, "joinedAt": added["members"][1]["joinedAt"]
+        }  # fmt: skip
+        assert added["owner"] == member.summary  # one's own email is shown
+        as_owner = (await get_team(client, own["id"], owner)).json()  # owner holds users:view
+        assert as_owner["members"][0]["email"] == member.email
 
     async def test_unknown_user_is_422(
         self, client: httpx.AsyncClient, owner: Caller, team: dict[str, Any]

@@ -7,16 +7,22 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from halolight.repositories import users
 from tests.api.helpers import (
     ADMIN,
     BAD_PAGE_QUERIES,
+    BAD_URLS,
+    GOOD_URLS,
     MANAGER,
     USER,
     VIEWER,
     auth_headers,
     bearer,
+    caller_with,
     login,
+    register,
     unique_email,
 )
 
@@ -109,6 +115,22 @@ class TestListUsers:
         ]
         assert everyone >= 7
 
+    async def test_the_halolight_admins_query(self, client: httpx.AsyncClient) -> None:
+        """Issue 12.21: the Next.js admin's users page: empty search, `all` filters, then a role id."""
+        headers = await auth_headers(client, ADMIN)
+        everyone = await client.get("/api/users?page=1&limit=10", headers=headers)
+        response = await client.get("/api/users?page=1&limit=10&search=&status=all&role=all", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == everyone.json()
+        manager_role = await _role_id(client, "MANAGER")
+        by_id = await client.get(
+            "/api/users", params={"search": "", "status": "all", "role": manager_role}, headers=headers
+        )
+        assert by_id.status_code == 200
+        assert by_id.json() == (await client.get("/api/users?role=manager", headers=headers)).json()
+        assert MANAGER in [u["email"] for u in by_id.json()["data"]]
+        assert all(manager_role in [r["id"] for r in u["roles"]] for u in by_id.json()["data"])
+
     @pytest.mark.parametrize(
         "params", [*BAD_PAGE_QUERIES, {"status": "DELETED"}, {"role": ""}, {"role": "r" * 51}]
     )
@@ -146,6 +168,47 @@ class TestGetUser:
         assert set(body) == USER_FIELDS | {"teams"}
         assert [r["name"] for r in body["roles"]] == ["ADMIN"]
         assert "password" not in response.text
+
+    async def test_teams_are_listed_only_if_the_caller_could_get_them(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Issue 12.5: a team that GET /api/teams/{id} answers 404 to is never named here."""
+        admin = await auth_headers(client, ADMIN)
+        owner = await register(client)
+        owner_headers = bearer(owner["accessToken"])
+        secret = await client.post(
+            "/api/teams", json={"name": f"Secret {unique_email('t')}"}, headers=owner_headers
+        )
+        assert secret.status_code == 201, secret.text
+        team = {"id": secret.json()["id"], "name": secret.json()["name"], "isOwner": True}
+        path = f"/api/users/{owner['user']['id']}"
+        for outsider in (VIEWER, MANAGER):  # users:view and teams:view, not in the team, not teams:*
+            headers = await auth_headers(client, outsider)
+            assert (await client.get(f"/api/teams/{team['id']}", headers=headers)).status_code == 404
+            response = await client.get(path, headers=headers)
+            assert response.status_code == 200
+            assert response.json()["teams"] == []
+            assert team["id"] not in response.text and team["name"] not in response.text
+        assert (await client.get(path, headers=admin)).json()["teams"] == [team]  # teams:* sees it
+        # A member who can see the user sees the team; losing teams:view hides it again.
+        manager = (await login(client, MANAGER))["user"]["id"]
+        added = await client.post(f"/api/teams/{team['id']}/members", json={"userId": manager}, headers=admin)
+        assert added.status_code == 201, added.text
+        as_member = await client.get(path, headers=await auth_headers(client, MANAGER))
+        assert as_member.json()["teams"] == [team]
+
+    async def test_teams_need_teams_view(self, client: httpx.AsyncClient) -> None:
+        admin = await auth_headers(client, ADMIN)
+        headers = await caller_with(client, admin, "users:view")  # no teams:view
+        me = (await client.get("/api/auth/me", headers=headers)).json()
+        created = await client.post("/api/teams", json={"name": "Mine"}, headers=admin)
+        added = await client.post(
+            f"/api/teams/{created.json()['id']}/members", json={"userId": me["id"]}, headers=admin
+        )
+        assert added.status_code == 201, added.text
+        response = await client.get(f"/api/users/{me['id']}", headers=headers)
+        assert response.status_code == 200
+        assert response.json()["teams"] == []
 
 
 class TestCreateUser:
@@ -220,6 +283,18 @@ class TestCreateUser:
         body = {"email": unique_email(), "name": "X", "password": "initialPass1", **patch}
         response = await client.post("/api/users", json=body, headers=await auth_headers(client, ADMIN))
         assert response.status_code == 422
+
+    @pytest.mark.parametrize("avatar", BAD_URLS)
+    async def test_urls_outside_rfc_3986_are_422(self, client: httpx.AsyncClient, avatar: str) -> None:
+        """Issue 12.18: no raw quotes, angle brackets, spaces, backslashes… in stored URLs."""
+        body = {"email": unique_email(), "name": "X", "password": "initialPass1", "avatar": avatar}
+        response = await client.post("/api/users", json=body, headers=await auth_headers(client, ADMIN))
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"][:2] == ["body", "avatar"]
+
+    @pytest.mark.parametrize("avatar", GOOD_URLS)
+    async def test_rfc_3986_urls_are_stored(self, client: httpx.AsyncClient, avatar: str) -> None:
+        assert (await create_user(client, avatar=avatar))["avatar"] == avatar
 
 
 class TestUpdateUser:
@@ -499,3 +574,84 @@ class TestConcurrentEmails:
             *(client.post("/api/users", json=b, headers=headers) for b in bodies)
         )
         assert sorted(r.status_code for r in responses) == [201, 409]
+
+    @pytest.mark.parametrize("via", ["register", "createUser"])
+    async def test_concurrent_accounts_sharing_a_local_part_get_distinct_usernames(
+        self, client: httpx.AsyncClient, via: str
+    ) -> None:
+        """Issue 12.23: the derived username is allocated under a lock, not read and then written."""
+        local = unique_email("same").split("@")[0].replace("-", "")
+        bodies = [
+            {"email": f"{local}@{domain}.example.com", "name": "Same", "password": "samePass123"}
+            for domain in ("a", "b", "c", "d")
+        ]
+        headers = await auth_headers(client, ADMIN)
+        if via == "register":
+            posts = (client.post("/api/auth/register", json=b) for b in bodies)
+        else:
+            posts = (client.post("/api/users", json=b, headers=headers) for b in bodies)
+        responses = await asyncio.gather(*posts)
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        ids = [r.json().get("user", r.json())["id"] for r in responses]
+        found = [(await client.get(f"/api/users/{i}", headers=headers)).json()["username"] for i in ids]
+        assert sorted(found) == [local, f"{local}2", f"{local}3", f"{local}4"]
+
+
+def fullwidth(text: str) -> str:
+    """ASCII letters and digits as their fullwidth compatibility forms (NFKC maps them back)."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+class TestEmailNormalization:
+    """Issue 12.12: emails are NFKC-normalized and lower-cased before uniqueness checks, storage and login."""
+
+    async def test_a_fullwidth_variant_of_the_admin_cannot_register(self, client: httpx.AsyncClient) -> None:
+        email = fullwidth("admin") + "@halolight.h7ml.cn"
+        response = await client.post(
+            "/api/auth/register", json={"email": email, "name": "Spoof", "password": "spoofPass123"}
+        )
+        assert response.status_code == 409
+        assert response.json() == {"detail": "Email is already registered"}
+
+    async def test_a_fullwidth_variant_cannot_be_created_by_an_administrator(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {"email": fullwidth("VIEWER") + "@halolight.h7ml.cn", "name": "X", "password": "spoofPass123"}
+        response = await client.post("/api/users", json=body, headers=await auth_headers(client, ADMIN))
+        assert response.status_code == 409
+
+    async def test_emails_are_stored_normalized_and_log_in_in_any_form(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        local = unique_email("Wide").split("@")[0]
+        registered = await client.post(
+            "/api/auth/register",
+            json={"email": f"{fullwidth(local)}@Example.COM", "name": "Wide", "password": "widePass123"},
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["user"]["email"] == f"{local.lower()}@example.com"
+        body = await login(client, f"{local.upper()}@example.com", "widePass123")
+        assert body["user"]["id"] == registered.json()["user"]["id"]
+        created = await create_user(client, email=f"{fullwidth('Made')}{local}@example.com")
+        assert created["email"] == f"made{local.lower()}@example.com"
+
+    async def test_rows_written_by_the_other_backends_match_too(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A row stored as typed (not normalized) by the NestJS backend still blocks its NFKC twin."""
+        local = unique_email("nest").split("@")[0]
+        async with app.state.runtime.sessionmaker() as db:
+            await users.add(
+                db,
+                email=f"{fullwidth(local).upper()}@example.com",
+                name="Nest",
+                username=local,
+                password=await app.state.runtime.passwords.hash("nestPass123"),
+            )
+            await db.commit()
+        response = await client.post(
+            "/api/auth/register",
+            json={"email": f"{local}@example.com", "name": "N", "password": "nestPass123"},
+        )
+        assert response.status_code == 409
+        assert (await login(client, f"{local}@example.com", "nestPass123"))["user"]["name"] == "Nest"

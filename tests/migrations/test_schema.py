@@ -209,14 +209,14 @@ class TestEmptyDatabase:
         }
         assert {"add_index", "remove_index", "modify_default"} <= kinds
 
-    def test_downgrade_to_base_then_upgrade_again(self, database: Database) -> None:
+    def test_downgrade_to_0001_then_upgrade_again(self, database: Database) -> None:
         upgrade(database.url)
-        command.downgrade(alembic_config(database.url), "base")
+        command.downgrade(alembic_config(database.url), "0001")
 
         with database.engine.connect() as conn:
             catalog = read_catalog(conn)
-        assert set(catalog["tables"]) == {"alembic_version"}
-        assert catalog["enums"] == {}
+        assert set(catalog["tables"]) == SHARED_TABLES | {"alembic_version"}
+        assert_shared_schema_matches_reference(catalog)
 
         upgrade(database.url)
         with database.engine.connect() as conn:
@@ -224,6 +224,27 @@ class TestEmptyDatabase:
             assert model_differences(conn) == []
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
+
+    def test_downgrading_0001_is_refused_and_keeps_the_shared_tables(self, database: Database) -> None:
+        upgrade(database.url)
+        with database.engine.connect() as conn:
+            conn.execute(
+                text("""INSERT INTO roles (id, name, label, "createdAt", "updatedAt")
+                                 VALUES ('keep-me', 'KEEP', 'Keep', now(), now())""")
+            )
+
+        with pytest.raises(RuntimeError, match="refusing to downgrade 0001"):
+            command.downgrade(alembic_config(database.url), "base")
+
+        with database.engine.connect() as conn:
+            catalog = read_catalog(conn)
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+            kept = conn.execute(text("SELECT name FROM roles WHERE id = 'keep-me'")).scalar_one()
+        # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
+        assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
+        assert_shared_schema_matches_reference(catalog)
+        assert version == "0003"
+        assert kept == "KEEP"
 
 
 class TestPrismaFirstDatabase:

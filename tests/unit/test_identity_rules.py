@@ -245,3 +245,28 @@ class TestPermissionRules:
         assert (await handlers.roles.get_role(admin, id=role.id)).permissions == []
         with pytest.raises(NotFound, match="Permission not found"):
             await handlers.permissions.get_permission(admin, id=created.id)
+
+
+class TestIdentityNormalization:
+    @pytest.mark.parametrize(
+        ("typed", "stored"),
+        [
+            ("ａｄｍｉｎ@halolight.h7ml.cn", "admin@halolight.h7ml.cn"),  # fullwidth letters
+            ("ADMIN@Halolight.H7ML.cn", "admin@halolight.h7ml.cn"),
+            ("ﬁle@example.com", "file@example.com"),  # the ligature ﬁ
+            ("Ä@example.com", "ä@example.com"),  # A + combining diaeresis composes
+        ],
+    )
+    async def test_normalize_email_is_nfkc_then_lower_case(self, typed: str, stored: str) -> None:
+        assert users.normalize_email(typed) == stored
+
+    async def test_postgresql_normalizes_the_same_way(self, db: AsyncSession) -> None:
+        """Rows the other backends wrote are compared through `lower(normalize(email, NFKC))`."""
+        for typed in ("ＡＤＭＩＮ@halolight.h7ml.cn", "ﬁle@Example.com"):
+            found = await db.scalar(select(users._email_key(typed)))
+            assert found == users.normalize_email(typed)
+
+    async def test_find_by_email_matches_every_form(self, db: AsyncSession) -> None:
+        admin = await users.find_by_email(db, "admin@halolight.h7ml.cn")
+        assert admin is not None
+        assert await users.find_by_email(db, "ＡＤＭＩＮ@ＨＡＬＯＬＩＧＨＴ.h7ml.cn") is admin

@@ -8,7 +8,7 @@ import pytest
 from jose import jwt
 
 from halolight.errors import Unauthorized, ValidationFailed
-from halolight.security.passwords import PasswordHasher, ensure_hashable
+from halolight.security.passwords import PasswordHasher, bcrypt_input, check_new_password, is_common
 from halolight.security.rbac import grants
 from halolight.security.tokens import ALGORITHM, TokenCodec
 from halolight.settings import Settings
@@ -74,6 +74,70 @@ class TestTokens:
         with pytest.raises(Unauthorized):
             codec.decode("access", token)
 
+    @staticmethod
+    def _signed(times: dict[str, object], kind: str = "access") -> str:
+        claims = {"iss": "halolight-api", "sub": "u", "sid": "s", "jti": "j", "type": kind, **times}
+        settings = Settings()
+        key = settings.jwt_secret_key if kind == "access" else settings.jwt_refresh_secret_key
+        return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+    def test_well_formed_times_pass(self, codec: TokenCodec) -> None:
+        now = int(time.time())
+        lifetime = int(codec.lifetime("access").total_seconds())
+        assert codec.decode("access", self._signed({"iat": now, "exp": now + lifetime})).user_id == "u"
+        assert (
+            codec.decode("access", self._signed({"iat": now + 3, "exp": now + 60})).user_id == "u"
+        )  # small skew
+
+    def test_iat_in_the_future_is_refused(self, codec: TokenCodec) -> None:
+        now = int(time.time())
+        with pytest.raises(Unauthorized):
+            codec.decode("access", self._signed({"iat": now + 3600, "exp": now + 3660}))
+
+    @pytest.mark.parametrize(
+        "times",
+        [
+            {"exp": "STR"},
+            {"iat": "STR"},
+            {"exp": "FLOAT"},
+            {"iat": "FLOAT"},
+            {"exp": True},
+        ],
+        ids=["exp-string", "iat-string", "exp-float", "iat-float", "exp-bool"],
+    )
+    def test_times_must_be_integers(self, codec: TokenCodec, times: dict[str, object]) -> None:
+        now = int(time.time())
+        values: dict[str, object] = {"iat": now - 1, "exp": now + 60}
+        for name, how in times.items():
+            if how == "STR":
+                values[name] = str(values[name])
+            elif how == "FLOAT":
+                values[name] = float(str(values[name])) + 0.5
+            else:
+                values[name] = how
+        with pytest.raises(Unauthorized):
+            codec.decode("access", self._signed(values))
+
+    def test_lifetime_beyond_the_configured_one_is_refused(self, codec: TokenCodec) -> None:
+        now = int(time.time())
+        access = int(codec.lifetime("access").total_seconds())
+        with pytest.raises(Unauthorized):
+            codec.decode("access", self._signed({"iat": now, "exp": now + access + 1}))
+        with pytest.raises(Unauthorized):
+            codec.decode("access", self._signed({"iat": now, "exp": now + 10 * 365 * 86400}))
+        refresh = int(codec.lifetime("refresh").total_seconds())
+        assert (
+            codec.decode("refresh", self._signed({"iat": now, "exp": now + refresh}, "refresh")).user_id
+            == "u"
+        )
+        with pytest.raises(Unauthorized):
+            codec.decode("refresh", self._signed({"iat": now, "exp": now + refresh + 1}, "refresh"))
+
+    def test_exp_not_after_iat_is_refused(self, codec: TokenCodec) -> None:
+        now = int(time.time())
+        with pytest.raises(Unauthorized):
+            codec.decode("access", self._signed({"iat": now + 2, "exp": now + 2}))
+
     def test_other_algorithms_are_refused(self, codec: TokenCodec) -> None:
         claims = jwt.get_unverified_claims(codec.issue("access", "u", "s").token)
         token = jwt.encode(claims, Settings().jwt_secret_key, algorithm="HS512")
@@ -101,10 +165,48 @@ class TestPasswords:
         assert not await hasher.verify("anything", None)
         assert not await hasher.verify("anything", "not-a-bcrypt-hash")
 
-    def test_72_byte_limit(self) -> None:
-        assert ensure_hashable("a" * 72) == b"a" * 72
-        with pytest.raises(ValidationFailed):
-            ensure_hashable("é" * 37)
+    def test_only_the_first_72_bytes_count_as_in_bcryptjs(self) -> None:
+        assert bcrypt_input("a" * 72) == b"a" * 72
+        # Cut at byte 72 even inside a character, as bcryptjs does (it hashes UTF-8 bytes, ignoring the rest).
+        assert bcrypt_input("é" * 37) == ("é" * 36).encode()
+        assert bcrypt_input("a" + "密" * 40) == ("a" + "密" * 40).encode()[:72]
+        assert len(bcrypt_input("密" * 72)) == 72
+
+    async def test_long_multibyte_passwords_hash_and_verify(self) -> None:
+        hasher = PasswordHasher(rounds=4, max_concurrency=1)
+        password = "密" * 40  # 40 characters, 120 bytes
+        hashed = await hasher.hash(password)
+        assert await hasher.verify(password, hashed)
+        assert not await hasher.verify("密" * 23, hashed)  # 69 bytes: a different key
+        # Passwords sharing the first 72 bytes are the same to bcrypt (and to bcryptjs): documented.
+        assert await hasher.verify("密" * 24 + "x", hashed)
+
+    async def test_interoperates_with_bcryptjs_truncation(self) -> None:
+        import bcrypt
+
+        # What bcryptjs stores for a long password: the hash of its first 72 UTF-8 bytes ($2a$, or $2b$).
+        password = "é" * 40
+        nest_style = bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(4, prefix=b"2a")).decode()
+        assert await PasswordHasher(4, 1).verify(password, nest_style)
+
+
+class TestNewPasswordRules:
+    @pytest.mark.parametrize(
+        "password", ["12345678", "password", "PASSWORD", "qwertyuiop", "ｐａｓｓｗｏｒｄ"]
+    )
+    def test_common_passwords_are_refused_with_a_reason(self, password: str) -> None:
+        assert is_common(password)
+        with pytest.raises(ValidationFailed) as refused:
+            check_new_password(password, ("body", "newPassword"))
+        assert refused.value.issues == [
+            {"loc": ["body", "newPassword"], "msg": refused.value.message, "type": "password_too_common"}
+        ]
+        assert "common" in refused.value.message
+
+    @pytest.mark.parametrize("password", ["securePass123", "correct horse battery", "密" * 40])
+    def test_uncommon_passwords_pass(self, password: str) -> None:
+        assert not is_common(password)
+        check_new_password(password)
 
 
 class TestSettings:

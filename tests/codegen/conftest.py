@@ -1,0 +1,102 @@
+"""Scratch APIs for the generator tests.
+
+Each `apis/<name>/openapi.yaml` is generated into a temporary package `scratch_<name>` (exactly as `make gen`
+generates `generated/`); its handlers (`apis/<name>/handlers/*.py.txt`: not `.py`, because they import the
+generated package, which does not exist in the source tree) are copied next to it; the routers are served by
+one FastAPI app with the real error handlers and request guard."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from codegen.__main__ import generate
+from generated.operations import OperationInfo
+from halolight.app import _install_error_handlers
+from halolight.middleware import RequestGuard
+from halolight.runtime import Runtime
+from halolight.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+APIS = Path(__file__).resolve().parent / "apis"
+SCRATCH_APIS = ("params", "files")
+# Shared between runs: checking fastapi, pydantic and sqlalchemy from a cold cache takes most of a minute.
+MYPY_CACHE = Path(tempfile.gettempdir()) / "halolight-codegen-mypy-cache"
+
+
+def build_package(api: str, dest: Path, edit: Callable[[str], str] | None = None) -> str:
+    package = f"scratch_{api}"
+    generate(dest / package, APIS / api / "openapi.yaml", package, f"{package}.handlers")
+    handlers = dest / package / "handlers"
+    handlers.mkdir()
+    (handlers / "__init__.py").write_text("", encoding="utf-8")
+    for source in sorted((APIS / api / "handlers").glob("*.py.txt")):
+        text = source.read_text(encoding="utf-8")
+        (handlers / source.name.removesuffix(".txt")).write_text(
+            edit(text) if edit else text, encoding="utf-8"
+        )
+    return package
+
+
+def run_mypy(where: Path, packages: list[str]) -> subprocess.CompletedProcess[str]:
+    """mypy --strict on the scratch packages; what they import (halolight) is followed silently."""
+    config = where / "mypy.ini"
+    config.write_text(
+        "[mypy]\nstrict = True\nplugins = pydantic.mypy\nfollow_imports = silent\n"
+        "[mypy-cuid,pgserver,limits.*]\nignore_missing_imports = True\n",
+        encoding="utf-8",
+    )
+    args = [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(MYPY_CACHE)]
+    for package in packages:
+        args += ["-p", package]
+    env = {**os.environ, "MYPYPATH": str(ROOT)}
+    return subprocess.run(args, cwd=where, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def scratch_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    where = tmp_path_factory.mktemp("scratch")
+    for api in SCRATCH_APIS:
+        build_package(api, where)
+    sys.path.insert(0, str(where))
+    try:
+        yield where
+    finally:
+        sys.path.remove(str(where))
+
+
+@pytest.fixture(scope="session")
+async def scratch_app(scratch_dir: Path, settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+    runtime = Runtime.build(settings, database_url)
+    app.state.runtime = runtime
+    _install_error_handlers(app)
+    operations: list[OperationInfo] = []
+    for api in SCRATCH_APIS:
+        for router in importlib.import_module(f"scratch_{api}.routers").build_all():
+            app.include_router(router)
+        operations += importlib.import_module(f"scratch_{api}.operations").OPERATIONS
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout_s=settings.http_body_read_timeout_s,
+        operations=operations,
+    )
+    yield app
+    await runtime.close()
+
+
+@pytest.fixture(scope="session")
+async def scratch_client(scratch_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=scratch_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -1,0 +1,158 @@
+"""Request bodies: multipart and raw uploads streamed to the handler, with per-operation limits and types."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from tests.api.helpers import ADMIN, bearer, login
+
+BOUNDARY = "scratch-boundary-7f3a"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+MIB = 1024 * 1024
+
+
+def _seen() -> dict[str, Any]:
+    seen: dict[str, Any] = importlib.import_module("scratch_files.handlers.files").SEEN
+    return seen
+
+
+def _part(name: str, *, filename: str | None = None, content_type: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    head = f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+    if content_type:
+        head += f"Content-Type: {content_type}\r\n"
+    return (head + "\r\n").encode()
+
+
+async def _multipart(
+    fields: dict[str, str],
+    file_bytes: int,
+    *,
+    content_type: str = "text/plain",
+    after: dict[str, str] | None = None,
+    log: list[str] | None = None,
+) -> AsyncIterator[bytes]:
+    """A multipart body produced as the app reads it (no Content-Length), in 256 KiB pieces."""
+    for name, value in fields.items():
+        yield _part(name) + value.encode() + b"\r\n"
+    yield _part("file", filename="../../notes.txt", content_type=content_type)
+    piece = b"x" * (256 * 1024)
+    sent = 0
+    while sent < file_bytes:
+        chunk = piece[: file_bytes - sent]
+        sent += len(chunk)
+        if log is not None:
+            log.append("sent")
+        yield chunk
+    yield b"\r\n"
+    for name, value in (after or {}).items():
+        yield _part(name) + value.encode() + b"\r\n"
+    yield f"--{BOUNDARY}--\r\n".encode()
+
+
+async def test_a_multipart_upload_is_streamed_and_counted(scratch_client: httpx.AsyncClient) -> None:
+    log: list[str] = []
+    _seen()["log"] = log
+    body = _multipart({"title": "Notes", "copies": "2"}, 3 * MIB, log=log)
+    response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == "/files/f1"
+    stored = response.json()
+    # 3 MiB passes although the global limit is 1 MiB: the operation declares 8 MiB.
+    assert stored["size"] == 3 * MIB
+    assert stored["name"] == "notes.txt"  # the client's path is dropped
+    assert stored["title"] == "Notes"
+    # The handler never had the whole body: bounded chunks, and it read the first before the client sent
+    # the last.
+    assert stored["chunks"] >= 48
+    assert stored["largestChunk"] <= 64 * 1024
+    assert log.index("got") < len(log) - 1 - log[::-1].index("sent")
+    assert _seen()["upload"] == {"title": "Notes", "copies": 2, "content_type": "text/plain"}
+
+
+async def test_past_the_operation_limit_mid_stream_is_413(scratch_client: httpx.AsyncClient) -> None:
+    body = _multipart({"title": "Big"}, 9 * MIB)
+    response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body is too large"}
+
+
+async def test_a_declared_length_past_the_limit_is_413_before_reading(
+    scratch_client: httpx.AsyncClient,
+) -> None:
+    headers = {"Content-Type": MULTIPART, "Content-Length": str(9 * MIB)}
+    response = await scratch_client.post("/files", content=b"", headers=headers)
+    assert response.status_code == 413
+
+
+async def test_undeclared_media_types_are_415(scratch_client: httpx.AsyncClient) -> None:
+    as_json = await scratch_client.post("/files", json={"title": "x"})
+    assert as_json.status_code == 415
+    assert as_json.json() == {"detail": "Request body must be multipart/form-data"}
+    raw = await scratch_client.put("/files/f1/content", json={})
+    assert raw.status_code == 415
+    assert raw.json() == {"detail": "Request body must be application/octet-stream"}
+
+
+async def test_a_file_part_of_an_undeclared_type_is_415(scratch_client: httpx.AsyncClient) -> None:
+    body = _multipart({"title": "Img"}, 10, content_type="image/png")
+    response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+    assert response.status_code == 415
+    assert "text/plain" in response.json()["detail"]
+
+
+async def test_form_fields_are_validated(scratch_client: httpx.AsyncClient) -> None:
+    cases = [
+        ({}, None, ["body", "title"]),  # missing
+        ({"title": "x" * 21}, None, ["body", "title"]),  # maxLength
+        ({"title": "ok", "copies": "9"}, None, ["body", "copies"]),  # maximum
+        ({"title": "ok", "other": "1"}, None, ["body", "other"]),  # undeclared field
+        ({"title": "ok"}, {"copies": "1"}, ["body", "copies"]),  # a field after the file part
+    ]
+    for fields, after, loc in cases:
+        body = _multipart(fields, 1000, after=after)
+        response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+        assert response.status_code == 422, (fields, response.text)
+        assert [issue["loc"] for issue in response.json()["detail"]] == [loc], fields
+
+
+async def test_a_malformed_multipart_body_is_400(scratch_client: httpx.AsyncClient) -> None:
+    response = await scratch_client.post(
+        "/files", content=b"--other\r\n\r\nnope", headers={"Content-Type": MULTIPART}
+    )
+    assert response.status_code == 400
+    no_boundary = await scratch_client.post(
+        "/files", content=b"x", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert no_boundary.status_code == 400
+
+
+async def _raw(total: int) -> AsyncIterator[bytes]:
+    for _ in range(total // (128 * 1024)):
+        yield b"y" * (128 * 1024)
+
+
+async def test_a_raw_upload(scratch_client: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    tokens = await login(client, ADMIN)  # through the real app, on the same database
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": 'attachment; filename="data.bin"',
+        **bearer(tokens["accessToken"]),
+    }
+    response = await scratch_client.put("/files/f1/content", content=_raw(MIB), headers=headers)
+    assert response.status_code == 204, response.text
+    seen = _seen()["replace"]
+    assert seen["user_id"] is not None
+    assert seen["holding_a_connection"] is False
+    assert seen["size"] == MIB
+    assert seen["filename"] == "data.bin"
+    assert seen["content_type"] == "application/octet-stream"
+    assert seen["chunks"] >= 16
+    assert seen["largest"] <= 64 * 1024
+
+    too_large = await scratch_client.put("/files/f1/content", content=_raw(2 * MIB), headers=headers)
+    assert too_large.status_code == 413

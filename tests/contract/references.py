@@ -1,0 +1,169 @@
+"""What JSON Schema cannot say, the spec says with two extensions; these hooks let schemathesis read them.
+
+`x-references: <Kind>` marks a body field whose ids must name existing objects of that kind (the caller may
+use), and `x-must-match` a field that must agree with another one. Two hooks, the same for every operation:
+
+- `flatmap_body` gives such fields, half of the time, values that keep the rule: ids of real rows (listed
+  through the API once), a `resource` equal to the action's prefix. The success paths of createUser,
+  createRole, setRolePermissions, addTeamMember… are then exercised, not only their refusals. Only values
+  that already satisfy the field's schema are replaced, so negative cases stay negative.
+- `filter_failure` accepts exactly the refusals of positive data that the extensions document: a 422 whose
+  every issue is at such a field (`not_found` for references), or, for a reference that is a secret token
+  (resetPassword: no real one can be listed), the documented 400. Any other refusal (a 422 for a password,
+  a name, a URL…) still fails the run.
+
+Loaded by tests/contract/hooks.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import schemathesis
+import yaml
+from hypothesis import strategies as st
+from schemathesis.openapi.checks import RejectedPositiveData
+
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
+REFERENCES = "x-references"
+MUST_MATCH = "x-must-match"
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    return spec
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node and node["$ref"].startswith("#/"):
+        target: Any = _spec()
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _body_properties(method: str, path: str) -> dict[str, Any]:
+    operation = _spec()["paths"].get(path, {}).get(method.lower(), {})
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    properties: dict[str, Any] = _resolve(content.get("schema", {})).get("properties", {})
+    return properties
+
+
+@cache
+def _checked_fields(method: str, path: str) -> dict[str, str]:
+    """The body fields of an operation that carry `x-references` or `x-must-match`, with which one."""
+    fields = {}
+    for name, prop in _body_properties(method, path).items():
+        for extension in (REFERENCES, MUST_MATCH):
+            if extension in prop:
+                fields[name] = extension
+    return fields
+
+
+# Real rows, listed once through the API as the demo administrator (who may use every one of them).
+LISTS = {"Role": "/api/roles", "Permission": "/api/permissions", "User": "/api/users"}
+
+
+@cache
+def _real_ids(kind: str) -> tuple[str, ...]:
+    if kind not in LISTS:
+        return ()
+    base = os.environ.get("HALOLIGHT_CONTRACT_URL", "http://127.0.0.1:8000")
+    login = httpx.post(
+        f"{base}/api/auth/login", json={"email": "admin@halolight.h7ml.cn", "password": "123456"}, timeout=10
+    )
+    login.raise_for_status()
+    headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+    listed = httpx.get(f"{base}{LISTS[kind]}", params={"limit": 100}, headers=headers, timeout=10)
+    listed.raise_for_status()
+    return tuple(row["id"] for row in listed.json()["data"])
+
+
+ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # components/schemas/Id
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID.match(value) is not None
+
+
+def _kept_rule(name: str, prop: dict[str, Any], value: Any, body: dict[str, Any]) -> Any:
+    """A strategy for a value of field `name` that keeps its extension's rule, or None to leave it."""
+    if REFERENCES in prop:
+        ids = _real_ids(prop[REFERENCES])
+        if not ids:
+            return None
+        if isinstance(value, list) and prop.get("type") == "array" and all(_is_id(v) for v in value):
+            return st.lists(st.sampled_from(ids), min_size=len(value), max_size=len(value))
+        if _is_id(value) and prop.get("type") != "array":
+            return st.sampled_from(ids)
+        return None
+    if MUST_MATCH in prop and name == "resource":  # PermissionCreate: the action's prefix
+        action, pattern = body.get("action"), prop.get("pattern", "")
+        if isinstance(action, str) and isinstance(value, str) and re.match(pattern, value):
+            prefix = action.split(":", 1)[0]
+            return st.just(prefix) if re.match(pattern, prefix) else None
+    return None
+
+
+@schemathesis.hook
+def flatmap_body(context: Any, body: Any) -> Any:
+    """Half of the time, give the fields marked with the extensions values that keep their rules."""
+    if not isinstance(body, dict) or context.operation is None:
+        return st.just(body)
+    properties = _body_properties(context.operation.method, context.operation.path)
+    kept = {}
+    for name in _checked_fields(context.operation.method, context.operation.path):
+        if name in body:
+            strategy = _kept_rule(name, properties[name], body[name], body)
+            if strategy is not None:
+                kept[name] = st.one_of(st.just(body[name]), strategy)
+    if not kept:
+        return st.just(body)
+    return st.fixed_dictionaries(kept).map(lambda values: {**body, **values})
+
+
+def _refused_for_a_checked_field(
+    fields: dict[str, str], secrets: list[str], status: int, body: Any, sent: Any
+) -> bool:
+    if not isinstance(sent, dict):
+        return False
+    if status == 400:  # a secret reference (a reset token: nothing lists them) that names nothing: 400
+        return isinstance(body, dict) and isinstance(body.get("detail"), str) and bool(secrets)
+    if status != 422 or not isinstance(body, dict) or not isinstance(body.get("detail"), list):
+        return False
+    issues = body["detail"]
+    for issue in issues:
+        loc = issue.get("loc", [])
+        if len(loc) < 2 or loc[0] != "body" or loc[1] not in fields or loc[1] not in sent:
+            return False
+        if fields[loc[1]] == REFERENCES and issue.get("type") != "not_found":
+            return False
+    return bool(issues)
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    """Keep every failure except a positive-data rejection that the spec's extensions document."""
+    if not isinstance(failure, RejectedPositiveData):
+        return True
+    fields = _checked_fields(case.operation.method, case.operation.path)
+    if not fields:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    properties = _body_properties(case.operation.method, case.operation.path)
+    secrets = [  # references sent whose kind no list operation shows: only a 400 can refuse them
+        name
+        for name, extension in fields.items()
+        if extension == REFERENCES and properties[name][REFERENCES] not in LISTS and name in (case.body or {})
+    ]
+    return not _refused_for_a_checked_field(fields, secrets, response.status_code, body, case.body)
