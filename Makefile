@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve migrate revision test fuzz check clean
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -15,11 +15,15 @@ help:
 	@echo "make lint       spec lint, ruff, format check, mypy --strict"
 	@echo "make fuzz       long schemathesis run (stateful included)"
 	@echo "make migrate    alembic upgrade head + seed, nothing else"
+	@echo "make reset-db   delete the embedded database's data (asks first)"
 	@echo "make check      check-gen + lint + test (what CI runs)"
+	@echo "make bench      API vs a ceiling app on 100,000 users with wrk (< 10 min): bench/results.md"
+	@echo "make bench-quick  the same with short runs (< 2 min)"
 
 $(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@test -d $(VENV) || (echo "creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV))
+	@echo "installing the pinned dependencies into $(VENV) (about a minute the first time)"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,27 +47,41 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 
 run: $(STAMP)
-	$(BIN)/python -m halolight.serve
+	$(BIN)/halolight serve
 
 # As in production: granian, WORKERS processes (default: one per core), uvloop, bounded header size and
 # header/body read times. Same DATABASE_URL / HOST / PORT handling and embedded default as `make run`.
 serve: $(STAMP)
-	$(BIN)/python -m halolight.serve --production-server
+	$(BIN)/halolight serve --production-server
+
+# Deletes the embedded database's data (EMBEDDED_PG_DIR) after asking; refuses while a server uses it.
+reset-db: $(STAMP)
+	$(BIN)/halolight db reset
 
 migrate: $(STAMP)
-	$(BIN)/python -m halolight.serve --prepare-only
+	$(BIN)/halolight db seed
 
 revision: $(STAMP)
 	@test -n "$(m)" || (echo 'usage: make revision m="what changes"' && exit 1)
 	$(BIN)/alembic revision -m "$(m)"
 
+# One worker per core (pytest-xdist), each with its own embedded PostgreSQL; whole files per worker, the
+# slowest first (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 fuzz: $(STAMP)
 	HALOLIGHT_FUZZ=long $(BIN)/pytest tests/contract -x
 
 check: check-gen lint test
+
+# A fresh embedded database with 100,000 users, `make serve` and a ceiling app side by side, wrk against both
+# (installed from Debian if missing); writes bench/results.md and bench/explain.md. No server is left running.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -396,17 +396,20 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         lines += [f"        {arg}," for arg in route_args]
         lines.append(f"    ) -> {response_model or 'Response'}:")
         lines += prelude
-        lines.append("        async with ctx.transaction():")
+        # One transaction per request (ctx.run: commit, rollback, one retry on a lost race); an upload's
+        # stream cannot be read twice, so its handler runs once (ctx.run_once).
+        runner = "run_once" if prelude else "run"
+        call = f"await ctx.{runner}(impl.{fn}, {', '.join(call_args)})"
         if not simple:
             # The transaction ends before the response object exists: a streamed body's first byte is
             # sent after the commit (and after the after-commit callbacks).
-            lines.append(f"            result = await impl.{fn}({', '.join(call_args)})")
+            lines.append(f"        result = {call}")
             lines.append("        return to_response(result)")
         elif response_model:
-            lines.append(f"            result = await impl.{fn}({', '.join(call_args)})")
+            lines.append(f"        result = {call}")
             lines.append("        return result")
         else:
-            lines.append(f"            await impl.{fn}({', '.join(call_args)})")
+            lines.append(f"        {call}")
             lines.append(f"        return Response(status_code={status})")
         routes.append("\n".join(lines) + "\n")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from halolight.api_model import ApiModel
+from halolight.api_model import ApiModel, ResponseModel
 from pydantic import (
     MISSING,
     AwareDatetime,
@@ -18,14 +18,14 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 
-class AuthResponse(ApiModel):
+class AuthResponse(ResponseModel):
     accessToken: str
     refreshToken: str
     expiresAt: AwareDatetime
     user: AuthUser
 
 
-class AuthSession(ApiModel):
+class AuthSession(ResponseModel):
     id: str
     createdAt: AwareDatetime
     """
@@ -47,11 +47,11 @@ class AuthSession(ApiModel):
     ipAddress: str | None
 
 
-class AuthSessionList(ApiModel):
+class AuthSessionList(ResponseModel):
     data: list[AuthSession]
 
 
-class AuthUser(ApiModel):
+class AuthUser(ResponseModel):
     id: str
     email: str
     name: str
@@ -66,7 +66,7 @@ class BatchDeleteRequest(ApiModel):
     ids: Annotated[list[Id], Field(max_length=100, min_length=1)]
 
 
-class BatchDeleteResult(ApiModel):
+class BatchDeleteResult(ResponseModel):
     message: str
     deleted_count: Annotated[int, Field(ge=0)]
 
@@ -89,7 +89,7 @@ class ChangePasswordRequest(ApiModel):
     """
 
 
-class CurrentUser(ApiModel):
+class CurrentUser(ResponseModel):
     id: str
     email: str
     name: str
@@ -106,7 +106,7 @@ class CurrentUser(ApiModel):
     updated_at: AwareDatetime
 
 
-class Error(ApiModel):
+class Error(ResponseModel):
     detail: str
     """
     A human-readable message. Never contains submitted values.
@@ -126,7 +126,7 @@ class ForgotPasswordRequest(ApiModel):
     """
 
 
-class Health(ApiModel):
+class Health(ResponseModel):
     status: Literal['ok']
     database: Literal['ok']
 
@@ -166,18 +166,18 @@ class LogoutRequest(ApiModel):
     """
 
 
-class Message(ApiModel):
+class Message(ResponseModel):
     message: str
 
 
-class PaginationMeta(ApiModel):
+class PaginationMeta(ResponseModel):
     total: Annotated[int, Field(ge=0)]
     page: Annotated[int, Field(ge=1)]
     limit: Annotated[int, Field(ge=1)]
     totalPages: Annotated[int, Field(ge=0)]
 
 
-class Permission(ApiModel):
+class Permission(ResponseModel):
     id: str
     action: str
     """
@@ -214,7 +214,7 @@ class PermissionCreate(ApiModel):
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
 
 
-class PermissionList(ApiModel):
+class PermissionList(ResponseModel):
     data: list[Permission]
     meta: PaginationMeta
 
@@ -269,7 +269,7 @@ class ResetPasswordRequest(ApiModel):
     """
 
 
-class Role(ApiModel):
+class Role(ResponseModel):
     id: str
     name: str
     label: str
@@ -293,7 +293,7 @@ class RoleCreate(ApiModel):
     permissionIds: Annotated[list[Id] | MISSING, Field(max_length=200)] = MISSING
 
 
-class RoleList(ApiModel):
+class RoleList(ResponseModel):
     data: list[Role]
     meta: PaginationMeta
 
@@ -305,7 +305,7 @@ class RolePermissionsUpdate(ApiModel):
     permissionIds: Annotated[list[Id], Field(max_length=200)]
 
 
-class RoleSummary(ApiModel):
+class RoleSummary(ResponseModel):
     id: str
     name: str
     label: str
@@ -322,14 +322,14 @@ class RoleUpdate(ApiModel):
     description: Annotated[str | None | MISSING, Field(max_length=2000)] = MISSING
 
 
-class RoleWithPermissionNames(ApiModel):
+class RoleWithPermissionNames(ResponseModel):
     id: str
     name: str
     label: str
     permissions: list[str]
 
 
-class Team(ApiModel):
+class Team(ResponseModel):
     id: str
     name: str
     description: str | None
@@ -366,12 +366,12 @@ class TeamDetail(Team):
     members: list[TeamMember]
 
 
-class TeamList(ApiModel):
+class TeamList(ResponseModel):
     data: list[Team]
     meta: PaginationMeta
 
 
-class TeamMember(ApiModel):
+class TeamMember(ResponseModel):
     id: str
     """
     The member's user id.
@@ -397,7 +397,7 @@ class TeamMemberAdd(ApiModel):
     roleId: Id | None | MISSING = MISSING
 
 
-class TeamMemberRemoved(ApiModel):
+class TeamMemberRemoved(ResponseModel):
     message: str
     teamId: str
     userId: str
@@ -425,7 +425,7 @@ class TeamUpdate(ApiModel):
     """
 
 
-class TokenPair(ApiModel):
+class TokenPair(ResponseModel):
     accessToken: str
     refreshToken: str
     expiresAt: AwareDatetime
@@ -434,7 +434,7 @@ class TokenPair(ApiModel):
     """
 
 
-class User(ApiModel):
+class User(ResponseModel):
     id: str
     email: str
     name: str
@@ -502,7 +502,7 @@ class UserDetail(User):
     teams: list[UserTeam]
 
 
-class UserList(ApiModel):
+class UserList(ResponseModel):
     data: list[User]
     meta: PaginationMeta
 
@@ -527,7 +527,7 @@ class UserStatusUpdate(ApiModel):
     status: UserStatus
 
 
-class UserSummary(ApiModel):
+class UserSummary(ResponseModel):
     """
     A person of a team the caller can see. The email is contact data: it is `null` unless the caller holds
     `users:view` or is that person.
@@ -540,7 +540,7 @@ class UserSummary(ApiModel):
     avatar: str | None
 
 
-class UserTeam(ApiModel):
+class UserTeam(ResponseModel):
     """
     A team of the user, listed only if the caller could `GET` it: the caller holds `teams:view` and owns
     it, belongs to it or holds `teams:*`.
@@ -601,11 +601,11 @@ class UserUpdate(ApiModel):
     roleIds: Annotated[list[Id] | MISSING, Field(max_length=20)] = MISSING
 
 
-class ValidationError(ApiModel):
+class ValidationError(ResponseModel):
     detail: list[ValidationIssue]
 
 
-class ValidationIssue(ApiModel):
+class ValidationIssue(ResponseModel):
     loc: list[str | int]
     msg: str
     type: str

@@ -1,4 +1,5 @@
-"""Base class of every generated Pydantic model (datamodel-code-generator's --base-class)."""
+"""Base classes of the generated Pydantic models: `ApiModel` for whatever a client can send (datamodel-code-
+generator's --base-class), `ResponseModel` for output-only models (--base-class-map, see codegen)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ class ApiModel(BaseModel):
     def _refuse_unstorable_text(cls, data: Any) -> Any:
         _reject_unstorable(data)
         return data
+
+
+class ResponseModel(BaseModel):
+    """Output-only models: built by handlers from stored data, which PostgreSQL already guarantees free of
+    NUL; no per-string walk on every response."""
+
+    model_config = ConfigDict(populate_by_name=True)

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import psycopg
 import psycopg.errors
 import yaml
@@ -22,10 +23,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 
 from generated.operations import OPERATIONS
 from generated.routers import build_all
+from halolight.db import status
+from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.errors import ApiError, ValidationFailed
+from halolight.logging import RequestLog, configure_logging
 from halolight.middleware import RequestGuard
 from halolight.runtime import Runtime
 from halolight.settings import Settings, get_settings
@@ -88,7 +93,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.orig, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
             log.error("database statement timed out: %s", exc.orig)
             return JSONResponse({"detail": "The database did not answer in time"}, status_code=504)
-        if isinstance(exc.orig, _CONFLICTS):
+        if isinstance(exc.orig, TRANSACTION_CONFLICTS):
             log.warning("transaction conflict: %s", exc.orig)
             return JSONResponse(
                 {"detail": "The request conflicted with a concurrent change; retry it"},
@@ -118,33 +123,107 @@ def allowed_methods(path: str) -> list[str]:
     return sorted(exact or {method for pattern, _, method in _path_patterns() if pattern.match(path)})
 
 
-_CONFLICTS = (
-    psycopg.errors.SerializationFailure,
-    psycopg.errors.DeadlockDetected,
-    psycopg.errors.TransactionRollback,
-)
-
-
 def _is_connection_problem(exc: DBAPIError) -> bool:
     return isinstance(exc.orig, psycopg.OperationalError)
 
 
+# Swagger UI and ReDoc come from the `fastapi-offline` wheel (swagger-ui-dist and redoc's standalone bundle,
+# pinned in pyproject.toml) and are served by the API itself: the docs work without internet access, and no
+# page loads anything (script, font, favicon) from another host.
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_ASSETS_URL = "/api/docs/assets"
+# The docs pages may load from this API only (inline script and styles: the pages' own bootstrap; blob
+# workers: ReDoc's search).
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
 def _install_docs(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
     @app.get("/api/openapi.json", include_in_schema=False)
     async def openapi_document() -> Response:
         return Response(spec_json(), media_type="application/json")
 
     @app.get("/api/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/api/openapi.json",
             title="HaloLight API",
-            swagger_ui_parameters={"persistAuthorization": True},
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+            # validatorUrl: none, or Swagger UI would send the spec to validator.swagger.io for a badge.
+            swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get("/api/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/api/openapi.json", title="HaloLight API")
+        page = get_redoc_html(
+            openapi_url="/api/openapi.json",
+            title="HaloLight API",
+            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+        # ReDoc's side menu links its vendor with a logo from the vendor's CDN: hidden, and never fetched.
+        html = bytes(page.body).replace(
+            b"</head>", b"<style>a[href*='redocly.com']{display:none}</style></head>", 1
+        )
+        return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_CSP})
+
+
+def _install_operations(app: FastAPI, settings: Settings, runtime: Runtime) -> None:
+    """`/health/ready` and `/metrics`: for operators and their probes, outside the public spec."""
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        try:
+            async with runtime.engine.connect() as connection:
+                applied = await status.current_revisions_async(connection)
+        except Exception as error:  # any failure to reach the database: not ready
+            log.warning("readiness: database unreachable: %s", type(error).__name__)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        head = status.head_revisions()
+        if applied != head:
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "database": "ok",
+                    "migrations": sorted(applied),
+                    "head": sorted(head),
+                },
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "migrations": sorted(applied)})
+
+    if not settings.metrics_enabled:
+        return
+    from halolight import metrics  # lazily: prometheus_client reads PROMETHEUS_MULTIPROC_DIR on import
+
+    metrics.watch_pool(runtime.engine)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape(request: Request) -> Response:
+        if not metrics.authorized(request.headers.get("authorization"), token):
+            return JSONResponse(
+                {"detail": "Not authenticated"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -176,6 +255,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     _install_error_handlers(app)
     if settings.docs_enabled:
         _install_docs(app)
+    _install_operations(app, settings, runtime)
     for router in build_all():
         app.include_router(router)
     # Added last, so outermost: the guard's own answers (413, 415, 422, 408, 500) carry CORS headers too,
@@ -190,6 +270,21 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["*"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
     )
+    # Outermost: every answer, CORS preflights and the guard's included, gets its request id and access line.
+    observe = None
+    if settings.metrics_enabled:
+        from halolight import metrics
+
+        observe = metrics.observe
+    app.add_middleware(RequestLog, observe=observe)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The factory granian's worker processes call (`make serve`): logging as configured, then the app."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)

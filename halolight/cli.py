@@ -1,18 +1,24 @@
 """`halolight`: operator commands (library: click). Settings come from the environment and `.env`, as for
-the server; with DATABASE_URL unset the commands use the embedded PostgreSQL of `make run`."""
+the server; with DATABASE_URL unset the commands use the embedded PostgreSQL of `make run`: when a server
+owns it they share it and leave it running, otherwise they start it and stop it again when done."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
 
 import click
+import yaml
 from email_validator import EmailNotValidError, validate_email
 
-from halolight.db import embedded, migrate
-from halolight.db.engine import create_engine, create_sessionmaker, normalise_url
+from halolight import serve as serving
+from halolight.db import embedded
+from halolight.db.engine import create_engine, create_sessionmaker
 from halolight.db.models import UserStatus
 from halolight.errors import ApiError, ValidationFailed
 from halolight.repositories import roles, users
@@ -21,37 +27,153 @@ from halolight.seed import seed
 from halolight.settings import ConfigurationError, Settings, load_settings
 
 ADMIN_ROLE = "ADMIN"
+SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
+
+
+def _refuse(lines: list[str]) -> NoReturn:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(2)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as error:
-        for line in error.lines:
-            click.echo(line, err=True)
-        sys.exit(2)
+        _refuse(error.lines)
 
 
 @contextmanager
-def _database(settings: Settings) -> Iterator[str]:
-    """The migrated database's URL (the embedded server when DATABASE_URL is unset), reference data seeded."""
-    handle = None
-    url = settings.database_url
-    if not url:
-        handle = embedded.start(settings.embedded_pg_dir)
-        url = embedded.sqlalchemy_url(handle.get_uri())
+def _database(settings: Settings, *, seed_data: bool = False) -> Iterator[serving.Database]:
+    """The migrated database (the embedded server when DATABASE_URL is unset); problems are one line."""
     try:
-        url = normalise_url(url)
-        migrate.upgrade(url)
-        yield url
+        database = serving.open_database(settings, role="command", allow_guest=True)
+    except ConfigurationError as error:
+        _refuse(error.lines)
+    try:
+        try:
+            serving.migrate_and_seed(settings, database, seed_data=seed_data)
+        except ConfigurationError as error:
+            _refuse(error.lines)
+        except serving.StartupRefused as error:
+            _refuse(str(error).splitlines())
+        yield database
     finally:
-        if handle is not None:
-            handle.cleanup()  # stops the server only if no other process (a running `make run`) uses it
+        database.close()  # stops the embedded server only if this command started it
 
 
 @click.group()
 def main() -> None:
     """HaloLight API operator commands."""
+
+
+@main.command("serve")
+@click.option(
+    "--production-server",
+    is_flag=True,
+    help="granian with WORKERS processes, bounded header size and read times (as `make serve`).",
+)
+def serve_command(production_server: bool) -> None:
+    """Migrate, seed and serve the API on HOST:PORT (as `make run`).
+
+    With DATABASE_URL unset it starts the embedded PostgreSQL 16 in EMBEDDED_PG_DIR and stops it on exit
+    (SIGINT, SIGTERM or SIGHUP).
+    """
+    serving.run(production_server=production_server)
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database: migrations, reference data, the embedded server's data."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (`alembic upgrade head`), nothing else."""
+    settings = _settings()
+    with _database(settings) as database:
+        for line in serving.report(settings, database, serving=False)[:2]:
+            click.echo(line)
+
+
+@db_group.command("seed")
+def db_seed() -> None:
+    """Apply the migrations, then add the missing roles, permissions and (SEED_DEMO_USERS) demo accounts.
+
+    Idempotent; in production it refuses while an account still accepts the demo password.
+    """
+    settings = _settings()
+    with _database(settings, seed_data=True) as database:
+        for line in serving.report(settings, database, serving=False):
+            click.echo(line)
+
+
+@db_group.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_reset(yes: bool) -> None:
+    """Delete the embedded PostgreSQL's data folder (EMBEDDED_PG_DIR), on purpose.
+
+    Only for the embedded database: with DATABASE_URL set it refuses. It refuses too while a server uses
+    the folder. The next `make run` creates, migrates and seeds a fresh database.
+    """
+    settings = _settings()
+    if settings.database_url:
+        _refuse(["DATABASE_URL: is set; `db reset` only deletes the embedded database (EMBEDDED_PG_DIR)"])
+    folder = Path(settings.embedded_pg_dir).resolve()
+    if not yes:
+        click.confirm(f"Delete every table and row of the embedded database in {folder}?", abort=True)
+    try:
+        embedded.reset(folder)
+    except embedded.EmbeddedInUse as error:
+        _refuse([str(error)])
+    click.echo(f"deleted {folder}; the next `make run` starts on a fresh database")
+
+
+@main.group("openapi")
+def openapi_group() -> None:
+    """The contract, spec/openapi.yaml."""
+
+
+@openapi_group.command("lint")
+def openapi_lint() -> None:
+    """Check the spec against what the generator implements (as `make lint-spec`)."""
+    from codegen.spec import SpecError, lint, load
+
+    try:
+        lint(load(SPEC))
+    except SpecError as error:
+        _refuse([f"spec/openapi.yaml: {problem}" for problem in error.problems])
+    click.echo("spec/openapi.yaml: OK")
+
+
+@openapi_group.command("bundle")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "yaml"]),
+    help="Default: from the output's extension, else json.",
+)
+def openapi_bundle(output: Path | None, fmt: str | None) -> None:
+    """Write the spec as one self-contained JSON or YAML document (what /api/openapi.json serves)."""
+    with SPEC.open(encoding="utf-8") as fh:
+        document = yaml.safe_load(fh)
+    if fmt is None:
+        fmt = "yaml" if output is not None and output.suffix in (".yaml", ".yml") else "json"
+    if fmt == "json":
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=110)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
 
 
 @main.group("users")
@@ -78,9 +200,9 @@ def create_admin(email: str, name: str) -> None:
         check_new_password(password)
     except ValidationFailed as error:
         raise click.ClickException(error.message) from None
-    with _database(settings) as url:
+    with _database(settings) as database:
         try:
-            user_id = asyncio.run(_create_admin(settings, url, address, name, password))
+            user_id = asyncio.run(_create_admin(settings, database.url, address, name, password))
         except ApiError as error:
             raise click.ClickException(error.message) from None
     click.echo(f"created administrator {users.normalize_email(address)} (id {user_id})")

@@ -2,7 +2,8 @@
 
 This is the only place where a request meets the database session and the caller's identity: the generated
 routes depend on `public_context`, `authenticated(permission)` or `optional_authentication`, then run the
-handler inside `ctx.transaction()`, which commits when the handler returns and rolls back when it raises.
+handler through `ctx.run(...)`: one transaction, committed when the handler returns, rolled back when it
+raises, retried once when PostgreSQL reports a deadlock or serialization failure.
 
 Side effects that must not happen unless the data they describe is durable (mail, stream notifications,
 storage cleanup) are registered with `ctx.after_commit(...)`; undo work for the failure path (deleting an
@@ -17,15 +18,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
 
 Callback = Callable[[], Awaitable[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
+RETRIES_ON_CONFLICT = 1
 log = logging.getLogger("halolight.context")
 
 
@@ -82,13 +88,37 @@ class PublicContext:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """The request's one transaction, as the generated routes use it."""
+        """One transaction around a block: commit when it ends, roll back when it raises."""
         try:
             yield
         except BaseException:
             await self.rollback()
             raise
         await self.commit()
+
+    async def run(self, handler: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """The request's one transaction around `handler`, as the generated routes call it.
+
+        A deadlock or serialization failure (the transaction lost a race PostgreSQL detected) is retried
+        once on a clean transaction, then left to the error handler (409 with Retry-After). Handlers run
+        again must be safe to run again: they only touch the database and register after-commit work, both
+        of which the rollback discards.
+        """
+        for attempt in range(1 + RETRIES_ON_CONFLICT):
+            try:
+                async with self.transaction():
+                    return await handler(*args, **kwargs)
+            except DBAPIError as error:
+                if attempt == RETRIES_ON_CONFLICT or not isinstance(error.orig, TRANSACTION_CONFLICTS):
+                    raise
+                log.warning("retrying after a transaction conflict: %s", error.orig)
+        raise AssertionError("unreachable")
+
+    async def run_once(self, handler: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`run` without the retry: for handlers that consume a request stream (uploads), which cannot
+        be read twice."""
+        async with self.transaction():
+            return await handler(*args, **kwargs)
 
 
 @dataclass

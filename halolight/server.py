@@ -9,11 +9,13 @@ time is bounded by the app itself (`halolight.middleware.RequestGuard`, 408), wh
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
+from halolight.logging import configure_logging
 from halolight.settings import Settings
 
 
@@ -21,12 +23,20 @@ def worker_count(settings: Settings) -> int:
     return settings.workers or os.cpu_count() or 1
 
 
+class _Server(MPServer):
+    """SIGHUP (a closed terminal) stops the server as SIGINT and SIGTERM do, instead of granian's reload:
+    the process that started the embedded database must then stop it too."""
+
+    def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
+        self.signal_handler_interrupt()  # type: ignore[no-untyped-call]
+
+
 def build(settings: Settings, database_url: str, host: str, port: int) -> MPServer:
-    # Workers are separate processes that build the app from the environment (`create_app()`).
+    # Workers are separate processes that build the app from the environment (`create_worker_app()`).
     os.environ["DATABASE_URL"] = database_url
     # Worker processes (not granian's free-threaded mode): this CPython has a GIL.
-    return MPServer(
-        "halolight.app:create_app",
+    server = _Server(
+        "halolight.app:create_worker_app",
         factory=True,
         address=host,
         port=port,
@@ -41,8 +51,14 @@ def build(settings: Settings, database_url: str, host: str, port: int) -> MPServ
             max_buffer_size=settings.http_max_header_bytes,
         ),
         log_access=False,
+        # granian's own lines go through the application's handler (JSON in production).
+        log_dictconfig={"loggers": {"_granian": {"level": "INFO", "propagate": True}}},
         respawn_failed_workers=True,
+        # On SIGINT/SIGTERM/SIGHUP workers stop accepting and finish their in-flight requests first.
+        workers_kill_timeout=max(1, int(settings.shutdown_timeout_s)),
     )
+    configure_logging(settings)  # granian's constructor configured logging its own way
+    return server
 
 
 def run(settings: Settings, database_url: str, host: str, port: int) -> None:

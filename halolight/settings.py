@@ -157,7 +157,25 @@ class Settings(BaseSettings):
     # `make serve` worker processes; 0 means one per CPU core.
     workers: int = Field(default=0, ge=0, le=64)
 
-    @field_validator("smtp_host", "smtp_port", "smtp_username", "smtp_password", mode="before")
+    # Where `make run` / `make serve` / `halolight serve` listen.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # In-flight requests get this long to finish after SIGINT/SIGTERM/SIGHUP.
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # `auto`: JSON lines in production, plain text elsewhere.
+    log_format: Literal["auto", "plain", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Prometheus metrics at /metrics. Unset: on outside production; in production on when METRICS_TOKEN is
+    # set. With METRICS_TOKEN, scrapes must send `Authorization: Bearer <token>`.
+    metrics_enabled: bool | None = None
+    metrics_token: SecretStr | None = Field(default=None, repr=False)
+    # Shared folder of the granian workers' metrics (prometheus_client multiprocess mode). Unset: `make serve`
+    # uses a fresh private folder per run.
+    prometheus_multiproc_dir: str | None = None
+
+    @field_validator(
+        "smtp_host", "smtp_port", "smtp_username", "smtp_password", "metrics_token", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `SMTP_PASSWORD: ${SMTP_PASSWORD:-}` in a compose file sets an empty variable: that means none.
@@ -169,6 +187,12 @@ class Settings(BaseSettings):
         if self.docs_enabled is None:
             self.docs_enabled = not production
         problems = []
+        if self.metrics_enabled is None:
+            self.metrics_enabled = not production or self.metrics_token is not None
+        if production and self.metrics_enabled and self.metrics_token is None:
+            problems.append("METRICS_TOKEN: required in production while METRICS_ENABLED is true")
+        if production and self.metrics_token is not None:
+            problems += secret_problems("METRICS_TOKEN", self.metrics_token.get_secret_value())
         if self.mail_backend == "smtp" and not self.smtp_host:
             problems.append("SMTP_HOST: required when MAIL_BACKEND is smtp")
         if self.mail_backend == "smtp" and "@" not in parseaddr(self.mail_from)[1]:

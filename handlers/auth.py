@@ -123,10 +123,9 @@ async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordReques
 
 
 async def get_current_user(ctx: AuthContext) -> models.CurrentUser:
-    user = await users.get(ctx.db, ctx.user_id)
+    user = await users.current_user(ctx.db, ctx.user_id)
     if user is None:  # deleted between authentication and now
         raise Unauthorized("User no longer exists")
-    role_rows = await roles.roles_of_user(ctx.db, user.id)
     return models.CurrentUser(
         id=user.id,
         email=user.email,
@@ -136,8 +135,10 @@ async def get_current_user(ctx: AuthContext) -> models.CurrentUser:
         phone=user.phone,
         status=models.UserStatus(user.status),
         roles=[
-            models.RoleWithPermissionNames(id=r.id, name=r.name, label=r.label, permissions=actions)
-            for r, actions in role_rows
+            models.RoleWithPermissionNames(
+                id=r["id"], name=r["name"], label=r["label"], permissions=r["permissions"] or []
+            )
+            for r in user.roles
         ],
         permissions=sorted(ctx.principal.permissions),
         created_at=user.created_at,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from generated import models
 from halolight.db.models import Role, Team, User
 from halolight.repositories.paging import Page
@@ -61,6 +63,29 @@ def _user_fields(user: User) -> dict[str, Any]:
 
 def user(row: User) -> models.User:
     return models.User(**_user_fields(row))
+
+
+def user_of_list(row: Row[Any]) -> models.User:
+    """A row of `repositories.users.list_page` (Core, roles as JSON), in the shape of `user`."""
+    return models.User(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        username=row.username,
+        avatar=row.avatar,
+        phone=row.phone,
+        status=models.UserStatus(row.status),
+        department=row.department,
+        position=row.position,
+        bio=row.bio,
+        roles=[
+            models.RoleSummary(id=r["id"], name=r["name"], label=r["label"])
+            for r in sorted(row.roles, key=lambda r: r["name"])
+        ],
+        lastLoginAt=row.last_login_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def user_detail(row: User, teams: list[tuple[Team, bool]]) -> models.UserDetail:

@@ -36,7 +36,9 @@ async def list_users(
         status=None if status in (None, models.UserStatusFilter.all) else UserStatus(status),
         role=None if role is None or role.lower() == "all" else role,
     )
-    return models.UserList(data=[presenters.user(u) for u in result.items], meta=presenters.page_meta(result))
+    return models.UserList(
+        data=[presenters.user_of_list(row) for row in result.items], meta=presenters.page_meta(result)
+    )
 
 
 async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:

@@ -1,22 +1,49 @@
-"""Shared fixtures: one embedded PostgreSQL per run, one migrated and seeded database for the API tests."""
+"""Shared fixtures: one embedded PostgreSQL per test process (each pytest-xdist worker has its own), one
+migrated and seeded database for the API tests, handler contexts on a rolled-back session, and a statement
+counter."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from halolight.app import create_app
+from halolight.context import AuthContext, PublicContext
 from halolight.db import migrate
 from halolight.mail import OutboxMailSender
+from halolight.security.principal import Principal
 from halolight.serve import seed_database
 from halolight.settings import Settings
 from tests.pg import TestServer, server_fixture
+
+# The longest test files first, in this order: under pytest-xdist (`make test`: --dist loadfile
+# --no-loadscope-reorder) each worker starts with one of them, in parallel with the rest, instead of being
+# handed one last and finishing alone. Prefixes of node ids; the rest keeps its order.
+SLOW_FIRST = (
+    "tests/contract/",
+    "tests/ops/test_embedded.py",
+    "tests/api/test_production.py",
+    "tests/ops/",
+    "tests/server/",
+)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    return next((i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_slowness_rank)  # stable
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +114,65 @@ async def db(database_url: str) -> AsyncIterator[AsyncSession]:
             await session.close()
             await transaction.rollback()
     await engine.dispose()
+
+
+MakeCtx = Callable[..., AuthContext]
+CountStatements = Callable[..., AbstractContextManager[list[str]]]
+
+
+@pytest.fixture
+def public_ctx(db: AsyncSession, app: FastAPI) -> PublicContext:
+    """An anonymous handler context on the rolled-back `db` session."""
+    return PublicContext(db=db, runtime=app.state.runtime, client_ip="192.0.2.1")
+
+
+@pytest.fixture
+def make_ctx(db: AsyncSession, app: FastAPI) -> MakeCtx:
+    """`make_ctx("users:view", ..., user_id=...)`: an authenticated handler context on the rolled-back `db`
+    session, holding exactly the given permissions (`user_id` need not exist unless the handler loads it)."""
+
+    def make(*permissions: str, user_id: str = "caller-id") -> AuthContext:
+        principal = Principal(user_id=user_id, session_id="session-id", permissions=frozenset(permissions))
+        return AuthContext(db=db, runtime=app.state.runtime, client_ip="192.0.2.1", principal=principal)
+
+    return make
+
+
+def _listen_target(of: Any) -> Any:
+    if of is None:
+        return Engine  # every engine of this process: the app's (through `client`) and the `db` session's
+    if isinstance(of, AsyncSession):
+        return of.get_bind()
+    if isinstance(of, AsyncEngine):
+        return of.sync_engine
+    if isinstance(of, AsyncConnection):
+        return of.sync_connection
+    if isinstance(of, Engine | Connection):
+        return of
+    raise TypeError(f"cannot count the statements of {of!r}")
+
+
+@pytest.fixture
+def count_statements() -> CountStatements:
+    """`with count_statements() as statements: ...` collects the SQL statements sent while the block runs.
+
+    By default every engine in the test process is watched (HTTP calls through `client` included); pass a
+    session, engine or connection (`count_statements(db)`) to watch only that one, and `select_only=True` to
+    keep only SELECTs (no SAVEPOINT, INSERT, ...). The list is filled as statements are sent."""
+
+    @contextmanager
+    def count(of: Any = None, *, select_only: bool = False) -> Iterator[list[str]]:
+        statements: list[str] = []
+        target = _listen_target(of)
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not select_only or statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        event.listen(target, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(target, "before_cursor_execute", record)
+
+    return count

@@ -121,8 +121,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.LoginRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.AuthResponse:
-        async with ctx.transaction():
-            result = await impl.login(ctx, body=body)
+        result = await ctx.run(impl.login, ctx, body=body)
         return result
 
     @router.post(
@@ -137,8 +136,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.RegisterRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.AuthResponse:
-        async with ctx.transaction():
-            result = await impl.register(ctx, body=body)
+        result = await ctx.run(impl.register, ctx, body=body)
         return result
 
     @router.post(
@@ -153,8 +151,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.RefreshRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.TokenPair:
-        async with ctx.transaction():
-            result = await impl.refresh_tokens(ctx, body=body)
+        result = await ctx.run(impl.refresh_tokens, ctx, body=body)
         return result
 
     @router.post(
@@ -169,8 +166,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ForgotPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Message:
-        async with ctx.transaction():
-            result = await impl.forgot_password(ctx, body=body)
+        result = await ctx.run(impl.forgot_password, ctx, body=body)
         return result
 
     @router.post(
@@ -185,8 +181,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ResetPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Message:
-        async with ctx.transaction():
-            result = await impl.reset_password(ctx, body=body)
+        result = await ctx.run(impl.reset_password, ctx, body=body)
         return result
 
     @router.get(
@@ -200,8 +195,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     async def get_current_user(
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
     ) -> models.CurrentUser:
-        async with ctx.transaction():
-            result = await impl.get_current_user(ctx)
+        result = await ctx.run(impl.get_current_user, ctx)
         return result
 
     @router.post(
@@ -216,8 +210,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
         body: models.LogoutRequest | None = None,
     ) -> models.Message:
-        async with ctx.transaction():
-            result = await impl.logout(ctx, body=body)
+        result = await ctx.run(impl.logout, ctx, body=body)
         return result
 
     @router.get(
@@ -231,8 +224,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     async def list_sessions(
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
     ) -> models.AuthSessionList:
-        async with ctx.transaction():
-            result = await impl.list_sessions(ctx)
+        result = await ctx.run(impl.list_sessions, ctx)
         return result
 
     @router.delete(
@@ -247,8 +239,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        async with ctx.transaction():
-            await impl.revoke_session(ctx, id=id)
+        await ctx.run(impl.revoke_session, ctx, id=id)
         return Response(status_code=204)
 
     @router.post(
@@ -263,8 +254,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ChangePasswordRequest,
         ctx: Annotated[AuthContext, Depends(authenticated(None))],
     ) -> models.Message:
-        async with ctx.transaction():
-            result = await impl.change_password(ctx, body=body)
+        result = await ctx.run(impl.change_password, ctx, body=body)
         return result
 
     return router

@@ -65,8 +65,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.PermissionList:
-        async with ctx.transaction():
-            result = await impl.list_permissions(ctx, page=page, limit=limit, search=search)
+        result = await ctx.run(impl.list_permissions, ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -81,8 +80,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         body: models.PermissionCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:create'))],
     ) -> models.Permission:
-        async with ctx.transaction():
-            result = await impl.create_permission(ctx, body=body)
+        result = await ctx.run(impl.create_permission, ctx, body=body)
         return result
 
     @router.get(
@@ -97,8 +95,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Permission:
-        async with ctx.transaction():
-            result = await impl.get_permission(ctx, id=id)
+        result = await ctx.run(impl.get_permission, ctx, id=id)
         return result
 
     @router.delete(
@@ -113,8 +110,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        async with ctx.transaction():
-            await impl.delete_permission(ctx, id=id)
+        await ctx.run(impl.delete_permission, ctx, id=id)
         return Response(status_code=204)
 
     return router

@@ -82,8 +82,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.RoleList:
-        async with ctx.transaction():
-            result = await impl.list_roles(ctx, page=page, limit=limit, search=search)
+        result = await ctx.run(impl.list_roles, ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -98,8 +97,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         body: models.RoleCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('roles:create'))],
     ) -> models.Role:
-        async with ctx.transaction():
-            result = await impl.create_role(ctx, body=body)
+        result = await ctx.run(impl.create_role, ctx, body=body)
         return result
 
     @router.get(
@@ -114,8 +112,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        async with ctx.transaction():
-            result = await impl.get_role(ctx, id=id)
+        result = await ctx.run(impl.get_role, ctx, id=id)
         return result
 
     @router.delete(
@@ -131,8 +128,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         force: Annotated[bool, Query(description='Delete even if users hold the role.')] = False,
     ) -> Response:
-        async with ctx.transaction():
-            await impl.delete_role(ctx, id=id, force=force)
+        await ctx.run(impl.delete_role, ctx, id=id, force=force)
         return Response(status_code=204)
 
     @router.patch(
@@ -148,8 +144,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        async with ctx.transaction():
-            result = await impl.update_role(ctx, id=id, body=body)
+        result = await ctx.run(impl.update_role, ctx, id=id, body=body)
         return result
 
     @router.post(
@@ -165,8 +160,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
-        async with ctx.transaction():
-            result = await impl.set_role_permissions(ctx, id=id, body=body)
+        result = await ctx.run(impl.set_role_permissions, ctx, id=id, body=body)
         return result
 
     return router

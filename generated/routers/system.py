@@ -35,8 +35,7 @@ def build_router(impl: SystemHandlers) -> APIRouter:
     async def get_health(
         ctx: Annotated[PublicContext, Depends(public_context)],
     ) -> models.Health:
-        async with ctx.transaction():
-            result = await impl.get_health(ctx)
+        result = await ctx.run(impl.get_health, ctx)
         return result
 
     return router

@@ -99,8 +99,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
     ) -> models.TeamList:
-        async with ctx.transaction():
-            result = await impl.list_teams(ctx, page=page, limit=limit, search=search)
+        result = await ctx.run(impl.list_teams, ctx, page=page, limit=limit, search=search)
         return result
 
     @router.post(
@@ -115,8 +114,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         body: models.TeamCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('teams:create'))],
     ) -> models.TeamDetail:
-        async with ctx.transaction():
-            result = await impl.create_team(ctx, body=body)
+        result = await ctx.run(impl.create_team, ctx, body=body)
         return result
 
     @router.get(
@@ -131,8 +129,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        async with ctx.transaction():
-            result = await impl.get_team(ctx, id=id)
+        result = await ctx.run(impl.get_team, ctx, id=id)
         return result
 
     @router.delete(
@@ -147,8 +144,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        async with ctx.transaction():
-            await impl.delete_team(ctx, id=id)
+        await ctx.run(impl.delete_team, ctx, id=id)
         return Response(status_code=204)
 
     @router.patch(
@@ -164,8 +160,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        async with ctx.transaction():
-            result = await impl.update_team(ctx, id=id, body=body)
+        result = await ctx.run(impl.update_team, ctx, id=id, body=body)
         return result
 
     @router.post(
@@ -181,8 +176,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
-        async with ctx.transaction():
-            result = await impl.add_team_member(ctx, id=id, body=body)
+        result = await ctx.run(impl.add_team_member, ctx, id=id, body=body)
         return result
 
     @router.delete(
@@ -198,8 +192,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         user_id: Annotated[str, Path(alias='userId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamMemberRemoved:
-        async with ctx.transaction():
-            result = await impl.remove_team_member(ctx, id=id, user_id=user_id)
+        result = await ctx.run(impl.remove_team_member, ctx, id=id, user_id=user_id)
         return result
 
     return router

@@ -106,8 +106,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         status: Annotated[models.UserStatusFilter | None, Query()] = None,
         role: Annotated[str | None, Query(min_length=1, max_length=50, description='A role id, a role name (case-insensitive), or `all` (no filter).')] = None,
     ) -> models.UserList:
-        async with ctx.transaction():
-            result = await impl.list_users(ctx, page=page, limit=limit, search=search, status=status, role=role)
+        result = await ctx.run(impl.list_users, ctx, page=page, limit=limit, search=search, status=status, role=role)
         return result
 
     @router.post(
@@ -122,8 +121,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.UserCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('users:create'))],
     ) -> models.User:
-        async with ctx.transaction():
-            result = await impl.create_user(ctx, body=body)
+        result = await ctx.run(impl.create_user, ctx, body=body)
         return result
 
     @router.post(
@@ -138,8 +136,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
     ) -> models.BatchDeleteResult:
-        async with ctx.transaction():
-            result = await impl.delete_users(ctx, body=body)
+        result = await ctx.run(impl.delete_users, ctx, body=body)
         return result
 
     @router.get(
@@ -154,8 +151,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:view'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.UserDetail:
-        async with ctx.transaction():
-            result = await impl.get_user(ctx, id=id)
+        result = await ctx.run(impl.get_user, ctx, id=id)
         return result
 
     @router.delete(
@@ -170,8 +166,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
-        async with ctx.transaction():
-            await impl.delete_user(ctx, id=id)
+        await ctx.run(impl.delete_user, ctx, id=id)
         return Response(status_code=204)
 
     @router.patch(
@@ -187,8 +182,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
-        async with ctx.transaction():
-            result = await impl.update_user(ctx, id=id, body=body)
+        result = await ctx.run(impl.update_user, ctx, id=id, body=body)
         return result
 
     @router.patch(
@@ -204,8 +198,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
-        async with ctx.transaction():
-            result = await impl.update_user_status(ctx, id=id, body=body)
+        result = await ctx.run(impl.update_user_status, ctx, id=id, body=body)
         return result
 
     return router

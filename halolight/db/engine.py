@@ -1,4 +1,13 @@
-"""The async engine: psycopg 3, pre-ping, and server-side timeouts so no request can hang a connection."""
+"""The async engine: psycopg 3, server-side timeouts so no request can hang a connection, and no pre-ping.
+
+Pre-ping (`pool_pre_ping=True`) would cost one extra round trip on every checkout, so on every request, to
+detect an event that happens once per database restart. Instead: `pool_recycle` replaces connections before
+usual server or proxy idle timeouts cut them, TCP keepalives make the kernel notice a dead peer, and a
+connection that died anyway fails on its first statement, where SQLAlchemy invalidates it together with every
+pooled connection opened before it (one failure, not one per pooled connection). Authentication, the first
+statement of every authenticated request, retries once on a fresh connection (`security/principal.py`);
+elsewhere the error is the app's 503 with `Retry-After`, which clients retry.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Under the usual idle timeouts of PgBouncer (server_idle_timeout 600 s) and cloud load balancers.
+POOL_RECYCLE_S = 300
+
+
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
     options = (
         f"-c statement_timeout={settings.database_statement_timeout_ms} "
@@ -23,10 +36,18 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     return create_async_engine(
         normalise_url(url),
         echo=settings.database_echo,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
+        pool_recycle=POOL_RECYCLE_S,
         pool_size=settings.database_pool_size,
         pool_timeout=10,
-        connect_args={"connect_timeout": settings.database_connect_timeout_s, "options": options},
+        connect_args={
+            "connect_timeout": settings.database_connect_timeout_s,
+            "options": options,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
     )
 
 

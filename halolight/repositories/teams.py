@@ -58,12 +58,12 @@ async def list_visible_page(
     query = (
         select(Team)
         .where(visible_to(user_id, sees_all=sees_all))
-        .options(selectinload(Team.owner))
         .order_by(Team.created_at.desc(), Team.id.desc())
     )
     if search:
         query = query.where(contains_any(search, Team.name, Team.description))
-    return await paginate(db, query, page=page, limit=limit)
+    # Deferred join on `halolight_teams_created_at_id` (see `paginate`).
+    return await paginate(db, query, page=page, limit=limit, key=Team.id, options=(selectinload(Team.owner),))
 
 
 async def member_counts(db: AsyncSession, team_ids: Collection[str]) -> dict[str, int]:

@@ -7,15 +7,28 @@ import unicodedata
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from halolight.db.models import Role, User, UserRole, UserStatus
+from halolight.db.models import Permission, Role, RolePermission, User, UserRole, UserStatus
 from halolight.db.types import utcnow
 from halolight.errors import Conflict
 from halolight.repositories import teams
-from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.paging import Page, contains_any
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 _TAKEN = "A user with this email, username or phone already exists"
@@ -44,6 +57,60 @@ async def get(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
 
 
+# `GET /api/auth/me` in one statement: the user's columns and their roles (by name), each with its permission
+# actions (by action), as JSON built by PostgreSQL. Core, built once: compiled once, no ORM identity map.
+_ROLE_PERMISSIONS = (
+    select(func.array_agg(aggregate_order_by(Permission.action, Permission.action)))
+    .join(RolePermission, RolePermission.permission_id == Permission.id)
+    .where(RolePermission.role_id == Role.id)
+    .scalar_subquery()
+)
+_ROLES_JSON = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "id",
+                        Role.id,
+                        "name",
+                        Role.name,
+                        "label",
+                        Role.label,
+                        "permissions",
+                        _ROLE_PERMISSIONS,
+                    ),
+                    Role.name,
+                )
+            ),
+            literal_column("'[]'::json"),
+        )
+    )
+    .join(UserRole, UserRole.role_id == Role.id)
+    .where(UserRole.user_id == User.id)
+    .scalar_subquery()
+)
+_CURRENT_USER = select(
+    User.id,
+    User.email,
+    User.name,
+    User.username,
+    User.avatar,
+    User.phone,
+    User.status,
+    User.created_at.label("created_at"),
+    User.updated_at.label("updated_at"),
+    _ROLES_JSON.label("roles"),
+).where(User.id == bindparam("user_id"))
+
+
+async def current_user(db: AsyncSession, user_id: str) -> Row[Any] | None:
+    """The user's profile columns and `roles`: a list of `{id, name, label, permissions}` ordered by name,
+    each role's permission actions ordered; one statement."""
+    connection = await db.connection()
+    return (await connection.execute(_CURRENT_USER, {"user_id": user_id})).first()
+
+
 async def visible_many(
     db: AsyncSession, user_ids: Collection[str], *, viewer_id: str, sees_all: bool, sees_all_teams: bool
 ) -> list[User]:
@@ -66,6 +133,52 @@ async def get_with_roles(db: AsyncSession, user_id: str, *, refresh: bool = Fals
     return (await db.scalars(query)).first()
 
 
+# `search=` through the trigram index of migration 0004: the rows holding every trigram of the lower-cased
+# term (a GIN lookup), rechecked by the substring match itself. Terms under 3 characters have no trigram.
+_SEARCH_TRIGRAMS = func.halolight_trigrams(
+    func.halolight_user_search_text(User.name, User.email, User.username, User.phone)
+)
+
+
+def _search(term: str) -> ColumnElement[bool]:
+    matches = contains_any(term, User.name, User.email, User.username, User.phone)
+    if len(term) < 3:
+        return matches
+    return _SEARCH_TRIGRAMS.op("@>")(func.halolight_trigrams(func.lower(term))) & matches
+
+
+# A list page's rows: the user's columns and role summaries (`[{id, name, label}]`, as JSON built by
+# PostgreSQL) in one Core statement, so neither a second query for the roles nor ORM row processing.
+_ROLE_SUMMARIES = (
+    select(
+        func.coalesce(
+            func.json_agg(func.json_build_object("id", Role.id, "name", Role.name, "label", Role.label)),
+            literal_column("'[]'::json"),
+        )
+    )
+    .join(UserRole, UserRole.role_id == Role.id)
+    .where(UserRole.user_id == User.id)
+    .scalar_subquery()
+)
+_LIST_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.username,
+    User.avatar,
+    User.phone,
+    User.status,
+    User.department,
+    User.position,
+    User.bio,
+    User.last_login_at.label("last_login_at"),
+    User.created_at.label("created_at"),
+    User.updated_at.label("updated_at"),
+    _ROLE_SUMMARIES.label("roles"),
+)
+_NEWEST_FIRST = (User.created_at.desc(), User.id)
+
+
 async def list_page(
     db: AsyncSession,
     *,
@@ -74,10 +187,16 @@ async def list_page(
     search: str | None = None,
     status: UserStatus | None = None,
     role: str | None = None,
-) -> Page[User]:
-    query = select(User).options(selectinload(User.roles)).order_by(User.created_at.desc(), User.id)
+) -> Page[Row[Any]]:
+    """Newest first, as rows of `_LIST_COLUMNS` (`roles`: a list of `{id, name, label}`).
+
+    The page's ids come first, by an index-only scan of `halolight_users_created_at_id` (a deep page skips
+    index entries, not rows); then those rows with their roles, in the same statement. The COUNT is sent
+    only when the page cannot tell the total; a trigram search gets its total from its one index lookup.
+    """
+    query = select(User.id).order_by(*_NEWEST_FIRST)
     if search:
-        query = query.where(contains_any(search, User.name, User.email, User.username, User.phone))
+        query = query.where(_search(search))
     if status is not None:
         query = query.where(User.status == status)
     if role:  # a role id, or a role name without regard to case
@@ -87,7 +206,28 @@ async def list_page(
             .where(or_(Role.id == role, func.lower(Role.name) == role.lower()))
         )
         query = query.where(User.id.in_(with_role))
-    return await paginate(db, query, page=page, limit=limit)
+    connection = await db.connection()
+    offset = (page - 1) * limit
+    if search and len(search) >= 3:
+        # The matches are few next to the table: `count(*) OVER ()` over them (computed before OFFSET and
+        # LIMIT) costs less than a second GIN lookup for the COUNT.
+        keys = query.add_columns(func.count().over().label("total")).offset(offset).limit(limit).subquery()
+        rows = select(*_LIST_COLUMNS, keys.c.total).join(keys, User.id == keys.c.id).order_by(*_NEWEST_FIRST)
+        found = (await connection.execute(rows)).all()
+        if found:
+            return Page(list(found), found[0].total, page, limit)
+    else:
+        page_ids = query.offset(offset).limit(limit).scalar_subquery()
+        rows = select(*_LIST_COLUMNS).where(User.id.in_(page_ids)).order_by(*_NEWEST_FIRST)
+        found = (await connection.execute(rows)).all()
+        if 0 < len(found) < limit:  # the last page: the rows before it, and its own
+            return Page(list(found), offset + len(found), page, limit)
+    if not found and page == 1:
+        return Page([], 0, page, limit)
+    total = (
+        await connection.execute(select(func.count()).select_from(query.order_by(None).subquery()))
+    ).scalar() or 0
+    return Page(list(found), total, page, limit)
 
 
 async def find_by_email(db: AsyncSession, email: str) -> User | None:

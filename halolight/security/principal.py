@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.errors import Forbidden, Unauthorized
-from halolight.repositories import auth_sessions, roles
+from halolight.repositories import auth_sessions
 from halolight.security.rbac import grants
 from halolight.security.tokens import TokenCodec
 
@@ -35,10 +36,24 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate(db: AsyncSession, tokens: TokenCodec, authorization: str | None) -> Principal:
+    """The caller, in one round trip to the database (session live, user ACTIVE, permissions: one statement).
+
+    Permissions are read per request, never from the token, and nothing is cached in the process: a revoked
+    role, a disabled user or a logged-out session takes effect at once, in every worker.
+    """
     claims = tokens.decode("access", bearer_token(authorization))
-    # Permissions are read per request, never from the token: a revoked role, a disabled user or a
-    # logged-out session takes effect at once.
-    if not await auth_sessions.is_live(db, claims.session_id, claims.user_id):
+    try:
+        permissions = await auth_sessions.live_permissions(db, claims.session_id, claims.user_id)
+    except DBAPIError as error:
+        # The pool does not ping connections on checkout (that would be one more round trip on every
+        # request); a connection the server dropped (restart, failover, idle timeout) fails here instead,
+        # on the request's first statement, before anything was read or written. SQLAlchemy has then
+        # invalidated it and every pooled connection as old as it: retry once on a fresh one. A database
+        # that is really down fails again, and the app answers 503 with Retry-After.
+        if not error.connection_invalidated:
+            raise
+        await db.rollback()
+        permissions = await auth_sessions.live_permissions(db, claims.session_id, claims.user_id)
+    if permissions is None:
         raise Unauthorized("Session expired or revoked")
-    permissions = await roles.permission_actions_of_users(db, [claims.user_id])
-    return Principal(claims.user_id, claims.session_id, frozenset(permissions))
+    return Principal(claims.user_id, claims.session_id, permissions)

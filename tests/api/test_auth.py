@@ -463,9 +463,6 @@ class TestLogout:
         assert refresh.status_code == 401
         assert (await client.get("/api/auth/me", headers=bearer(session_b["accessToken"]))).status_code == 200
 
-    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
-        assert (await client.post("/api/auth/logout")).status_code == 401
-
     async def test_all_sessions_ends_every_session_of_the_user_only(self, client: httpx.AsyncClient) -> None:
         user = await register(client)
         email = user["user"]["email"]
@@ -628,9 +625,6 @@ class TestListSessions:
         assert mine["userAgent"] == "HaloLightTest/2.0"
         assert mine["lastUsedAt"] >= mine["createdAt"]
 
-    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
-        assert (await client.get("/api/auth/sessions")).status_code == 401
-
 
 class TestRevokeSession:
     async def test_revokes_one_own_session(self, client: httpx.AsyncClient) -> None:
@@ -723,12 +717,6 @@ class TestChangePassword:
                 for _ in range(4)
             ]
         assert statuses == [400, 400, 400, 429]
-
-    async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
-        response = await client.post(
-            "/api/auth/change-password", json={"currentPassword": "x", "newPassword": "brandNewSecret42"}
-        )
-        assert response.status_code == 401
 
 
 class TestPasswordReset:

@@ -11,8 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from halolight.app import create_app
+from halolight.context import PublicContext
 from halolight.settings import Settings
 from tests.api.helpers import ADMIN, bearer, login
 
@@ -170,3 +172,57 @@ async def test_database_errors_are_told_apart(fresh_app: FreshApp) -> None:
     for response in (deadlocked, serial):
         assert response.status_code == 409, response.text
         assert response.headers["retry-after"] == "1"
+
+
+async def test_a_lost_race_is_retried_once_then_409(app: FastAPI) -> None:
+    """`ctx.run` (every generated route) retries a deadlock or serialization failure once."""
+    runtime = app.state.runtime
+    calls: list[int] = []
+
+    async def handler(ctx: PublicContext, *, fail_times: int) -> int:
+        calls.append(1)
+        if len(calls) <= fail_times:
+            await ctx.db.execute(text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"))
+        value: int = (await ctx.db.execute(text("SELECT 7"))).scalar_one()
+        return value
+
+    async with runtime.sessionmaker() as db:
+        ctx = PublicContext(db, runtime, "127.0.0.1")
+        assert await ctx.run(handler, ctx, fail_times=1) == 7
+    assert len(calls) == 2
+    calls.clear()
+    async with runtime.sessionmaker() as db:
+        with pytest.raises(DBAPIError):
+            ctx = PublicContext(db, runtime, "127.0.0.1")
+            await ctx.run(handler, ctx, fail_times=5)
+    assert len(calls) == 2
+
+
+async def test_after_commit_and_after_rollback_callbacks(app: FastAPI) -> None:
+    runtime = app.state.runtime
+    events: list[str] = []
+
+    async def record(name: str) -> None:
+        events.append(name)
+
+    async def failing() -> None:
+        raise RuntimeError("mail server down")
+
+    async def handler(ctx: PublicContext, *, fail: bool) -> None:
+        ctx.after_commit(lambda: record("committed"))
+        ctx.after_commit(failing)  # logged, never raised into the request
+        ctx.after_commit(lambda: record("background"), background=True)
+        ctx.after_rollback(lambda: record("rolled back"))
+        if fail:
+            raise ValueError("handler failed")
+
+    async with runtime.sessionmaker() as db:
+        ctx = PublicContext(db, runtime, "127.0.0.1")
+        await ctx.run(handler, ctx, fail=False)
+        await runtime.drain()
+        assert events == ["committed", "background"]
+        events.clear()
+        with pytest.raises(ValueError, match="handler failed"):
+            await ctx.run(handler, ctx, fail=True)
+        await runtime.drain()
+        assert events == ["rolled back"]

@@ -62,8 +62,17 @@ def _request_body(operation: OperationInfo) -> dict[str, Any] | None:
 
 @pytest.fixture(scope="module")
 async def unprivileged(client: httpx.AsyncClient) -> dict[str, str]:
-    """A live session whose only permission is one that no identity operation asks for."""
-    return await caller_with(client, await auth_headers(client, ADMIN), "dashboard:view")
+    """A live session holding no permission at all (its only role grants nothing)."""
+    return await caller_with(client, await auth_headers(client, ADMIN))
+
+
+@pytest.mark.parametrize("operation", [o for o in OPERATIONS if o.public], ids=lambda o: o.operation_id)
+async def test_public_operations_need_no_login(client: httpx.AsyncClient, operation: OperationInfo) -> None:
+    response = await client.request(
+        operation.method, _concrete(operation.path), json=_request_body(operation)
+    )
+    assert response.status_code not in (401, 403), response.text
+    assert "www-authenticate" not in response.headers
 
 
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if not o.public], ids=lambda o: o.operation_id)

@@ -1,9 +1,36 @@
-"""schemathesis hooks (SCHEMATHESIS_HOOKS=tests.contract.hooks): log in as the demo admin."""
+"""schemathesis hooks (SCHEMATHESIS_HOOKS=tests.contract.hooks): who calls, and real ids and secrets.
+
+- **Callers.** Most cases are sent as the demo admin; one in three cases of the examples, coverage and fuzzing
+  phases is sent as a limited user instead, chosen from the case's content (so a seeded run is repeatable):
+  a viewer (a role with every `*:view` permission) or a self-registered USER. Those exercise the 403 answers
+  and the object scoping (a USER sees only their own teams: the admin's are 404). The hooks create both
+  accounts (and the viewer's role) afresh at each token refresh, never relying on demo rows the fuzzer may
+  have deleted or deactivated by then. The stateful phase stays with the admin: its links check that what
+  one call created the next one can read.
+- **Own-account operations** (logout, change password, end a session) get a fresh account each, so the
+  shared sessions and passwords keep working. Its password is known: change-password gets the right
+  current one, and ending a session gets a real session id of that account, three times in four.
+- **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
+  (users, roles, permissions, teams with members): reads and updates share one set, each deleting operation
+  has its own, so deletions do not leave the other operations (or later phases) only unknown ids. Body ids
+  marked `x-references` are filled by tests/contract/references.py (its `flatmap_body` hook, and here for
+  the coverage phase, which skips that hook).
+- **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
+  three times in four; createPermission gets a `resource` that matches its `action` (`x-must-match`), so its
+  positive cases are valid data and not a documented refusal (the mismatch has its HTTP tests).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+import sys
+import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,20 +38,94 @@ import schemathesis
 from hypothesis import strategies as st
 
 from halolight.security.passwords import is_common
-from tests.contract import references  # noqa: F401  (registers the spec-extension failure filter)
+from tests.contract import references  # also registers the x-references / x-must-match hooks
 
 BASE_URL = os.environ.get("HALOLIGHT_CONTRACT_URL", "http://127.0.0.1:8000")
+OUTBOX = os.environ.get("HALOLIGHT_CONTRACT_OUTBOX", "")
+ADMIN = ("admin@halolight.h7ml.cn", "123456")
+# The password of every account the hooks create (not a common one, so registration accepts it).
+PASSWORD = "Fuzz-Kx7q-2wLm-9vTz"
+ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # components/schemas/Id
+ACTION = re.compile(r"^(\*|[a-z][a-z0-9-]{0,39}:(\*|[a-z][a-z0-9-]{0,39}))$")  # PermissionCreate.action
+RESOURCE = re.compile(r"^(\*|[a-z][a-z0-9-]{0,39})$")  # PermissionCreate.resource
+
+_lock = threading.RLock()
+_client = httpx.Client(base_url=BASE_URL, timeout=15)
 
 
-def _login() -> str:
-    response = httpx.post(
-        f"{BASE_URL}/api/auth/login",
-        json={"email": "admin@halolight.h7ml.cn", "password": "123456"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    token: str = response.json()["accessToken"]
+def _post(path: str, body: Any, token: str | None = None, expect: int = 200) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = _client.post(path, json=body, headers=headers)
+    assert response.status_code == expect, f"{path}: {response.status_code} {response.text}"
+    return response.json()
+
+
+def _login(email: str, password: str) -> str:
+    token: str = _post("/api/auth/login", {"email": email, "password": password})["accessToken"]
     return token
+
+
+def _unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}@example.com"
+
+
+def _register() -> tuple[str, str]:
+    """A fresh self-registered account (role USER): its email and access token."""
+    email = _unique_email("fuzz")
+    body = _post("/api/auth/register", {"email": email, "name": "Fuzz", "password": PASSWORD}, expect=201)
+    return email, body["accessToken"]
+
+
+def _admin_token() -> str:
+    return _login(*ADMIN)
+
+
+def _viewer() -> str:
+    """A fresh read-only account: a new role holding every `*:view` permission that exists now (the fuzzer may
+    have deleted the seeded VIEWER role, or some permissions, by then)."""
+    token = _admin_token()
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = _client.get("/api/permissions", params={"search": ":view", "limit": 100}, headers=headers)
+    views = [p["id"] for p in listed.json()["data"] if p["action"].endswith(":view")]
+    role = _post("/api/roles", {"name": f"Viewer{uuid.uuid4().hex[:12]}", "permissionIds": views}, token, 201)
+    email = _unique_email("viewer")
+    body = {"email": email, "name": "Fuzz", "password": PASSWORD, "roleIds": [role["id"]]}
+    _post("/api/users", body, token, expect=201)
+    return _login(email, PASSWORD)
+
+
+# Who sends a case. The digest of what the case sends picks the caller, so a run with a fixed seed is
+# repeatable; the examples, coverage and fuzzing phases only (see the module docstring).
+LIMITED = ("viewer", "user")
+
+
+def _digest(case: Any, salt: str = "") -> int:
+    material = json.dumps(
+        [salt, case.operation.label, case.path_parameters, case.query, case.body],
+        sort_keys=True,
+        default=repr,
+    )
+    return int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
+
+
+def _is_stateful(case: Any) -> bool:
+    return case.meta is not None and str(case.meta.phase.name) == "stateful"
+
+
+def _often(case: Any, salt: str) -> bool:
+    """Three times in four, by the case's content."""
+    return _digest(case, salt) % 4 != 0
+
+
+def identity(case: Any) -> str:
+    if case.operation.path in OWN_ACCOUNT_PATHS or _is_stateful(case) or case.meta is None:
+        return "admin"
+    pick = _digest(case, "identity") % 6
+    return LIMITED[pick] if pick < len(LIMITED) else "admin"
+
+
+def _identity_key(case: Any, ctx: Any) -> str:
+    return identity(case)
 
 
 # Every password of up to 72 characters is accepted (only its first 72 UTF-8 bytes count, as in bcryptjs).
@@ -38,32 +139,178 @@ schemathesis.openapi.format(
 )
 
 
-@schemathesis.auth(refresh_interval=60)
-class AdminToken:
+@schemathesis.auth(refresh_interval=60, cache_by_key=_identity_key)
+class Caller:
     def get(self, case: Any, ctx: Any) -> str:
-        return _login()
+        who = identity(case)
+        try:
+            if who == "viewer":
+                return _viewer()
+            if who == "user":
+                return _register()[1]
+            return _admin_token()
+        except Exception as exc:  # schemathesis reports only that the fetch failed
+            print(f"hooks: no token for {who}: {exc}", file=sys.stderr, flush=True)
+            raise
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
-        # Logout (possibly of every session), ending sessions and changing the password act on the caller's
-        # own account: give them a fresh account of their own, so the admin's shared session (and password)
-        # keep working for every other operation.
-        token = _disposable_account() if case.operation.path in OWN_ACCOUNT_PATHS else data
+        token = _own_account(case) if case.operation.path in OWN_ACCOUNT_PATHS else data
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
 
 
+# Logout (possibly of every session), ending sessions and changing the password act on the caller's own
+# account: each such case gets a fresh account, so the shared sessions (and passwords) keep working.
 OWN_ACCOUNT_PATHS = frozenset({"/api/auth/logout", "/api/auth/change-password", "/api/auth/sessions/{id}"})
 
 
-def _disposable_account() -> str:
-    response = httpx.post(
-        f"{BASE_URL}/api/auth/register",
-        json={
-            "email": f"fuzz-{uuid.uuid4().hex}@example.com",
-            "name": "Fuzz",
-            "password": f"fuzz-{uuid.uuid4().hex}",
-        },
-        timeout=10,
-    )
-    response.raise_for_status()
-    token: str = response.json()["accessToken"]
+def _own_account(case: Any) -> str:
+    email, token = _register()
+    body = case.body
+    if case.operation.path == "/api/auth/change-password" and isinstance(body, dict):
+        current = body.get("currentPassword")
+        if isinstance(current, str) and 1 <= len(current) <= 72 and _often(case, "password"):
+            case.body = {**body, "currentPassword": PASSWORD}
+    path_id = case.path_parameters.get("id") if case.path_parameters else None
+    if case.operation.path == "/api/auth/sessions/{id}" and _valid_id(path_id) and _often(case, "session"):
+        _login(email, PASSWORD)  # a second session, which the case may end
+        headers = {"Authorization": f"Bearer {token}"}
+        sessions = _client.get("/api/auth/sessions", headers=headers).json()["data"]
+        others = [s["id"] for s in sessions if not s["current"]] or [s["id"] for s in sessions]
+        case.path_parameters = {**case.path_parameters, "id": others[0]}
     return token
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) and ID.match(value) is not None
+
+
+# Rows made for the run, three of each kind per owner: one set shared by the operations that read or change
+# rows, and one set per deleting operation (DELETE), so a deletion never takes away what another operation,
+# or a later phase, would find.
+POOL_SIZE = 3
+KINDS = ("users", "roles", "permissions", "teams")
+
+
+class Pool:
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.rows: dict[str, list[str]] = {}
+        self.members: dict[str, list[str]] = {}  # team id -> the pool users added to it
+
+    def ids(self, kind: str) -> list[str]:
+        if kind not in self.rows:
+            self.rows[kind] = [self._create(kind, n) for n in range(POOL_SIZE)]
+        return self.rows[kind]
+
+    def _create(self, kind: str, n: int) -> str:
+        token, tag = _admin_token(), uuid.uuid4().hex[:10]
+        if kind == "users":
+            body = {"email": _unique_email("pool"), "name": "Pool", "password": PASSWORD}
+        elif kind == "roles":
+            body = {"name": f"Pool{tag}"}
+        elif kind == "permissions":
+            body = {"action": f"pool{tag}:view"}
+        else:
+            body = {"name": f"Pool {self.owner} {n}"}
+        row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]
+        if kind == "teams":
+            self.members[row_id] = self.ids("users")[: n + 1]
+            for user in self.members[row_id]:
+                _post(f"/api/teams/{row_id}/members", {"userId": user}, token, expect=201)
+        return row_id
+
+
+_pools: dict[str, Pool] = {}
+
+
+def _pool(case: Any) -> Pool:
+    owner = case.operation.label if case.operation.method.upper() == "DELETE" else "shared"
+    with _lock:
+        return _pools.setdefault(owner, Pool(owner))
+
+
+# Which kind of row a path parameter names: the collection before it, or the parameter's own name.
+def _kind(path: str, parameter: str) -> str | None:
+    if parameter == "userId":
+        return "users"
+    match = re.match(rf"^/api/([a-z]+)/{{{parameter}}}", path)
+    return match.group(1) if match and match.group(1) in KINDS else None
+
+
+def _real_path_ids(case: Any) -> None:
+    if case.operation.path in OWN_ACCOUNT_PATHS or not case.path_parameters:
+        return
+    pool, parameters = _pool(case), dict(case.path_parameters)
+    for name, value in parameters.items():
+        kind = _kind(case.operation.path, name)
+        if kind is None or not _valid_id(value) or not _often(case, f"path-{name}"):
+            continue
+        with _lock:
+            rows = pool.ids(kind)
+            if name == "userId" and parameters.get("id") in pool.members:  # a member of that team
+                rows = pool.members[parameters["id"]]
+        parameters[name] = rows[_digest(case, f"row-{name}") % len(rows)]
+    if parameters != case.path_parameters:
+        case.path_parameters = parameters
+
+
+def _matching_resource(case: Any) -> None:
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    action, resource = body.get("action"), body.get("resource")
+    if not (isinstance(action, str) and ACTION.match(action)):
+        return
+    if isinstance(resource, str) and RESOURCE.match(resource):
+        case.body = {**body, "resource": action.split(":", 1)[0]}
+
+
+def _reset_token() -> str | None:
+    if not OUTBOX:
+        return None
+    email, _ = _register()
+    _post("/api/auth/forgot-password", {"email": email})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # mail is sent after the commit, in the background
+        for path in sorted(Path(OUTBOX).glob("*.json"), reverse=True):
+            try:
+                message = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # being written
+                continue
+            if message["to"] == email:
+                match = re.search(r"token=([A-Za-z0-9_-]+)", message["body"])
+                return match.group(1) if match else None
+        time.sleep(0.05)
+    return None
+
+
+def _real_reset_token(case: Any) -> None:
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    token = body.get("token")
+    if isinstance(token, str) and 1 <= len(token) <= 256 and _often(case, "reset"):
+        real = _reset_token()
+        if real is not None:
+            case.body = {**body, "token": real}
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Real ids in paths, a matching `resource`, a live reset token: just before a case is sent (generation
+    makes more cases than are sent), in every phase but the stateful one, whose links supply its ids."""
+    if _is_stateful(case):
+        return
+    _real_path_ids(case)
+    if case.meta is not None and str(case.meta.phase.name) == "coverage":
+
+        def pick(key: str, n: int) -> int | None:
+            return _digest(case, f"ref-{key}") % n if _often(case, f"use-{key}") else None
+
+        filled = references.fill_references(case.operation.method, case.operation.path, case.body, pick)
+        if filled != case.body:  # schemathesis revalidates whatever this hook assigns
+            case.body = filled
+    if case.operation.method.upper() == "POST" and case.operation.path == "/api/permissions":
+        _matching_resource(case)
+    if case.operation.path == "/api/auth/reset-password":
+        _real_reset_token(case)

@@ -1,14 +1,17 @@
-"""The running server against spec/openapi.yaml (not the app's own document): every check, every phase."""
+"""The running server against spec/openapi.yaml (not the app's own document): every check, every phase, as
+the admin and as limited users (tests/contract/hooks.py), failing on any schemathesis warning."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,20 +30,29 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    outbox: Path
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def server_url(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = _free_port()
+    outbox = tmp_path_factory.mktemp("outbox")
     env = {
         **os.environ,
         "DATABASE_URL": pg_server.create_database("contract"),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "BCRYPT_ROUNDS": "4",
-        "MAIL_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        "MAIL_OUTBOX_DIR": str(outbox),
         # The fuzzer logs in far more often than any person; throttling has its own HTTP tests.
         "AUTH_RATE_LIMIT": "100000/minute",
     }
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "halolight.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -56,20 +68,36 @@ def server_url(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start; see {log.name}")
             time.sleep(0.2)
-        yield url
+        yield Server(url, outbox, log_path)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
 
 
-def test_server_conforms_to_spec(server_url: str) -> None:
+def _server_errors(log: Path, limit: int = 8000) -> str:
+    """The tracebacks the server logged (a 500 is easier to fix with its cause)."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    blocks = re.findall(r"^unhandled error on .*?(?=^INFO:|\Z)", text, flags=re.M | re.S)
+    return "".join(blocks)[-limit:]
+
+
+def _report(stdout: str) -> str:
+    """schemathesis' report from its failures, errors and warnings on (everything after the progress)."""
+    found = [stdout.find(marker) for marker in ("= ERRORS =", "= FAILURES =", "= WARNINGS =")]
+    start = min((i for i in found if i >= 0), default=-1)
+    if start >= 0:
+        start = stdout.rfind("\n", 0, start) + 1
+    return stdout[start:] if start >= 0 else stdout[-30000:]
+
+
+def test_server_conforms_to_spec(server: Server) -> None:
     command = [
         shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis",
         "run",
         str(ROOT / "spec" / "openapi.yaml"),
         "--url",
-        server_url,
+        server.url,
         "--checks",
         "all",
         "--phases",
@@ -88,9 +116,21 @@ def test_server_conforms_to_spec(server_url: str) -> None:
         # e.g. HALOLIGHT_CONTRACT_ARGS="--include-tag Users" while working on one tag
         *os.environ.get("HALOLIGHT_CONTRACT_ARGS", "").split(),
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "HALOLIGHT_CONTRACT_URL": server_url}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
+        "HALOLIGHT_CONTRACT_URL": server.url,
+        "HALOLIGHT_CONTRACT_OUTBOX": str(server.outbox),
+    }
     result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000 if LONG else 900
     )
-    print(result.stdout[-6000:])
-    assert result.returncode == 0, result.stdout[-30000:] + result.stderr[-5000:]
+    print(result.stdout[-6000:])  # shown with -s, and by pytest for a failure
+    if result.returncode != 0:
+        errors = _server_errors(server.log)
+        report = f"{_report(result.stdout)}\n{result.stderr[-5000:]}"
+        pytest.fail(
+            f"schemathesis exited with {result.returncode}\n\n{report}"
+            + (f"\n\nServer errors ({server.log}):\n{errors}" if errors else ""),
+            pytrace=False,
+        )

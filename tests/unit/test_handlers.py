@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.auth
 import handlers.users
 from generated import models
-from halolight.context import AuthContext, PublicContext
+from halolight.context import PublicContext
 from halolight.errors import Conflict, Forbidden, NotFound, Unauthorized
 from halolight.repositories import roles
-from halolight.security.principal import Principal
-
-MakeCtx = Callable[..., AuthContext]
-
-
-@pytest.fixture
-def public_ctx(db: AsyncSession, app: FastAPI) -> PublicContext:
-    return PublicContext(db=db, runtime=app.state.runtime, client_ip="192.0.2.1")
-
-
-@pytest.fixture
-def make_ctx(db: AsyncSession, app: FastAPI) -> MakeCtx:
-    def make(*permissions: str, user_id: str = "caller-id") -> AuthContext:
-        principal = Principal(user_id=user_id, session_id="session-id", permissions=frozenset(permissions))
-        return AuthContext(db=db, runtime=app.state.runtime, client_ip="192.0.2.1", principal=principal)
-
-    return make
+from tests.conftest import MakeCtx
 
 
 def _new_user(email: str, **extra: object) -> models.UserCreate:

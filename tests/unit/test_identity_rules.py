@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.permissions
 import handlers.roles
 from generated import models
-from halolight.context import AuthContext
 from halolight.db.models import Permission, UserRole
 from halolight.errors import Conflict, Forbidden, NotFound, UnknownReference
 from halolight.repositories import permissions, roles, users
-from halolight.security.principal import Principal
+from tests.conftest import CountStatements, MakeCtx
 
 pytestmark = pytest.mark.asyncio
 
@@ -28,30 +23,6 @@ _names = itertools.count(1)
 
 def _name(prefix: str = "Unit") -> str:
     return f"{prefix}{next(_names)}x{id(_names)}"
-
-
-def _ctx(app: FastAPI, db: AsyncSession, *held: str) -> AuthContext:
-    principal = Principal(
-        user_id="unit-test-caller", session_id="unit-test-session", permissions=frozenset(held)
-    )
-    return AuthContext(db=db, runtime=app.state.runtime, client_ip="127.0.0.1", principal=principal)
-
-
-@contextmanager
-def _selects(db: AsyncSession) -> Iterator[list[str]]:
-    """The SELECT statements the session sends while the block runs."""
-    statements: list[str] = []
-    engine = db.get_bind()
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _permission_ids(db: AsyncSession, *actions: str) -> list[str]:
@@ -69,9 +40,9 @@ async def _user_with_roles(db: AsyncSession, *role_ids: str) -> str:
 
 class TestRoleQueries:
     async def test_list_loads_permissions_and_counts_in_a_fixed_number_of_queries(
-        self, app: FastAPI, db: AsyncSession
+        self, db: AsyncSession, make_ctx: MakeCtx, count_statements: CountStatements
     ) -> None:
-        ctx = _ctx(app, db, "*")
+        ctx = make_ctx("*")
         tag = _name("Nplus")
         ids = await _permission_ids(db, "users:view", "files:view", "teams:view")
         for i in range(6):
@@ -80,7 +51,7 @@ class TestRoleQueries:
             )
             for _ in range(i % 3):
                 await _user_with_roles(db, role.id)
-        with _selects(db) as statements:
+        with count_statements(db, select_only=True) as statements:
             result = await handlers.roles.list_roles(ctx, page=1, limit=100, search=tag)
         assert len(statements) == 4  # count, page, permissions of the page, grouped user counts
         assert [r.name for r in result.data] == [f"{tag}r{i}" for i in range(6)]
@@ -88,18 +59,20 @@ class TestRoleQueries:
         assert [r.userCount for r in result.data] == [0, 1, 2, 0, 1, 2]
         assert result.meta == models.PaginationMeta(total=6, page=1, limit=100, totalPages=1)
 
-    async def test_empty_page_needs_no_detail_queries(self, app: FastAPI, db: AsyncSession) -> None:
-        with _selects(db) as statements:
-            result = await handlers.roles.list_roles(
-                _ctx(app, db, "*"), page=1, limit=10, search="no-such-zz"
-            )
+    async def test_empty_page_needs_no_detail_queries(
+        self, db: AsyncSession, make_ctx: MakeCtx, count_statements: CountStatements
+    ) -> None:
+        with count_statements(db, select_only=True) as statements:
+            result = await handlers.roles.list_roles(make_ctx("*"), page=1, limit=10, search="no-such-zz")
         assert result.data == [] and len(statements) == 2
 
-    async def test_get_is_three_queries(self, app: FastAPI, db: AsyncSession) -> None:
-        ctx = _ctx(app, db, "*")
+    async def test_get_is_three_queries(
+        self, db: AsyncSession, make_ctx: MakeCtx, count_statements: CountStatements
+    ) -> None:
+        ctx = make_ctx("*")
         role = await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name()))
         db.expunge_all()
-        with _selects(db) as statements:
+        with count_statements(db, select_only=True) as statements:
             fetched = await handlers.roles.get_role(ctx, id=role.id)
         assert fetched == role
         assert len(statements) == 3
@@ -107,9 +80,9 @@ class TestRoleQueries:
 
 class TestRoleRules:
     async def test_holder_of_a_resource_wildcard_grants_its_verbs_not_star(
-        self, app: FastAPI, db: AsyncSession
+        self, db: AsyncSession, make_ctx: MakeCtx
     ) -> None:
-        ctx = _ctx(app, db, "roles:create", "documents:*")
+        ctx = make_ctx("roles:create", "documents:*")
         view, delete, star = await _permission_ids(db, "documents:view", "documents:delete", "*")
         role = await handlers.roles.create_role(
             ctx, body=models.RoleCreate(name=_name(), permissionIds=[view, delete, view])
@@ -119,17 +92,19 @@ class TestRoleRules:
         with pytest.raises(Forbidden):
             await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name(), permissionIds=[star]))
 
-    async def test_unknown_permission_is_an_unknown_reference(self, app: FastAPI, db: AsyncSession) -> None:
+    async def test_unknown_permission_is_an_unknown_reference(
+        self, db: AsyncSession, make_ctx: MakeCtx
+    ) -> None:
         with pytest.raises(UnknownReference, match="Permission not found"):
             await handlers.roles.create_role(
-                _ctx(app, db, "*"), body=models.RoleCreate(name=_name(), permissionIds=["cmissing"])
+                make_ctx("*"), body=models.RoleCreate(name=_name(), permissionIds=["cmissing"])
             )
 
     async def test_before_and_after_both_count_for_set_permissions(
-        self, app: FastAPI, db: AsyncSession
+        self, db: AsyncSession, make_ctx: MakeCtx
     ) -> None:
-        admin = _ctx(app, db, "*")
-        limited = _ctx(app, db, "roles:edit", "users:view", "users:edit")
+        admin = make_ctx("*")
+        limited = make_ctx("roles:edit", "users:view", "users:edit")
         view, edit, delete = await _permission_ids(db, "users:view", "users:edit", "users:delete")
         role = await handlers.roles.create_role(
             admin, body=models.RoleCreate(name=_name(), permissionIds=[delete])
@@ -151,19 +126,19 @@ class TestRoleRules:
         assert [p.action for p in updated.permissions] == ["users:edit", "users:view"]
 
     async def test_update_is_forbidden_on_a_role_with_more_power(
-        self, app: FastAPI, db: AsyncSession
+        self, db: AsyncSession, make_ctx: MakeCtx
     ) -> None:
         [star] = await _permission_ids(db, "*")
         role = await handlers.roles.create_role(
-            _ctx(app, db, "*"), body=models.RoleCreate(name=_name(), permissionIds=[star])
+            make_ctx("*"), body=models.RoleCreate(name=_name(), permissionIds=[star])
         )
         with pytest.raises(Forbidden):
             await handlers.roles.update_role(
-                _ctx(app, db, "roles:edit", "users:*"), id=role.id, body=models.RoleUpdate(label="x")
+                make_ctx("roles:edit", "users:*"), id=role.id, body=models.RoleUpdate(label="x")
             )
 
-    async def test_update_renames_and_keeps_names_unique(self, app: FastAPI, db: AsyncSession) -> None:
-        ctx = _ctx(app, db, "*")
+    async def test_update_renames_and_keeps_names_unique(self, db: AsyncSession, make_ctx: MakeCtx) -> None:
+        ctx = make_ctx("*")
         first = await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name()))
         second = await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name()))
         with pytest.raises(Conflict, match="Role name is already taken"):
@@ -175,8 +150,8 @@ class TestRoleRules:
         )
         assert (renamed.name, renamed.label, renamed.description) == (second.name.lower(), second.name, "d")
 
-    async def test_delete_refuses_held_roles_unless_forced(self, app: FastAPI, db: AsyncSession) -> None:
-        ctx = _ctx(app, db, "*")
+    async def test_delete_refuses_held_roles_unless_forced(self, db: AsyncSession, make_ctx: MakeCtx) -> None:
+        ctx = make_ctx("*")
         role = await handlers.roles.create_role(ctx, body=models.RoleCreate(name=_name()))
         user_id = await _user_with_roles(db, role.id)
         with pytest.raises(Conflict):
@@ -188,7 +163,7 @@ class TestRoleRules:
             await handlers.roles.delete_role(ctx, id=role.id, force=True)
 
     async def test_duplicate_name_race_is_a_conflict_and_the_session_survives(
-        self, app: FastAPI, db: AsyncSession
+        self, db: AsyncSession, make_ctx: MakeCtx
     ) -> None:
         name = _name()
         await roles.add(db, name=name, label=name)
@@ -203,8 +178,8 @@ class TestRoleRules:
 
 
 class TestPermissionRules:
-    async def test_resource_is_taken_from_the_action(self, app: FastAPI, db: AsyncSession) -> None:
-        ctx = _ctx(app, db, "*")
+    async def test_resource_is_taken_from_the_action(self, db: AsyncSession, make_ctx: MakeCtx) -> None:
+        ctx = make_ctx("*")
         tag = _name("res").lower()
         created = await handlers.permissions.create_permission(
             ctx, body=models.PermissionCreate(action=f"{tag}:*")
@@ -212,23 +187,25 @@ class TestPermissionRules:
         assert (created.resource, created.description) == (tag, None)
         assert await handlers.permissions.get_permission(ctx, id=created.id) == created
 
-    async def test_star_and_duplicates_are_conflicts(self, app: FastAPI, db: AsyncSession) -> None:
-        ctx = _ctx(app, db, "*")
+    async def test_star_and_duplicates_are_conflicts(self, db: AsyncSession, make_ctx: MakeCtx) -> None:
+        ctx = make_ctx("*")
         with pytest.raises(Conflict, match="Permission already exists"):
             await handlers.permissions.create_permission(ctx, body=models.PermissionCreate(action="*"))
         [star] = await _permission_ids(db, "*")
         with pytest.raises(Conflict, match=r"The \* permission cannot be deleted"):
             await handlers.permissions.delete_permission(ctx, id=star)
 
-    async def test_duplicate_action_race_is_a_conflict(self, app: FastAPI, db: AsyncSession) -> None:
+    async def test_duplicate_action_race_is_a_conflict(self, db: AsyncSession) -> None:
         action = f"{_name('race').lower()}:view"
         await permissions.add(db, action=action, resource=action.split(":")[0])
         with pytest.raises(Conflict, match="Permission already exists"):
             await permissions.add(db, action=action, resource=action.split(":")[0])
         assert await permissions.action_taken(db, action)
 
-    async def test_delete_needs_the_permission_and_cascades(self, app: FastAPI, db: AsyncSession) -> None:
-        admin = _ctx(app, db, "*")
+    async def test_delete_needs_the_permission_and_cascades(
+        self, db: AsyncSession, make_ctx: MakeCtx
+    ) -> None:
+        admin = make_ctx("*")
         tag = _name("del").lower()
         created = await handlers.permissions.create_permission(
             admin, body=models.PermissionCreate(action=f"{tag}:view")
@@ -237,9 +214,9 @@ class TestPermissionRules:
             admin, body=models.RoleCreate(name=_name(), permissionIds=[created.id])
         )
         with pytest.raises(Forbidden):
-            await handlers.permissions.delete_permission(_ctx(app, db, "permissions:delete"), id=created.id)
+            await handlers.permissions.delete_permission(make_ctx("permissions:delete"), id=created.id)
         await handlers.permissions.delete_permission(
-            _ctx(app, db, "permissions:delete", f"{tag}:*"), id=created.id
+            make_ctx("permissions:delete", f"{tag}:*"), id=created.id
         )
         db.expunge_all()
         assert (await handlers.roles.get_role(admin, id=role.id)).permissions == []

@@ -109,9 +109,10 @@ class TestProductionSecrets:
     @pytest.mark.parametrize(
         "secret",
         [
-            secrets.token_hex(16),  # 128 bits, 32 hex characters
-            secrets.token_hex(32),
-            secrets.token_urlsafe(32),
+            # Fresh each run; stable ids, so that every pytest-xdist worker collects the same tests.
+            pytest.param(secrets.token_hex(16), id="token_hex16"),  # 128 bits, 32 hex characters
+            pytest.param(secrets.token_hex(32), id="token_hex32"),
+            pytest.param(secrets.token_urlsafe(32), id="token_urlsafe32"),
             "tR9#vLq2@zX8!mWp4$kN7^bJ6&hG3*fD",
         ],
     )

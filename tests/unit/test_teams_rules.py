@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.teams
 from generated import models
 from halolight import authz
-from halolight.context import AuthContext
 from halolight.db.models import User
 from halolight.errors import Forbidden, NotFound
 from halolight.repositories import teams, users
-from halolight.security.principal import Principal
-
-MakeCtx = Callable[..., AuthContext]
-
-
-@pytest.fixture
-def make_ctx(db: AsyncSession, app: FastAPI) -> MakeCtx:
-    def make(user_id: str, *permissions: str) -> AuthContext:
-        principal = Principal(user_id=user_id, session_id="session-id", permissions=frozenset(permissions))
-        return AuthContext(db=db, runtime=app.state.runtime, client_ip="192.0.2.1", principal=principal)
-
-    return make
+from tests.conftest import CountStatements, MakeCtx
 
 
 async def _user(db: AsyncSession, name: str) -> User:
     return await users.add(db, email=f"{name}@teams-unit.example", username=name, name=name, password="x")
-
-
-@contextmanager
-def _count_statements(connection: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
 
 
 class TestVisibility:
@@ -68,7 +36,7 @@ class TestVisibility:
         people = {name: await _user(db, f"vis-{name}") for name in ("owner", "member", "stranger")}
         team = await teams.create(db, owner_id=people["owner"].id, name="Visible")
         await teams.add_member(db, team.id, people["member"].id, None)
-        ctx = make_ctx(people[caller].id, *permissions)
+        ctx = make_ctx(*permissions, user_id=people[caller].id)
 
         if visible:
             assert (await authz.visible_team_or_404(ctx, team.id)).id == team.id
@@ -92,7 +60,7 @@ class TestVisibility:
     ) -> None:
         people = {name: await _user(db, f"wr-{name}") for name in ("owner", "member")}
         team = await teams.create(db, owner_id=people["owner"].id, name="Writable")
-        ctx = make_ctx(people[caller].id, *permissions)
+        ctx = make_ctx(*permissions, user_id=people[caller].id)
         if writer:
             authz.ensure_team_writer(ctx, team)
         else:
@@ -102,16 +70,14 @@ class TestVisibility:
 
 class TestListQueries:
     async def test_the_number_of_queries_does_not_grow_with_the_page(
-        self, db: AsyncSession, make_ctx: MakeCtx
+        self, db: AsyncSession, make_ctx: MakeCtx, count_statements: CountStatements
     ) -> None:
         owner = await _user(db, "budget-owner")
-        ctx = make_ctx(owner.id, "teams:view")
-        connection = (await db.connection()).sync_connection
-        assert connection is not None
+        ctx = make_ctx("teams:view", user_id=owner.id)
 
         async def statements_for_list() -> int:
             db.expunge_all()
-            with _count_statements(connection) as statements:
+            with count_statements(db) as statements:
                 result = await handlers.teams.list_teams(ctx, page=1, limit=100, search=None)
             assert all(isinstance(t, models.Team) for t in result.data)
             return len(statements)

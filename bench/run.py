@@ -1,0 +1,628 @@
+# ruff: noqa: S105, S310, S602, S603, S607, S608  (a benchmark driver: it runs local processes and SQL it writes)
+"""`make bench` / `make bench-quick`: the API against a ceiling of its own, in one run, on a fresh database.
+
+1. A fresh embedded PostgreSQL 16 in a temporary folder; migrate and seed; then the dataset in SQL
+   (`generate_series`): 100,000 users holding the USER role, 2,000 teams of 5 members; VACUUM ANALYZE.
+2. EXPLAIN (ANALYZE, BUFFERS) of the statements the API really sends for the hot reads → bench/explain.md.
+3. `make serve` (granian, WORKERS=2, uvloop) and the ceiling app (`bench/ceiling.py`: same server, framework,
+   worker count and driver; no ORM, no auth) side by side; wrk against each, one scenario after another.
+4. bench/results.md: req/s, p50, p99, answers by status, RSS per worker, ratios, the machine, the command.
+
+No timed assertion anywhere: the figures depend on the machine; the ratios in one run are what count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = sys.executable
+API_PORT, CEILING_PORT = 18461, 18462
+WORKERS = 2
+BCRYPT_COST = 10  # production's minimum; login is measured against raw bcrypt at this same cost
+PASSWORD = "bench-password-1"
+USERS = 100_000
+TEAMS = 2_000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- dataset
+def dataset_sql(password_hash: str) -> str:
+    # Ids are cuid-shaped (25 lower-case characters); createdAt one minute apart, newest first by number.
+    return f"""
+    INSERT INTO users (id, email, username, name, password, status, department, "createdAt", "updatedAt")
+    SELECT 'cbench' || lpad(i::text, 19, '0'), 'bench' || i || '@example.com', 'bench' || i,
+           'Bench User ' || i, '{password_hash}', 'ACTIVE', 'Dept ' || (i % 50),
+           now() - make_interval(mins => i), now() - make_interval(mins => i)
+    FROM generate_series(1, {USERS}) AS i;
+    INSERT INTO user_roles ("userId", "roleId")
+    SELECT 'cbench' || lpad(i::text, 19, '0'), (SELECT id FROM roles WHERE name = 'USER')
+    FROM generate_series(1, {USERS}) AS i;
+    INSERT INTO teams (id, name, description, "ownerId", "createdAt", "updatedAt")
+    SELECT 'cbteam' || lpad(t::text, 19, '0'), 'Bench team ' || t, 'Team number ' || t,
+           'cbench' || lpad((t * 7)::text, 19, '0'), now() - make_interval(mins => t), now()
+    FROM generate_series(1, {TEAMS}) AS t;
+    INSERT INTO team_members ("teamId", "userId")
+    SELECT 'cbteam' || lpad(t::text, 19, '0'), 'cbench' || lpad((t * 7 + k)::text, 19, '0')
+    FROM generate_series(1, {TEAMS}) AS t, generate_series(0, 4) AS k;
+    """
+
+
+def build_database(folder: str) -> tuple[Any, str]:
+    from halolight.db import embedded, migrate
+    from halolight.serve import seed_database
+    from halolight.settings import Settings
+
+    server = embedded.start(folder, delete_on_cleanup=True)
+    url = embedded.sqlalchemy_url(server.get_uri())
+    migrate.upgrade(url)
+    asyncio.run(seed_database(Settings(environment="development", bcrypt_rounds=BCRYPT_COST), url))
+    import psycopg
+
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(BCRYPT_COST)).decode()
+    started = time.monotonic()
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(dataset_sql(password_hash).encode())
+        conn.execute("VACUUM ANALYZE")
+        users = conn.execute("SELECT count(*) FROM users").fetchone()
+    log(f"dataset: {users[0] if users else '?'} users, {TEAMS} teams in {time.monotonic() - started:.1f} s")
+    return server, url
+
+
+# ---------------------------------------------------------------------------------------------- EXPLAIN
+EXPLAINED = [
+    ("GET /api/auth/me", "/api/auth/me"),
+    ("GET /api/users?page=1&limit=10", "/api/users?page=1&limit=10"),
+    ("GET /api/users?page=1000&limit=10", "/api/users?page=1000&limit=10"),
+    ("GET /api/users?search=bench4242", "/api/users?page=1&limit=10&search=bench4242"),
+    ("GET /api/teams?page=1&limit=10", "/api/teams?page=1&limit=10"),
+    ("GET /api/users/{id}", "/api/users/cbench0000000000000000042"),
+    ("GET /api/roles", "/api/roles"),
+]
+
+
+async def explain(url: str, token: str) -> str:
+    """EXPLAIN ANALYZE of every statement the API sends for each request (captured, then re-run)."""
+    import httpx
+    from sqlalchemy import event
+
+    from halolight.app import create_app
+    from halolight.settings import Settings
+
+    app = create_app(Settings(environment="development", bcrypt_rounds=BCRYPT_COST), url)
+    engine = app.state.runtime.engine
+    captured: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
+
+    lines = [
+        "# EXPLAIN plans of the hot reads",
+        "",
+        f"Written by `bench/run.py` on {USERS:,} users and "
+        f"{TEAMS:,} teams (VACUUM ANALYZE after the load). Each request's SELECTs, as the API sent them, "
+        "re-run under `EXPLAIN (ANALYZE, BUFFERS)`.",
+        "",
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        for title, path in EXPLAINED:
+            (await client.get(path, headers=headers)).raise_for_status()  # warm
+            captured.clear()
+            event.listen(engine.sync_engine, "before_cursor_execute", record)
+            try:
+                (await client.get(path, headers=headers)).raise_for_status()
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", record)
+            lines += [f"## {title}", ""]
+            statements = list(captured)
+            async with engine.connect() as conn:
+                for number, (statement, parameters) in enumerate(statements, 1):
+                    result = await conn.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters
+                    )
+                    plan = "\n".join(row[0] for row in result)
+                    lines += [
+                        f"Statement {number} of {len(statements)}:",
+                        "",
+                        "```sql",
+                        statement.strip(),
+                        "```",
+                        "",
+                        "```",
+                        plan,
+                        "```",
+                        "",
+                    ]
+    await app.state.runtime.close()
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- servers
+def wait_until_up(port: int, path: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def start(command: list[str], env: dict[str, str], logfile: Path) -> subprocess.Popen[bytes]:
+    out = logfile.open("wb")
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def worker_rss_mib(group_pid: int) -> list[float]:
+    """RSS of the server's worker processes: in the process tree under `group_pid` (make, then the server),
+    the Python processes whose parent is itself a Python process of the tree (granian's workers are children
+    of the server process), less multiprocessing's resource tracker."""
+    tree = [group_pid, *descendants(group_pid)]
+    info: dict[int, tuple[int, str, str]] = {}
+    for pid in tree:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        info[pid] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline, status)
+    rss = []
+    for _pid, (parent, cmdline, status) in info.items():
+        parent_is_python = parent in info and "python" in info[parent][1]
+        if "python" in cmdline and parent_is_python and "resource_tracker" not in cmdline:
+            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            rss.append(kib / 1024)
+    return sorted(rss)
+
+
+def http_json(method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def login(email: str, password: str) -> dict[str, Any]:
+    result: dict[str, Any] = http_json(
+        "POST", f"http://127.0.0.1:{API_PORT}/api/auth/login", {"email": email, "password": password}
+    )
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- wrk
+@dataclass
+class Run:
+    name: str
+    requests: int = 0
+    seconds: float = 1
+    p50_ms: float = 0
+    p99_ms: float = 0
+    socket_errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def errors(self) -> str:
+        bad = {s: n for s, n in sorted(self.statuses.items()) if not s.startswith("2")}
+        parts = [f"{s}: {n}" for s, n in bad.items()]
+        if self.socket_errors:
+            parts.append(f"socket: {self.socket_errors}")
+        return ", ".join(parts) or "0"
+
+    @property
+    def fivexx(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s.startswith("5"))
+
+
+def lua_request(method: str, path: str, token: str | None = None, body: str | None = None) -> str:
+    headers = ['wrk.headers["Content-Type"] = "application/json"']
+    if token:
+        headers.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    lines = [f'wrk.method = "{method}"', f'wrk.path = "{path}"', *headers]
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(body)}")
+    return "\n".join(lines) + "\n"
+
+
+def wrk(
+    name: str,
+    port: int,
+    script: str,
+    seconds: int,
+    connections: int = 32,
+    threads: int = 2,
+    background: bool = False,
+) -> Any:
+    lua = Path(tempfile.mkstemp(prefix="bench-", suffix=".lua")[1])
+    lua.write_text(script + "\n" + (BENCH / "wrk" / "report.lua").read_text())
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(lua),
+        f"http://127.0.0.1:{port}",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if background:
+        return process, name, lua
+    return collect(process, name, lua)
+
+
+def collect(process: subprocess.Popen[str], name: str, lua: Path) -> Run:
+    out, _ = process.communicate()
+    lua.unlink(missing_ok=True)
+    line = next((li for li in out.splitlines() if li.startswith("BENCH-JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result for {name}:\n{out}")
+    data = json.loads(line.removeprefix("BENCH-JSON "))
+    run = Run(
+        name,
+        data["requests"],
+        data["duration_us"] / 1e6,
+        data["p50_us"] / 1000,
+        data["p99_us"] / 1000,
+        data["socket_errors"],
+        {str(k): v for k, v in data["statuses"].items()},
+    )
+    log(
+        f"{name}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, errors {run.errors}"
+    )
+    return run
+
+
+def raw_bcrypt_rate(seconds: float) -> float:
+    """Checks per second of raw bcrypt at the same cost, in WORKERS processes at once."""
+    code = (
+        "import bcrypt, time, sys\n"
+        f"h = bcrypt.hashpw(b'x', bcrypt.gensalt({BCRYPT_COST}))\n"
+        f"end = time.monotonic() + {seconds}; n = 0\n"
+        "while time.monotonic() < end:\n    bcrypt.checkpw(b'x', h); n += 1\n"
+        "print(n)\n"
+    )
+    processes = [
+        subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(WORKERS)
+    ]
+    return sum(int(p.communicate()[0]) for p in processes) / seconds
+
+
+# ---------------------------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--quick", action="store_true", help="short runs (make bench-quick, under 2 minutes)")
+    args = parser.parse_args()
+    seconds = 4 if args.quick else 12
+    if shutil.which("wrk") is None:
+        log("wrk is missing: installing it from Debian")
+        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True, check=True)
+    started = time.monotonic()
+    folder = tempfile.mkdtemp(prefix="halolight-bench-")
+    server, url = build_database(folder)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "WORKERS": str(WORKERS),
+            "HOST": "127.0.0.1",
+            "ENVIRONMENT": "development",
+            "AUTH_RATE_LIMIT": "10000000/minute",
+            "BCRYPT_ROUNDS": str(BCRYPT_COST),
+            "BCRYPT_MAX_CONCURRENCY": "1",  # one bcrypt per worker: as many as cores, as raw bcrypt
+            "MAIL_OUTBOX_DIR": str(Path(folder) / "outbox"),
+        }
+        api = start(
+            ["make", "--no-print-directory", "serve"],
+            {**env, "PORT": str(API_PORT)},
+            Path(folder) / "api.log",
+        )
+        processes.append(api)
+        ceiling = start(
+            [PYTHON, "-m", "bench.ceiling"],
+            {**env, "PORT": str(CEILING_PORT), "CEILING_ONE_ID": "cbench" + "42".zfill(19)},
+            Path(folder) / "ceiling.log",
+        )
+        processes.append(ceiling)
+        wait_until_up(API_PORT, "/health")
+        wait_until_up(CEILING_PORT, "/ping")
+        log("servers up")
+
+        admin = login("admin@halolight.h7ml.cn", "123456")["accessToken"]
+        (BENCH / "explain.md").write_text(asyncio.run(explain(url, admin)))
+        log("wrote bench/explain.md")
+
+        runs: dict[str, Run] = {}
+
+        def api_get(name: str, path: str, token: str = admin, **kw: Any) -> None:
+            runs[name] = wrk(name, API_PORT, lua_request("GET", path, token), seconds, **kw)
+
+        # Warm both (pools filled, statements prepared), unmeasured.
+        wrk("warm-api", API_PORT, lua_request("GET", "/api/users?page=1&limit=10", admin), 2)
+        wrk("warm-ceiling", CEILING_PORT, lua_request("GET", "/page"), 2)
+
+        runs["ceiling const"] = wrk("ceiling const", CEILING_PORT, lua_request("GET", "/const"), seconds)
+        runs["ceiling one"] = wrk("ceiling one", CEILING_PORT, lua_request("GET", "/one"), seconds)
+        runs["ceiling page"] = wrk("ceiling page", CEILING_PORT, lua_request("GET", "/page"), seconds)
+        api_get("me", "/api/auth/me")
+        api_get("user", "/api/users/" + "cbench" + "42".zfill(19))
+        api_get("users p1", "/api/users?page=1&limit=10")
+        api_get("users p1000", "/api/users?page=1000&limit=10")
+        api_get("users search", "/api/users?page=1&limit=10&search=bench4242")
+        # The search's own latency, one request at a time (at c=32 a p50 is mostly the wait in the queue).
+        api_get("users search c1", "/api/users?page=1&limit=10&search=bench4242", connections=1, threads=1)
+        api_get("roles", "/api/roles")
+        api_get("teams", "/api/teams?page=1&limit=10")
+
+        login_body = json.dumps({"email": "bench77@example.com", "password": PASSWORD})
+        runs["login"] = wrk(
+            "login", API_PORT, lua_request("POST", "/api/auth/login", body=login_body), seconds, connections=8
+        )
+        runs["raw bcrypt"] = Run(
+            "raw bcrypt", requests=int(raw_bcrypt_rate(seconds) * seconds), seconds=seconds
+        )
+        log(f"raw bcrypt: {runs['raw bcrypt'].rps:,.1f} checks/s in {WORKERS} processes")
+
+        # Refresh: each connection is its own client, rotating its own token family (a token is single use).
+        refresh_tokens = [login(f"bench{100 + i}@example.com", PASSWORD)["refreshToken"] for i in range(4)]
+        refresh_script = (
+            f"tokens = {{{', '.join(json.dumps(t) for t in refresh_tokens)}}}\n"
+            "local counter = 0\n"
+            "function setup(thread) counter = counter + 1; thread:set('token', tokens[counter]);"
+            " table.insert(threads, thread) end\n"
+            "function request()\n"
+            "  return wrk.format('POST', '/api/auth/refresh', {['Content-Type'] = 'application/json'},"
+            " '{\"refreshToken\": \"' .. token .. '\"}')\nend\n"
+            "function on_response(status, headers, body)\n"
+            '  local t = body:match(\'"refreshToken"%s*:%s*"([^"]+)"\'); if t then token = t end\nend\n'
+        )
+        # report.lua defines setup() too: keep ours (it also registers the thread for the status counts).
+        report = (BENCH / "wrk" / "report.lua").read_text()
+        report = report.replace("function setup(thread)\n  table.insert(threads, thread)\nend\n", "")
+        lua = Path(tempfile.mkstemp(prefix="bench-", suffix=".lua")[1])
+        lua.write_text("threads = {}\n" + refresh_script + report.replace("local threads = {}\n", ""))
+        command = ["wrk", "-t4", "-c4", f"-d{seconds}s", "-s", str(lua), f"http://127.0.0.1:{API_PORT}"]
+        runs["refresh"] = collect(
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+            "refresh",
+            lua,
+        )
+
+        # Mixed: 70% reads, 25% writes (PATCH a user's department), 5% auth (login).
+        mixed = (
+            f'token = "{admin}"\n'
+            f"login_body = {login_body!r}\n"
+            "local reads = {'/api/auth/me', '/api/users?page=1&limit=10', '/api/roles', "
+            "'/api/teams?page=1&limit=10', '/api/users/cbench0000000000000000042'}\n"
+            "function request()\n"
+            "  local r = math.random(100)\n"
+            "  local h = {['Content-Type'] = 'application/json', ['Authorization'] = 'Bearer ' .. token}\n"
+            "  if r <= 70 then return wrk.format('GET', reads[math.random(#reads)], h) end\n"
+            "  if r <= 95 then\n"
+            "    local id = string.format('cbench%019d', math.random(1000, 2000))\n"
+            "    return wrk.format('PATCH', '/api/users/' .. id, h,"
+            " '{\"department\": \"D' .. math.random(1000) .. '\"}')\n"
+            "  end\n"
+            "  local j = {['Content-Type'] = 'application/json'}\n"
+            "  return wrk.format('POST', '/api/auth/login', j, login_body)\n"
+            "end\n"
+        )
+        runs["mixed"] = wrk("mixed", API_PORT, mixed, seconds)
+
+        # Logins in flight beside reads: the read's p99 with 4 clients logging in all the time.
+        background = wrk(
+            "login beside",
+            API_PORT,
+            lua_request("POST", "/api/auth/login", body=login_body),
+            seconds + 1,
+            connections=4,
+            background=True,
+        )
+        time.sleep(0.5)
+        runs["me beside logins"] = wrk(
+            "me beside logins", API_PORT, lua_request("GET", "/api/auth/me", admin), seconds
+        )
+        runs["logins beside reads"] = collect(*background)
+
+        api_rss = worker_rss_mib(api.pid)
+        ceiling_rss = worker_rss_mib(ceiling.pid)
+        total = time.monotonic() - started
+        write_results(runs, api_rss, ceiling_rss, args.quick, seconds, total)
+        log(f"wrote bench/results.md ({total:.0f} s)")
+    finally:
+        for process in processes:
+            stop(process)
+        from halolight.db import embedded
+
+        embedded.stop(server)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_results(
+    runs: dict[str, Run],
+    api_rss: list[float],
+    ceiling_rss: list[float],
+    quick: bool,
+    seconds: int,
+    total: float,
+) -> None:
+    def ratio(name: str, ceiling: str) -> str:
+        return f"{runs[name].rps / runs[ceiling].rps:.2f} × {ceiling}"
+
+    rows = [
+        ("`GET /api/auth/me`", "me", ratio("me", "ceiling one")),
+        ("`GET /api/users/{id}`", "user", ratio("user", "ceiling one")),
+        ("`GET /api/users?page=1&limit=10`", "users p1", ratio("users p1", "ceiling page")),
+        (
+            "`GET /api/users?page=1000&limit=10`",
+            "users p1000",
+            f"{ratio('users p1000', 'ceiling page')}; "
+            f"{runs['users p1000'].rps / runs['users p1'].rps:.2f} × page 1",
+        ),
+        (
+            "`GET /api/users?search=bench4242` (100k users)",
+            "users search",
+            ratio("users search", "ceiling page"),
+        ),
+        ("same search, one client (c=1)", "users search c1", ""),
+        ("`GET /api/roles`", "roles", ratio("roles", "ceiling page")),
+        ("`GET /api/teams?page=1&limit=10`", "teams", ratio("teams", "ceiling page")),
+        (
+            "`POST /api/auth/login` (c=8)",
+            "login",
+            f"{runs['login'].rps / runs['raw bcrypt'].rps:.2f} × raw bcrypt",
+        ),
+        ("`POST /api/auth/refresh` (c=4)", "refresh", ""),
+        ("mixed: 70% reads, 25% writes, 5% logins", "mixed", ""),
+        (
+            "`GET /api/auth/me` while 4 clients log in",
+            "me beside logins",
+            f"p99 {runs['me beside logins'].p99_ms / max(runs['me'].p99_ms, 0.001):.2f} × alone",
+        ),
+        ("`POST /api/auth/login` (c=4) beside those reads", "logins beside reads", ""),
+        ("ceiling: constant JSON", "ceiling const", ""),
+        ("ceiling: one PK SELECT", "ceiling one", ""),
+        ("ceiling: page of 10 + count", "ceiling page", ""),
+        ("raw bcrypt checks, cost 10, 2 processes", "raw bcrypt", ""),
+    ]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Command: `make {'bench-quick' if quick else 'bench'}`"
+        f" (`python -m bench.run{' --quick' if quick else ''}`);"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {total:.0f} s in all.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores ({cpu_model()}), Linux {platform.release()},"
+        f" Python {platform.python_version()}, PostgreSQL 16 (embedded, same host)."
+        " Other work was running on it:"
+        " compare ratios within this run, not absolute figures across runs.",
+        "",
+        f"Setup: {USERS:,} users (USER role), {TEAMS:,} teams × 5 members, on a fresh database."
+        f" API: `make serve` (granian, WORKERS={WORKERS}, uvloop, pool 10/worker,"
+        f" BCRYPT_ROUNDS={BCRYPT_COST}, BCRYPT_MAX_CONCURRENCY=1, AUTH_RATE_LIMIT raised)."
+        f" Ceiling: `bench/ceiling.py` (FastAPI on granian, {WORKERS} workers, uvloop, psycopg pool of 10,"
+        " no ORM,"
+        f" no auth). wrk 4.1, -t2 -c32 unless noted, {seconds} s per row, one row after the other.",
+        "",
+        "| request | req/s | p50 ms | p99 ms | non-2xx | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for title, name, note in rows:
+        run = runs[name]
+        if name == "raw bcrypt":
+            lines.append(f"| {title} | {run.rps:,.1f} | | | | |")
+            continue
+        lines.append(
+            f"| {title} | {run.rps:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | {note} |"
+        )
+    fivexx = sum(r.fivexx for r in runs.values())
+    lines += [
+        "",
+        f"RSS per worker after the run: API {', '.join(f'{r:.0f} MiB' for r in api_rss) or 'n/a'};"
+        f" ceiling {', '.join(f'{r:.0f} MiB' for r in ceiling_rss) or 'n/a'}. 5xx answers in all: {fivexx}.",
+        "",
+        "Targets (issue 14), as ratios in this run:",
+        "",
+    ]
+    checks = [
+        (
+            "authenticated single-object reads ≥ 0.6 × one-row ceiling",
+            min(runs["me"].rps, runs["user"].rps) / runs["ceiling one"].rps >= 0.6,
+        ),
+        (
+            "paged lists ≥ 0.6 × page ceiling",
+            min(runs[n].rps for n in ("users p1", "roles", "teams")) / runs["ceiling page"].rps >= 0.6,
+        ),
+        ("page 1,000 ≥ 0.9 × page 1", runs["users p1000"].rps / runs["users p1"].rps >= 0.9),
+        ("search over 100,000 rows p50 < 20 ms (one client)", runs["users search c1"].p50_ms < 20),
+        (
+            "p99 ≤ 4 × p50 (every API read row)",
+            all(
+                runs[n].p99_ms <= 4 * runs[n].p50_ms
+                for n in ("me", "user", "users p1", "users p1000", "users search", "roles", "teams")
+            ),
+        ),
+        ("zero 5xx", fivexx == 0),
+        ("each worker < 150 MiB RSS", bool(api_rss) and max(api_rss) < 150),
+        ("login within 10% of raw bcrypt", runs["login"].rps >= 0.9 * runs["raw bcrypt"].rps),
+        ("logins in flight raise reads' p99 ≤ 2×", runs["me beside logins"].p99_ms <= 2 * runs["me"].p99_ms),
+    ]
+    lines += [f"- {'met' if ok else '**not met**'}: {what}" for what, ok in checks]
+    (BENCH / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""No N+1, and the hot path's round trips: statement counts, not timings.
+
+Every list operation sends as many SQL statements for a page of 1 as for a page of 100 (this test stays for
+every module that comes later: add its list paths to `LISTS`). Authentication is one statement, and a
+pooled connection the server dropped does not fail the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import make_url
+
+from halolight.app import create_app
+from halolight.db import migrate
+from halolight.serve import seed_database
+from halolight.settings import Settings
+from tests.api.helpers import ADMIN, auth_headers
+from tests.conftest import CountStatements
+from tests.pg import TestServer
+
+ROWS = 120  # more than the largest page
+
+# Every list operation, and its filters that change the query's shape.
+LISTS = [
+    "/api/users",
+    "/api/users?search=bulk",
+    "/api/users?search=bu",
+    "/api/users?status=ACTIVE&role=BULK-ROLE-7",
+    "/api/roles",
+    "/api/roles?search=bulk",
+    "/api/permissions",
+    "/api/permissions?search=bulk",
+    "/api/teams",
+    "/api/teams?search=bulk",
+]
+
+BULK_ROWS = """
+INSERT INTO users (id, email, username, name, password, status, "updatedAt")
+SELECT 'bulk-user-' || i, 'bulk' || i || '@example.com', 'bulk' || i, 'Bulk User ' || i, 'x', 'ACTIVE', now()
+FROM generate_series(1, __ROWS__) i;
+INSERT INTO roles (id, name, label, "updatedAt")
+SELECT 'bulk-role-' || i, 'BULK-ROLE-' || i, 'Bulk role ' || i, now() FROM generate_series(1, __ROWS__) i;
+INSERT INTO permissions (id, action, resource, "updatedAt")
+SELECT 'bulk-perm-' || i, 'bulk' || i || ':view', 'bulk' || i, now() FROM generate_series(1, __ROWS__) i;
+INSERT INTO role_permissions ("roleId", "permissionId")
+SELECT 'bulk-role-' || i, 'bulk-perm-' || ((i + k) % __ROWS__ + 1)
+FROM generate_series(1, __ROWS__) i, generate_series(0, 2) k;
+INSERT INTO user_roles ("userId", "roleId")
+SELECT 'bulk-user-' || i, 'bulk-role-' || ((i + k) % __ROWS__ + 1)
+FROM generate_series(1, __ROWS__) i, generate_series(0, 1) k;
+INSERT INTO user_roles ("userId", "roleId")
+SELECT 'bulk-user-' || i, 'bulk-role-7' FROM generate_series(1, __ROWS__) i
+ON CONFLICT DO NOTHING;
+INSERT INTO teams (id, name, "ownerId", "updatedAt")
+SELECT 'bulk-team-' || i, 'Bulk team ' || i, 'bulk-user-' || i, now() FROM generate_series(1, __ROWS__) i;
+INSERT INTO team_members ("teamId", "userId", "roleId")
+SELECT 'bulk-team-' || i, 'bulk-user-' || ((i + k) % __ROWS__ + 1), 'bulk-role-1'
+FROM generate_series(1, __ROWS__) i, generate_series(0, 2) k;
+""".replace("__ROWS__", str(ROWS))
+
+
+@pytest.fixture(scope="module")
+def bulk_url(pg_server: TestServer, settings: Settings) -> str:
+    """A database of its own (the shared one's totals stay as other tests expect), with enough rows."""
+    url = pg_server.create_database("counts")
+    migrate.upgrade(url)
+    asyncio.run(seed_database(settings, url))
+    with psycopg.connect(pg_server.libpq_url(url), autocommit=True) as conn:
+        conn.execute(BULK_ROWS.encode())
+    return url
+
+
+@pytest.fixture(scope="module")
+async def bulk_app(settings: Settings, bulk_url: str) -> AsyncIterator[FastAPI]:
+    app = create_app(settings, bulk_url)
+    yield app
+    await app.state.runtime.close()
+
+
+@pytest.fixture(scope="module")
+async def bulk_client(bulk_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=bulk_app, client=("203.0.113.20", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def _statements(
+    client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements, url: str, limit: int
+) -> tuple[list[str], int]:
+    headers = await auth_headers(client, ADMIN)
+    separator = "&" if "?" in url else "?"
+    with count_statements(app.state.runtime.engine) as statements:
+        response = await client.get(f"{url}{separator}limit={limit}", headers=headers)
+    assert response.status_code == 200, response.text
+    return list(statements), len(response.json()["data"])
+
+
+class TestNoNPlusOne:
+    @pytest.mark.parametrize("url", LISTS)
+    async def test_a_page_of_100_sends_the_statements_of_a_page_of_1(
+        self,
+        bulk_client: httpx.AsyncClient,
+        bulk_app: FastAPI,
+        count_statements: CountStatements,
+        url: str,
+    ) -> None:
+        one, one_items = await _statements(bulk_client, bulk_app, count_statements, url, 1)
+        hundred, hundred_items = await _statements(bulk_client, bulk_app, count_statements, url, 100)
+
+        assert (one_items, hundred_items) == (1, 100)  # the rows exist: the comparison is not vacuous
+        assert len(hundred) == len(one), (one, hundred)
+
+
+class TestHotPath:
+    async def test_authentication_is_one_statement(
+        self, bulk_client: httpx.AsyncClient, bulk_app: FastAPI, count_statements: CountStatements
+    ) -> None:
+        headers = await auth_headers(bulk_client, ADMIN)
+        with count_statements(bulk_app.state.runtime.engine) as statements:
+            response = await bulk_client.get("/api/auth/me", headers=headers)
+        assert response.status_code == 200
+        # One for authentication (session, status and permissions), one for the profile with its roles.
+        assert len(statements) == 2, statements
+
+    async def test_a_connection_the_server_dropped_does_not_fail_the_next_request(
+        self, bulk_client: httpx.AsyncClient, pg_server: TestServer, bulk_url: str
+    ) -> None:
+        headers = await auth_headers(bulk_client, ADMIN)
+        assert (await bulk_client.get("/api/auth/me", headers=headers)).status_code == 200
+        database = make_url(bulk_url).database
+        with psycopg.connect(pg_server.libpq_uri, autocommit=True) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1  # the pooled connections are gone
+
+        # No pre-ping: the first statement meets the dead connection, and authentication retries once.
+        response = await bulk_client.get("/api/auth/me", headers=headers)
+        assert response.status_code == 200, response.text
+        assert (await bulk_client.get("/api/users?limit=5", headers=headers)).status_code == 200
