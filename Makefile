@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick sdk
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -19,6 +19,7 @@ help:
 	@echo "make check      check-gen + lint + test (what CI runs)"
 	@echo "make bench      API vs a ceiling app on 100,000 users with wrk (< 10 min): bench/results.md"
 	@echo "make bench-quick  the same with short runs (< 2 min)"
+	@echo "make sdk        typed clients from the spec: sdk/python/ and sdk/typescript/ (git-ignored)"
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || (echo "creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV))
@@ -82,6 +83,33 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+# Typed clients from spec/openapi.yaml into sdk/ (git-ignored; remade when the spec or the settings change):
+# sdk/python/ (openapi-python-client, settings in sdk/openapi-python-client.yaml: the pip-installable package
+# halolight_api_client) and sdk/typescript/ (sdk/typescript-template/ plus schema.d.ts from openapi-typescript;
+# index.ts wraps openapi-fetch). The npm packages are pinned by the template's package-lock.json and installed
+# once into sdk/typescript/node_modules/; only the package registries are reached.
+SDK_TS_TEMPLATE := $(wildcard sdk/typescript-template/*)
+
+sdk: sdk/python/.generated sdk/typescript/schema.d.ts
+
+sdk/python/.generated: spec/openapi.yaml sdk/openapi-python-client.yaml $(STAMP)
+	rm -rf sdk/python
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path spec/openapi.yaml \
+		--config sdk/openapi-python-client.yaml --meta setup --output-path sdk/python --fail-on-warning
+	touch $@
+
+sdk/typescript/node_modules/.installed: sdk/typescript-template/package.json sdk/typescript-template/package-lock.json
+	@command -v npm >/dev/null || { echo "make sdk: the TypeScript client needs Node.js 20+ and npm"; exit 1; }
+	mkdir -p sdk/typescript
+	cp sdk/typescript-template/package.json sdk/typescript-template/package-lock.json sdk/typescript/
+	cd sdk/typescript && npm ci --prefer-offline --no-audit --no-fund --update-notifier=false
+	touch $@
+
+sdk/typescript/schema.d.ts: spec/openapi.yaml $(SDK_TS_TEMPLATE) sdk/typescript/node_modules/.installed
+	cp $(SDK_TS_TEMPLATE) sdk/typescript/
+	cd sdk/typescript && node_modules/.bin/openapi-typescript ../../spec/openapi.yaml --output schema.d.ts.tmp
+	mv sdk/typescript/schema.d.ts.tmp $@
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

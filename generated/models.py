@@ -106,6 +106,14 @@ class CurrentUser(ResponseModel):
     updated_at: AwareDatetime
 
 
+class CursorPageMeta(ResponseModel):
+    limit: Annotated[int, Field(ge=1)]
+    nextCursor: Annotated[str | None, Field(max_length=1024)]
+    """
+    The `cursor` of the next page; null on the last page.
+    """
+
+
 class Error(ResponseModel):
     detail: str
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -15,7 +15,7 @@ import fastapi_offline
 import psycopg
 import psycopg.errors
 import yaml
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from generated.operations import OPERATIONS
+from generated.operations import OPERATIONS, OperationInfo
 from generated.routers import build_all
 from halolight.db import status
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
@@ -226,7 +226,15 @@ def _install_operations(app: FastAPI, settings: Settings, runtime: Runtime) -> N
         return Response(body, media_type=media_type)
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database_url: str | None = None,
+    *,
+    routers: Sequence[APIRouter] | None = None,
+    operations: Sequence[OperationInfo] | None = None,
+) -> FastAPI:
+    """The API. `routers` and `operations` default to the generated ones; the generator tests pass those of
+    a scratch spec, so that what they prove runs through this same app (guard, errors, CORS, logging)."""
     settings = settings or get_settings()
     url = database_url or settings.database_url
     if not url:
@@ -256,7 +264,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     if settings.docs_enabled:
         _install_docs(app)
     _install_operations(app, settings, runtime)
-    for router in build_all():
+    for router in build_all() if routers is None else routers:
         app.include_router(router)
     # Added last, so outermost: the guard's own answers (413, 415, 422, 408, 500) carry CORS headers too,
     # and a browser sees "too large" rather than an opaque network error.
@@ -264,6 +272,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         body_read_timeout_s=settings.http_body_read_timeout_s,
+        operations=OPERATIONS if operations is None else operations,
     )
     app.add_middleware(
         CORSMiddleware,

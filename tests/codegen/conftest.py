@@ -3,7 +3,7 @@
 Each `apis/<name>/openapi.yaml` is generated into a temporary package `scratch_<name>` (exactly as `make gen`
 generates `generated/`); its handlers (`apis/<name>/handlers/*.py.txt`: not `.py`, because they import the
 generated package, which does not exist in the source tree) are copied next to it; the routers are served by
-one FastAPI app with the real error handlers and request guard."""
+the real app (`create_app(..., routers=, operations=)`)."""
 
 from __future__ import annotations
 
@@ -17,20 +17,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from codegen.__main__ import generate
 from generated.operations import OperationInfo
-from halolight.app import _install_error_handlers
-from halolight.middleware import RequestGuard
-from halolight.runtime import Runtime
+from halolight.app import create_app
 from halolight.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APIS = Path(__file__).resolve().parent / "apis"
 SCRATCH_APIS = ("params", "files")
 # Shared between runs: checking fastapi, pydantic and sqlalchemy from a cold cache takes most of a minute.
-MYPY_CACHE = Path(tempfile.gettempdir()) / "halolight-codegen-mypy-cache"
+MYPY_CACHE = Path(tempfile.gettempdir()) / (
+    "halolight-codegen-mypy-cache-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+)
 
 
 def build_package(api: str, dest: Path, edit: Callable[[str], str] | None = None) -> str:
@@ -76,23 +76,15 @@ def scratch_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 async def scratch_app(scratch_dir: Path, settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
-    runtime = Runtime.build(settings, database_url)
-    app.state.runtime = runtime
-    _install_error_handlers(app)
+    """The real app (`create_app`: guard, error renderer, CORS, logging) serving the scratch specs."""
+    routers: list[APIRouter] = []
     operations: list[OperationInfo] = []
     for api in SCRATCH_APIS:
-        for router in importlib.import_module(f"scratch_{api}.routers").build_all():
-            app.include_router(router)
+        routers += importlib.import_module(f"scratch_{api}.routers").build_all()
         operations += importlib.import_module(f"scratch_{api}.operations").OPERATIONS
-    app.add_middleware(
-        RequestGuard,
-        max_body_bytes=settings.max_body_bytes,
-        body_read_timeout_s=settings.http_body_read_timeout_s,
-        operations=operations,
-    )
+    app = create_app(settings, database_url, routers=routers, operations=operations)
     yield app
-    await runtime.close()
+    await app.state.runtime.close()
 
 
 @pytest.fixture(scope="session")
