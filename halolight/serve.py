@@ -133,7 +133,7 @@ def open_database(
         return Database(checked_url(settings.database_url))
     try:
         handle = embedded.acquire(settings.embedded_pg_dir, role=role, url=address, allow_guest=allow_guest)
-    except embedded.EmbeddedInUse as error:
+    except (embedded.EmbeddedInUse, embedded.EmbeddedUnavailable) as error:
         raise ConfigurationError([str(error)]) from None
     return Database(handle.url, embedded=handle)
 

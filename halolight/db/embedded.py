@@ -21,13 +21,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-# pgserver asks platformdirs for a private runtime folder, which containers and CI machines often lack.
-if "XDG_RUNTIME_DIR" not in os.environ:
-    _runtime = Path(tempfile.gettempdir()) / f"halolight-runtime-{os.getuid()}"
-    _runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ["XDG_RUNTIME_DIR"] = str(_runtime)
 
-import pgserver
+class EmbeddedUnavailable(Exception):
+    """This installation has no embedded PostgreSQL (the production image is built without it)."""
+
+
+def _pgserver() -> Any:
+    """The `pgserver` module, imported on first use: it is an optional extra (`.[embedded]`, which `make`
+    installs) that the production image leaves out, so nothing but the embedded path may need it."""
+    # pgserver asks platformdirs for a private runtime folder, which containers and CI machines often lack.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = Path(tempfile.gettempdir()) / f"halolight-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        import pgserver
+    except ImportError:
+        raise EmbeddedUnavailable(
+            "DATABASE_URL: not set, and this installation has no embedded PostgreSQL; set DATABASE_URL"
+        ) from None
+    return pgserver
 
 
 class EmbeddedInUse(Exception):
@@ -40,11 +53,10 @@ def start(data_dir: str | Path, *, delete_on_cleanup: bool = False) -> Any:
     `handle.cleanup()` stops the server, and with `delete_on_cleanup` (tests) also deletes its data folder.
     No ownership lock: for tests' private folders. Servers and commands use `acquire`.
     """
+    pgserver = _pgserver()
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(  # type: ignore[attr-defined]
-        path, cleanup_mode="delete" if delete_on_cleanup else "stop"
-    )
+    return pgserver.get_server(path, cleanup_mode="delete" if delete_on_cleanup else "stop")
 
 
 def lock_path(data_dir: str | Path) -> Path:
@@ -135,6 +147,7 @@ def acquire(
 
     When another live process owns it: a guest handle if `allow_guest` (commands), else `EmbeddedInUse`.
     """
+    _pgserver()  # an installation without the extra fails here, before any folder or lock is made
     path = Path(data_dir).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = lock_path(path).open("a+")
@@ -153,7 +166,7 @@ def acquire(
                 "DATABASE_URL or another EMBEDDED_PG_DIR"
             ) from None
         path.mkdir(exist_ok=True)
-        handle = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
+        handle = _pgserver().get_server(path, cleanup_mode=None)
         return EmbeddedDatabase(path, handle, owner=False)
     try:
         lock.seek(0)
@@ -164,7 +177,7 @@ def acquire(
         adopted = _postmaster_running(path)
         # Handles of killed processes keep pgserver from ever stopping the server: we own it, start afresh.
         (path / ".handle_pids.json").unlink(missing_ok=True)
-        handle = pgserver.get_server(path, cleanup_mode="stop")  # type: ignore[attr-defined]
+        handle = _pgserver().get_server(path, cleanup_mode="stop")
     except BaseException:
         lock.close()
         raise
