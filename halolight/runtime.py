@@ -39,7 +39,11 @@ class Runtime:
             sessionmaker=create_sessionmaker(engine),
             tokens=TokenCodec(settings),
             passwords=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency),
-            throttle=Throttle(settings.auth_rate_limit, settings.password_reset_mail_limit),
+            throttle=Throttle(
+                settings.auth_rate_limit,
+                settings.password_reset_mail_limit,
+                settings.rate_limit_storage_url,
+            ),
             mail=build_mail_sender(settings),
         )
 

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     password_reset_url: str = "http://localhost:3000/reset-password"  # noqa: S105 - a URL, not a secret
     # Reset mails per (normalized) address, whether or not an account has it; beyond it nothing is sent.
     password_reset_mail_limit: str = "3/15 minutes"  # noqa: S105 - a rate, not a secret
+    # Where the throttle counts: `memory://` (this process only) or `redis://host:port/db` / `rediss://…`
+    # (shared by every worker and host; needed as soon as there is more than one worker).
+    rate_limit_storage_url: str = Field(default="memory://", pattern=r"^(memory://|rediss?://\S+)$")
 
     # Demo accounts (password 123456, one of them with `*`). Unset: on, except in production, which
     # refuses `true`. Permissions and roles are reference data and are always seeded.
@@ -233,6 +236,11 @@ class Settings(BaseSettings):
 
     def startup_warnings(self) -> list[str]:
         warnings = []
+        if self.environment == "production" and self.rate_limit_storage_url == "memory://":
+            warnings.append(
+                "RATE_LIMIT_STORAGE_URL: memory:// counts per worker process; with several workers or hosts "
+                "set a redis:// URL so login throttling is shared"
+            )
         if self.jwt_access_token_expire_minutes > ONE_DAY_MINUTES:
             warnings.append(
                 "JWT_ACCESS_TOKEN_EXPIRE_MINUTES: above one day; sessions are still checked on every request"

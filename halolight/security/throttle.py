@@ -18,45 +18,83 @@ Reset mails are also capped per address (`PASSWORD_RESET_MAIL_LIMIT`) without an
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
 
-from halolight.errors import TooManyRequests
+from halolight.errors import ServiceUnavailable, TooManyRequests
+
+log = logging.getLogger("halolight.throttle")
+
+
+def build_storage(url: str) -> Storage:
+    """`memory://` (one process; development and tests) or `redis://` / `rediss://` (shared by every worker
+    and host: what a deployment with more than one worker needs)."""
+    if url == "memory://":
+        return MemoryStorage()
+    storage = storage_from_string(
+        "async+" + url, implementation="redispy", wrap_exceptions=True, key_prefix="halolight-throttle"
+    )
+    assert isinstance(storage, Storage)
+    return storage
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    # Fail closed: while the shared counters cannot be read, attempts cannot be counted, so they are
+    # refused (503, like a database outage) rather than let through unthrottled.
+    try:
+        yield
+    except StorageError as error:
+        log.error("throttle storage unavailable: %s", error)
+        raise ServiceUnavailable(
+            "Authentication is temporarily unavailable", headers={"Retry-After": "5"}
+        ) from None
 
 
 class Throttle:
-    def __init__(self, rate: str, reset_mail_rate: str = "3/15 minutes") -> None:
+    def __init__(
+        self, rate: str, reset_mail_rate: str = "3/15 minutes", storage_url: str = "memory://"
+    ) -> None:
         self._item: RateLimitItem = parse(rate)
         self._mail_item: RateLimitItem = parse(reset_mail_rate)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(build_storage(storage_url))
 
     async def hit(self, action: str, *keys: str) -> None:
         """Count one attempt against every key; 429 with Retry-After if any of them is over the limit."""
-        for key in keys:
-            if not await self._limiter.hit(self._item, action, key):
-                raise TooManyRequests(await self._retry_after(self._item, action, key))
+        with _storage_errors():
+            for key in keys:
+                if not await self._limiter.hit(self._item, action, key):
+                    raise TooManyRequests(await self._retry_after(self._item, action, key))
 
     async def check_login(self, account: str, address: str) -> None:
         """Before a password is checked: count the attempt against the address, then refuse an address that
         has failed on an account which is over its failure budget (see the module docstring)."""
-        await self.hit("login", f"ip:{address}")
-        if await self._limiter.test(self._item, "login-failed", account):
-            return  # the account's failures are within budget
-        pair = await self._limiter.get_window_stats(self._item, "login-failed", account, address)
-        if pair.remaining < self._item.amount:  # this address failed on this account within the window
-            raise TooManyRequests(await self._retry_after(self._item, "login-failed", account, address))
+        with _storage_errors():
+            await self.hit("login", f"ip:{address}")
+            if await self._limiter.test(self._item, "login-failed", account):
+                return  # the account's failures are within budget
+            pair = await self._limiter.get_window_stats(self._item, "login-failed", account, address)
+            if pair.remaining < self._item.amount:  # this address failed on this account within the window
+                raise TooManyRequests(await self._retry_after(self._item, "login-failed", account, address))
 
     async def login_failed(self, account: str, address: str) -> None:
-        await self._limiter.hit(self._item, "login-failed", account)
-        await self._limiter.hit(self._item, "login-failed", account, address)
+        with _storage_errors():
+            await self._limiter.hit(self._item, "login-failed", account)
+            await self._limiter.hit(self._item, "login-failed", account, address)
 
     async def reset_mail_allowed(self, address: str) -> bool:
         """Count one reset mail to `address` (normalized); False when over the cap (send nothing then)."""
-        return bool(await self._limiter.hit(self._mail_item, "reset-mail", address))
+        with _storage_errors():
+            return bool(await self._limiter.hit(self._mail_item, "reset-mail", address))
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self._limiter.get_window_stats(item, *identifiers)

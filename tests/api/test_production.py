@@ -182,6 +182,9 @@ class TestDemoPasswordRefusal:
             "MAIL_BACKEND": "smtp",
             "SMTP_HOST": "127.0.0.1",
             "PASSWORD_RESET_URL": "https://admin.example.org/reset-password",
+            # A complete production configuration (no warning about per-process throttling; not connected
+            # to by --prepare-only).
+            "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
         }
         result = subprocess.run(
             [sys.executable, "-m", "halolight.serve", "--prepare-only"],

@@ -6,33 +6,18 @@ No Docker engine runs on these machines, so the image itself is not built here (
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.debian import debian_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"JWT_SECRET_KEY": "x" * 8, "JWT_REFRESH_SECRET_KEY": "y" * 8}
 
 
 def _compose() -> str:
-    """Debian's docker-compose (the Compose file parser and validator), installed when missing."""
-    found = shutil.which("docker-compose")
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker-compose"],
-            env=env,
-            capture_output=True,
-            timeout=600,
-        )
-        found = shutil.which("docker-compose")
-    if found is None:
-        pytest.skip("docker-compose is not installed and could not be installed with apt-get here")
-    return found
+    return debian_tool("docker-compose", "docker-compose")
 
 
 def _config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -256,7 +256,9 @@ PASSWORD_MIN_LENGTH=8
         assert settings.jwt_algorithm == "HS256"
         assert settings.cors_origins == ["http://localhost:3000", "https://halolight.h7ml.cn"]
         assert settings.startup_warnings() == [
-            "JWT_ACCESS_TOKEN_EXPIRE_MINUTES: above one day; sessions are still checked on every request"
+            "RATE_LIMIT_STORAGE_URL: memory:// counts per worker process; with several workers or hosts "
+            "set a redis:// URL so login throttling is shared",
+            "JWT_ACCESS_TOKEN_EXPIRE_MINUTES: above one day; sessions are still checked on every request",
         ]
 
     def test_its_placeholder_secrets_are_refused_in_production(self, tmp_path: Path) -> None:
