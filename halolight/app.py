@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
@@ -31,7 +30,7 @@ from halolight.db import status
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.errors import ApiError, ValidationFailed
 from halolight.logging import RequestLog, configure_logging
-from halolight.middleware import RequestGuard
+from halolight.middleware import OperationTable, RequestGuard
 from halolight.runtime import Runtime
 from halolight.settings import Settings, get_settings
 
@@ -70,7 +69,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             # Starlette lists only the methods of the first route that matched the path; FastAPI makes one
             # route per method, so the spec's table gives the real answer.
-            headers["Allow"] = ", ".join(allowed_methods(request.url.path))
+            table: OperationTable = request.app.state.operations
+            headers["Allow"] = ", ".join(table.allowed_methods(request.url.path))
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IntegrityError)
@@ -107,20 +107,6 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         log.exception("database error")
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
-
-
-@cache
-def _path_patterns() -> list[tuple[re.Pattern[str], str, str]]:
-    return [
-        (re.compile("^" + re.sub(r"{[^}]+}", "[^/]+", op.path) + "$"), op.path, op.method)
-        for op in OPERATIONS
-    ]
-
-
-def allowed_methods(path: str) -> list[str]:
-    """The spec's methods for `path`; as in OpenAPI, a concrete path wins over a templated one."""
-    exact = {method for _, template, method in _path_patterns() if template == path}
-    return sorted(exact or {method for pattern, _, method in _path_patterns() if pattern.match(path)})
 
 
 def _is_connection_problem(exc: DBAPIError) -> bool:
@@ -260,6 +246,10 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.runtime = runtime
+    # One table of the spec's operations, for the guard (media types, limits), the access log and metrics
+    # (operationId) and the 405's `Allow` header.
+    table = OperationTable(OPERATIONS if operations is None else operations)
+    app.state.operations = table
     _install_error_handlers(app)
     if settings.docs_enabled:
         _install_docs(app)
@@ -272,7 +262,7 @@ def create_app(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         body_read_timeout_s=settings.http_body_read_timeout_s,
-        operations=OPERATIONS if operations is None else operations,
+        operations=table,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -288,7 +278,7 @@ def create_app(
         from halolight import metrics
 
         observe = metrics.observe
-    app.add_middleware(RequestLog, observe=observe)
+    app.add_middleware(RequestLog, observe=observe, operations=table)
     return app
 
 

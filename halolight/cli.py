@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import click
 import yaml
@@ -30,17 +28,11 @@ ADMIN_ROLE = "ADMIN"
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
 
 
-def _refuse(lines: list[str]) -> NoReturn:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(2)
-
-
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as error:
-        _refuse(error.lines)
+        serving.refuse(error.lines)
 
 
 @contextmanager
@@ -49,14 +41,14 @@ def _database(settings: Settings, *, seed_data: bool = False) -> Iterator[servin
     try:
         database = serving.open_database(settings, role="command", allow_guest=True)
     except ConfigurationError as error:
-        _refuse(error.lines)
+        serving.refuse(error.lines)
     try:
         try:
             serving.migrate_and_seed(settings, database, seed_data=seed_data)
         except ConfigurationError as error:
-            _refuse(error.lines)
+            serving.refuse(error.lines)
         except serving.StartupRefused as error:
-            _refuse(str(error).splitlines())
+            serving.refuse(str(error).splitlines())
         yield database
     finally:
         database.close()  # stops the embedded server only if this command started it
@@ -118,14 +110,16 @@ def db_reset(yes: bool) -> None:
     """
     settings = _settings()
     if settings.database_url:
-        _refuse(["DATABASE_URL: is set; `db reset` only deletes the embedded database (EMBEDDED_PG_DIR)"])
+        serving.refuse(
+            ["DATABASE_URL: is set; `db reset` only deletes the embedded database (EMBEDDED_PG_DIR)"]
+        )
     folder = Path(settings.embedded_pg_dir).resolve()
     if not yes:
         click.confirm(f"Delete every table and row of the embedded database in {folder}?", abort=True)
     try:
         embedded.reset(folder)
     except embedded.EmbeddedInUse as error:
-        _refuse([str(error)])
+        serving.refuse([str(error)])
     click.echo(f"deleted {folder}; the next `make run` starts on a fresh database")
 
 
@@ -142,7 +136,7 @@ def openapi_lint() -> None:
     try:
         lint(load(SPEC))
     except SpecError as error:
-        _refuse([f"spec/openapi.yaml: {problem}" for problem in error.problems])
+        serving.refuse([f"spec/openapi.yaml: {problem}" for problem in error.problems])
     click.echo("spec/openapi.yaml: OK")
 
 
@@ -218,11 +212,12 @@ async def _create_admin(settings: Settings, url: str, email: str, name: str, pas
             role = await roles.find_by_name(db, ADMIN_ROLE)
             if role is None:
                 raise click.ClickException(f"the {ADMIN_ROLE} role is missing; it is created by the seed")
+            address = users.normalize_email(email)
             user = await users.add(
                 db,
-                email=users.normalize_email(email),
+                email=address,
                 name=name[:100],
-                username=await users.free_username(db, users.normalize_email(email).split("@", 1)[0]),
+                username=await users.free_username(db, address.split("@", 1)[0]),
                 password=await hasher.hash(password),
                 status=UserStatus.ACTIVE,
             )

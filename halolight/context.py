@@ -157,12 +157,15 @@ def _user_agent(request: Request) -> str:
     return request.headers.get("user-agent", "")[:256].replace("\x00", "")
 
 
+def _caller(request: Request) -> dict[str, str]:
+    """What every context records of the request itself."""
+    return {"client_ip": _client_ip(request), "user_agent": _user_agent(request)}
+
+
 async def public_context(request: Request) -> AsyncIterator[PublicContext]:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as db:
-        yield PublicContext(
-            db=db, runtime=runtime, client_ip=_client_ip(request), user_agent=_user_agent(request)
-        )
+        yield PublicContext(db=db, runtime=runtime, **_caller(request))
 
 
 @cache
@@ -175,13 +178,7 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
             principal = await authenticate(db, runtime.tokens, request.headers.get("authorization"))
             if permission is not None:
                 principal.require(permission)
-            yield AuthContext(
-                db=db,
-                runtime=runtime,
-                client_ip=_client_ip(request),
-                user_agent=_user_agent(request),
-                principal=principal,
-            )
+            yield AuthContext(db=db, runtime=runtime, principal=principal, **_caller(request))
 
     dependency.__name__ = f"authenticated_{permission or 'any'}"
     return dependency
@@ -193,10 +190,4 @@ async def optional_authentication(request: Request) -> AsyncIterator[OptionalAut
     async with runtime.sessionmaker() as db:
         header = request.headers.get("authorization")
         principal = None if header is None else await authenticate(db, runtime.tokens, header)
-        yield OptionalAuthContext(
-            db=db,
-            runtime=runtime,
-            client_ip=_client_ip(request),
-            user_agent=_user_agent(request),
-            principal=principal,
-        )
+        yield OptionalAuthContext(db=db, runtime=runtime, principal=principal, **_caller(request))

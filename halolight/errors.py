@@ -43,6 +43,16 @@ class Conflict(ApiError):
     default_message = "Conflict"
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+    default_message = "Request body is too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    default_message = "Unsupported media type"
+
+
 class TooManyRequests(ApiError):
     status = 429
     default_message = "Too many requests"

@@ -105,10 +105,12 @@ Observer = Callable[[str, str, int, float], None]
 class RequestLog:
     """Request id, access line and request metrics for every HTTP request (outermost middleware)."""
 
-    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, observe: Observer | None = None, operations: OperationTable | None = None
+    ) -> None:
         self.app = app
         self.observe = observe
-        self.operations = OperationTable(OPERATIONS)
+        self.operations = operations or OperationTable(OPERATIONS)
 
     def operation_id(self, method: str, path: str) -> str:
         op = self.operations.find(method, path)

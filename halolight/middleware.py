@@ -75,6 +75,15 @@ class OperationTable:
             return found
         return next((op for pattern, op in self.templated.get(method, ()) if pattern.match(path)), None)
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """The spec's methods for `path` (the `Allow` header of a 405), with the same precedence."""
+        exact = {method for method, template in self.exact if template == path}
+        if exact:
+            return sorted(exact)
+        return sorted(
+            method for method, entries in self.templated.items() if any(p.match(path) for p, _ in entries)
+        )
+
 
 def _accepts(media_types: Sequence[str], content_type: str) -> bool:
     if _JSON in media_types and (content_type == _JSON or content_type.endswith("+json")):
@@ -90,12 +99,14 @@ class RequestGuard:
         app: ASGIApp,
         max_body_bytes: int,
         body_read_timeout_s: float = 30.0,
-        operations: Sequence[OperationInfo] | None = None,
+        operations: OperationTable | Sequence[OperationInfo] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_read_timeout_s = body_read_timeout_s
-        self.operations = OperationTable(OPERATIONS if operations is None else operations)
+        if not isinstance(operations, OperationTable):
+            operations = OperationTable(OPERATIONS if operations is None else operations)
+        self.operations = operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

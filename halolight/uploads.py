@@ -25,23 +25,13 @@ from pydantic import BaseModel, ValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from halolight.errors import ApiError, BadRequest, ValidationFailed
+from halolight.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 CHUNK_BYTES = 64 * 1024
 # Form fields are small typed values (their schemas bound them further); this only bounds the buffer.
 MAX_FIELD_BYTES = 64 * 1024
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-    default_message = "Request body is too large"
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
-    default_message = "Unsupported media type"
 
 
 class Upload:

@@ -147,18 +147,14 @@ def acquire(
 
     When another live process owns it: a guest handle if `allow_guest` (commands), else `EmbeddedInUse`.
     """
-    _pgserver()  # an installation without the extra fails here, before any folder or lock is made
+    pgserver = _pgserver()  # an installation without the extra fails here, before any folder or lock
     path = Path(data_dir).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = lock_path(path).open("a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        lock.seek(0)
-        try:
-            owner = json.loads(lock.read() or "{}")
-        except ValueError:
-            owner = {}
+        owner = _owner(lock)
         lock.close()
         if not allow_guest:
             raise EmbeddedInUse(
@@ -166,7 +162,7 @@ def acquire(
                 "DATABASE_URL or another EMBEDDED_PG_DIR"
             ) from None
         path.mkdir(exist_ok=True)
-        handle = _pgserver().get_server(path, cleanup_mode=None)
+        handle = pgserver.get_server(path, cleanup_mode=None)
         return EmbeddedDatabase(path, handle, owner=False)
     try:
         lock.seek(0)
@@ -177,11 +173,21 @@ def acquire(
         adopted = _postmaster_running(path)
         # Handles of killed processes keep pgserver from ever stopping the server: we own it, start afresh.
         (path / ".handle_pids.json").unlink(missing_ok=True)
-        handle = _pgserver().get_server(path, cleanup_mode="stop")
+        handle = pgserver.get_server(path, cleanup_mode="stop")
     except BaseException:
         lock.close()
         raise
     return EmbeddedDatabase(path, handle, owner=True, adopted=adopted, _lock=lock)
+
+
+def _owner(lock: IO[str]) -> dict[str, Any]:
+    """What the process holding `lock` wrote into it (pid, role, url); empty if unreadable."""
+    lock.seek(0)
+    try:
+        owner = json.loads(lock.read() or "{}")
+    except ValueError:
+        return {}
+    return owner if isinstance(owner, dict) else {}
 
 
 def _postmaster_running(path: Path) -> bool:
@@ -224,13 +230,8 @@ def reset(data_dir: str | Path) -> Path:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            try:
-                owner = json.loads(lock.read() or "{}")
-            except ValueError:
-                owner = {}
             raise EmbeddedInUse(
-                f"EMBEDDED_PG_DIR: {path} is in use by {_describe(owner)}; stop it first"
+                f"EMBEDDED_PG_DIR: {path} is in use by {_describe(_owner(lock))}; stop it first"
             ) from None
         if _postmaster_running(path):
             pid = int((path / "postmaster.pid").read_text().split("\n", 1)[0])

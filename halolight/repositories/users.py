@@ -90,18 +90,12 @@ _ROLES_JSON = (
     .where(UserRole.user_id == User.id)
     .scalar_subquery()
 )
-_CURRENT_USER = select(
-    User.id,
-    User.email,
-    User.name,
-    User.username,
-    User.avatar,
-    User.phone,
-    User.status,
-    User.created_at.label("created_at"),
-    User.updated_at.label("updated_at"),
-    _ROLES_JSON.label("roles"),
-).where(User.id == bindparam("user_id"))
+# The profile columns every user representation starts with (the current user, list rows).
+_PROFILE = (User.id, User.email, User.name, User.username, User.avatar, User.phone, User.status)
+_TIMESTAMPS = (User.created_at.label("created_at"), User.updated_at.label("updated_at"))
+_CURRENT_USER = select(*_PROFILE, *_TIMESTAMPS, _ROLES_JSON.label("roles")).where(
+    User.id == bindparam("user_id")
+)
 
 
 async def current_user(db: AsyncSession, user_id: str) -> Row[Any] | None:
@@ -161,19 +155,12 @@ _ROLE_SUMMARIES = (
     .scalar_subquery()
 )
 _LIST_COLUMNS = (
-    User.id,
-    User.email,
-    User.name,
-    User.username,
-    User.avatar,
-    User.phone,
-    User.status,
+    *_PROFILE,
     User.department,
     User.position,
     User.bio,
     User.last_login_at.label("last_login_at"),
-    User.created_at.label("created_at"),
-    User.updated_at.label("updated_at"),
+    *_TIMESTAMPS,
     _ROLE_SUMMARIES.label("roles"),
 )
 _NEWEST_FIRST = (User.created_at.desc(), User.id)

@@ -7,7 +7,6 @@ import email
 import email.policy
 import logging
 import re
-import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
@@ -25,6 +24,7 @@ from halolight.app import create_app
 from halolight.mail import OutboxMailSender, SmtpMailSender, build_mail_sender
 from halolight.settings import Settings
 from tests.api.helpers import unique_email
+from tests.ops.helpers import free_port
 
 ACTIVE_USER = "user@halolight.h7ml.cn"  # seeded, active
 RESET_URL = "https://app.example.org/reset-password"
@@ -45,13 +45,6 @@ class Inbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for rcpt, message in self.received if address in rcpt]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -73,3 +73,11 @@ async def _slow_post(path: str, content_type: bytes) -> int:
 async def test_a_json_body_has_one_deadline_an_upload_one_per_chunk() -> None:
     assert await _slow_post("/create", b"application/json") == 408
     assert await _slow_post("/upload", b"application/octet-stream") == 204
+
+
+def test_allowed_methods_follow_the_same_precedence() -> None:
+    table = OperationTable(OPERATIONS)
+    assert table.allowed_methods("/api/users") == ["GET", "POST"]
+    assert table.allowed_methods("/api/users/batch-delete") == ["POST"]  # concrete, not /api/users/{id}
+    assert table.allowed_methods("/api/users/abc") == ["DELETE", "GET", "PATCH"]
+    assert table.allowed_methods("/api/nope") == []

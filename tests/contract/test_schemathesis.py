@@ -6,28 +6,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.ops.helpers import ROOT, free_port, serve
 from tests.pg import TestServer
 
-ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("HALOLIGHT_FUZZ") == "long"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -39,40 +29,13 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = _free_port()
-    outbox = tmp_path_factory.mktemp("outbox")
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_server.create_database("contract"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "BCRYPT_ROUNDS": "4",
-        "MAIL_OUTBOX_DIR": str(outbox),
-        # The fuzzer logs in far more often than any person; throttling has its own HTTP tests.
-        "AUTH_RATE_LIMIT": "100000/minute",
-    }
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "halolight.serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see {log.name}")
-            time.sleep(0.2)
-        yield Server(url, outbox, log_path)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("contract")
+    database = pg_server.create_database("contract")
+    # The fuzzer logs in far more often than any person; throttling has its own HTTP tests.
+    with serve(port, tmp, DATABASE_URL=database, AUTH_RATE_LIMIT="100000/minute") as process:
+        process.wait_ready(port)
+        yield Server(f"http://127.0.0.1:{port}", tmp / "outbox", process.log_path)
 
 
 def _server_errors(log: Path, limit: int = 8000) -> str:

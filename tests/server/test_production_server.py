@@ -5,19 +5,15 @@ The bounds are set low here (1 s) so the test is quick; the defaults are in halo
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.contract.test_schemathesis import ROOT, _free_port
+from tests.ops.helpers import free_port, serve
 from tests.pg import TestServer
 
 BOUND_S = 1.0
@@ -25,43 +21,18 @@ BOUND_S = 1.0
 
 @pytest.fixture(scope="module")
 def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": pg_server.create_database("server"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "BCRYPT_ROUNDS": "4",
-        "MAIL_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+    port = free_port()
+    bounds = {
         "WORKERS": "1",
         "HTTP_HEADER_READ_TIMEOUT_S": str(BOUND_S),
         "HTTP_BODY_READ_TIMEOUT_S": str(BOUND_S),
         "HTTP_MAX_HEADER_BYTES": "16384",
     }
-    log_path: Path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "halolight.serve", "--production-server"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
-            yield "127.0.0.1", port
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    database = pg_server.create_database("server")
+    tmp = tmp_path_factory.mktemp("server")
+    with serve(port, tmp, "--production-server", DATABASE_URL=database, **bounds) as process:
+        process.wait_ready(port)
+        yield "127.0.0.1", port
 
 
 def _held_for(address: tuple[str, int], opening: bytes, trickle: bytes | None, limit_s: float = 15) -> float:

@@ -15,22 +15,16 @@ from halolight.app import create_app
 from halolight.settings import Settings
 from tests.api.helpers import unique_email
 from tests.debian import debian_tool
+from tests.ops.helpers import free_port
 
 
 def _redis_server() -> str:
     return debian_tool("redis-server", "redis-server")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -89,7 +83,7 @@ async def test_unreachable_redis_fails_closed(database_url: str) -> None:
     settings = Settings(
         environment="test",
         bcrypt_rounds=4,
-        rate_limit_storage_url=f"redis://127.0.0.1:{_free_port()}/0",  # nothing listens there
+        rate_limit_storage_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
     )
     app = create_app(settings, database_url)
     try:
