@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick sdk
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick sdk spec-diff
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -13,6 +13,7 @@ help:
 	@echo "make gen        regenerate generated/ from spec/openapi.yaml"
 	@echo "make check-gen  fail if generated/ is stale"
 	@echo "make lint       spec lint, ruff, format check, mypy --strict"
+	@echo "make spec-diff  fail on breaking spec changes against main (BASE=<ref>) unless info.version was bumped"
 	@echo "make fuzz       long schemathesis run (stateful included)"
 	@echo "make migrate    alembic upgrade head + seed, nothing else"
 	@echo "make reset-db   delete the embedded database's data (asks first)"
@@ -110,6 +111,19 @@ sdk/typescript/schema.d.ts: spec/openapi.yaml $(SDK_TS_TEMPLATE) sdk/typescript/
 	cp $(SDK_TS_TEMPLATE) sdk/typescript/
 	cd sdk/typescript && node_modules/.bin/openapi-typescript ../../spec/openapi.yaml --output schema.d.ts.tmp
 	mv sdk/typescript/schema.d.ts.tmp $@
+
+# Breaking changes to spec/openapi.yaml against git ref BASE (default main): removed operations, removed or
+# retyped fields, newly required inputs. They fail unless info.version has a new major version (a new minor
+# one while the major is 0); tools/spec-diff/spec-diff.mjs tells how. Its npm packages are pinned by
+# tools/spec-diff/package-lock.json and installed once into tools/spec-diff/node_modules/ (git-ignored).
+spec-diff: BASE := main
+spec-diff: tools/spec-diff/node_modules/.installed
+	node tools/spec-diff/spec-diff.mjs --base "$(BASE)"
+
+tools/spec-diff/node_modules/.installed: tools/spec-diff/package.json tools/spec-diff/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make spec-diff: needs Node.js 20+ and npm (not found on PATH)"; exit 1; }
+	cd tools/spec-diff && npm ci --prefer-offline --no-audit --no-fund --update-notifier=false
+	touch $@
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -107,6 +107,7 @@ async def explain(url: str, token: str) -> str:
     from sqlalchemy import event
 
     from halolight.app import create_app
+    from halolight.db import reads
     from halolight.settings import Settings
 
     app = create_app(Settings(environment="development", bcrypt_rounds=BCRYPT_COST), url)
@@ -116,6 +117,9 @@ async def explain(url: str, token: str) -> str:
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             captured.append((statement, parameters))
+
+    def record_fast(statement: str, parameters: Any) -> None:  # the fast read path (halolight.db.reads)
+        record(None, None, statement, parameters)
 
     lines = [
         "# EXPLAIN plans of the hot reads",
@@ -131,10 +135,12 @@ async def explain(url: str, token: str) -> str:
             (await client.get(path, headers=headers)).raise_for_status()  # warm
             captured.clear()
             event.listen(engine.sync_engine, "before_cursor_execute", record)
+            reads.STATEMENT_LISTENERS.append(record_fast)
             try:
                 (await client.get(path, headers=headers)).raise_for_status()
             finally:
                 event.remove(engine.sync_engine, "before_cursor_execute", record)
+                reads.STATEMENT_LISTENERS.remove(record_fast)
             lines += [f"## {title}", ""]
             statements = list(captured)
             async with engine.connect() as conn:

@@ -8,7 +8,7 @@ manage a user, or edit a role, whose every permission the caller's own permissio
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import overload
+from typing import Any, overload
 
 from halolight.context import AuthContext
 from halolight.db.models import Permission, Role, Team, User
@@ -60,7 +60,7 @@ def ensure_team_writer(ctx: AuthContext, team: Team) -> None:
         raise Forbidden("Only the team owner can change this team")
 
 
-async def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> list[tuple[Team, bool]]:
+async def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> list[Any]:
     """The teams of `user_id` that the caller could GET: none without `teams:view`, else the visible ones.
 
     Embedded objects follow the rules of the resource itself: a team that `GET /api/teams/{id}` answers 404
@@ -68,7 +68,7 @@ async def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> lis
     """
     if not ctx.principal.can("teams:view"):
         return []
-    return await teams.teams_of_user(ctx.db, user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
+    return await teams.teams_of_user(ctx.reads, user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
 
 
 # Users. Holders of `users:view` see every user; everyone sees themself and, as a summary without the

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
+from halolight.db.reads import PoolReads, Reads, SessionReads
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
 
@@ -54,8 +55,14 @@ class PublicContext:
     runtime: Runtime
     client_ip: str
     user_agent: str = field(default="", kw_only=True)
+    # A safe request's read-pool connection (db/reads.py); without one, reads run in the transaction.
+    read_pool: PoolReads | None = field(default=None, kw_only=True, repr=False)
+    reads: Reads = field(init=False, repr=False)
     _after_commit: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
     _after_rollback: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.reads = self.read_pool if self.read_pool is not None else SessionReads(self.db)
 
     def after_commit(self, callback: Callback, *, background: bool = False) -> None:
         """Run `callback` once the request's transaction is committed (never if it rolls back).
@@ -71,7 +78,8 @@ class PublicContext:
     async def commit(self) -> None:
         """Commit now. Handlers call this only to make a write durable before answering with an error
         (a revoked session family must stay revoked even though the request ends in 401)."""
-        await self.db.commit()
+        if self.db.in_transaction():  # a handler that only read on the fast path opened none
+            await self.db.commit()
         self._after_rollback.clear()
         await _run(self.runtime, self._after_commit, "after-commit")
 
@@ -109,9 +117,12 @@ class PublicContext:
                 async with self.transaction():
                     return await handler(*args, **kwargs)
             except DBAPIError as error:
-                if attempt == RETRIES_ON_CONFLICT or not isinstance(error.orig, TRANSACTION_CONFLICTS):
+                # A pooled connection the server dropped (restart, failover) fails on the transaction's first
+                # statement; SQLAlchemy has then invalidated it and every connection as old as it.
+                retryable = error.connection_invalidated or isinstance(error.orig, TRANSACTION_CONFLICTS)
+                if attempt == RETRIES_ON_CONFLICT or not retryable:
                     raise
-                log.warning("retrying after a transaction conflict: %s", error.orig)
+                log.warning("retrying the transaction after: %s", error.orig)
         raise AssertionError("unreachable")
 
     async def run_once(self, handler: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -162,10 +173,46 @@ def _caller(request: Request) -> dict[str, str]:
     return {"client_ip": _client_ip(request), "user_agent": _user_agent(request)}
 
 
-async def public_context(request: Request) -> AsyncIterator[PublicContext]:
+# Safe methods change nothing (RFC 9110 9.2.1): their reads run on the read pool, outside any transaction.
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@asynccontextmanager
+async def _request_scope(request: Request) -> AsyncIterator[tuple[Runtime, AsyncSession, PoolReads]]:
+    """The session (opened lazily by SQLAlchemy at its first statement) and a read-pool handle (a connection
+    is taken at the first read), both given back when the request ends."""
     runtime = _runtime(request)
-    async with runtime.sessionmaker() as db:
-        yield PublicContext(db=db, runtime=runtime, **_caller(request))
+    pool_reads = PoolReads(runtime.reads)
+    db = runtime.sessionmaker()
+    try:
+        yield runtime, db, pool_reads
+    finally:
+        try:
+            if db.in_transaction():  # never true after a commit or rollback: nothing to close otherwise
+                await db.close()
+        finally:
+            await pool_reads.release()
+
+
+async def _principal(
+    runtime: Runtime, pool_reads: PoolReads, request: Request, header: str | None
+) -> Principal:
+    principal = await authenticate(pool_reads, runtime.tokens, header)
+    if request.method not in SAFE_METHODS:
+        # The handler works in the session's transaction: no second connection held while it runs.
+        await pool_reads.release()
+    return principal
+
+
+def _read_pool(request: Request, pool_reads: PoolReads) -> PoolReads | None:
+    return pool_reads if request.method in SAFE_METHODS else None
+
+
+async def public_context(request: Request) -> AsyncIterator[PublicContext]:
+    async with _request_scope(request) as (runtime, db, pool_reads):
+        yield PublicContext(
+            db=db, runtime=runtime, read_pool=_read_pool(request, pool_reads), **_caller(request)
+        )
 
 
 @cache
@@ -173,12 +220,17 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
     """A dependency that answers 401 without a live session and 403 without `permission`."""
 
     async def dependency(request: Request) -> AsyncIterator[AuthContext]:
-        runtime = _runtime(request)
-        async with runtime.sessionmaker() as db:
-            principal = await authenticate(db, runtime.tokens, request.headers.get("authorization"))
+        async with _request_scope(request) as (runtime, db, pool_reads):
+            principal = await _principal(runtime, pool_reads, request, request.headers.get("authorization"))
             if permission is not None:
                 principal.require(permission)
-            yield AuthContext(db=db, runtime=runtime, principal=principal, **_caller(request))
+            yield AuthContext(
+                db=db,
+                runtime=runtime,
+                principal=principal,
+                read_pool=_read_pool(request, pool_reads),
+                **_caller(request),
+            )
 
     dependency.__name__ = f"authenticated_{permission or 'any'}"
     return dependency
@@ -186,8 +238,13 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
 
 async def optional_authentication(request: Request) -> AsyncIterator[OptionalAuthContext]:
     """Anonymous without an Authorization header; otherwise exactly what `authenticated(None)` checks."""
-    runtime = _runtime(request)
-    async with runtime.sessionmaker() as db:
+    async with _request_scope(request) as (runtime, db, pool_reads):
         header = request.headers.get("authorization")
-        principal = None if header is None else await authenticate(db, runtime.tokens, header)
-        yield OptionalAuthContext(db=db, runtime=runtime, principal=principal, **_caller(request))
+        principal = None if header is None else await _principal(runtime, pool_reads, request, header)
+        yield OptionalAuthContext(
+            db=db,
+            runtime=runtime,
+            principal=principal,
+            read_pool=_read_pool(request, pool_reads),
+            **_caller(request),
+        )

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from halolight.db.engine import create_engine, create_sessionmaker
+from halolight.db.engine import create_engine, create_read_pool, create_sessionmaker
+from halolight.db.reads import ReadPool
 from halolight.mail import MailSender, build_mail_sender
 from halolight.security.passwords import PasswordHasher
 from halolight.security.throttle import Throttle
@@ -22,6 +23,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Safe (GET/HEAD) requests read here: autocommit, read-only (db/reads.py). Same size as the ORM's pool.
+    reads: ReadPool
     tokens: TokenCodec
     passwords: PasswordHasher
     throttle: Throttle
@@ -37,6 +40,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
+            reads=create_read_pool(settings, database_url),
             tokens=TokenCodec(settings),
             passwords=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency),
             throttle=Throttle(
@@ -67,4 +71,5 @@ class Runtime:
 
     async def close(self) -> None:
         await self.drain()
+        await self.reads.close()
         await self.engine.dispose()

@@ -35,6 +35,7 @@ from halolight.db.engine import create_engine, create_sessionmaker, normalise_ur
 from halolight.logging import configure_logging
 from halolight.security.passwords import PasswordHasher
 from halolight.seed import DEMO_PASSWORD, DEMO_USERS, accounts_with_demo_password, seed
+from halolight.server import worker_count as server_workers
 from halolight.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("halolight")
@@ -153,6 +154,37 @@ def migrate_and_seed(settings: Settings, database: Database, *, seed_data: bool 
         raise ConfigurationError([f"DATABASE_URL: cannot use {database.describe()}: {first}"]) from None
     except NoSuchModuleError:
         raise ConfigurationError(["DATABASE_URL: expected postgresql://user:password@host:5432/db"]) from None
+
+
+# Connections left for migrations, `psql` and monitoring besides superuser_reserved_connections.
+CONNECTION_MARGIN = 5
+CONNECTIONS_ALLOWED = (
+    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+)
+
+
+def fit_pools(settings: Settings, database: Database, processes: int) -> Settings:
+    """Settings whose pools fit the server: `processes × 2 pools × DATABASE_POOL_SIZE` connections within
+    `max_connections`, less the reserved ones and a margin. A smaller pool is chosen, with a warning, when the
+    configured one would not fit (say, `WORKERS` left at the core count on a big host). Other hosts are not
+    visible from here: the README's scaling section gives the sum to keep for several."""
+    libpq = make_url(normalise_url(database.url)).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(libpq, connect_timeout=settings.database_connect_timeout_s) as conn:
+        row = conn.execute(CONNECTIONS_ALLOWED).fetchone()
+    available = (row[0] if row else 0) - CONNECTION_MARGIN
+    size = min(settings.database_pool_size, max(1, available // (2 * processes)))
+    if size < settings.database_pool_size:
+        log.warning(
+            "DATABASE_POOL_SIZE %d × 2 pools × %d processes exceeds the %d connections PostgreSQL allows "
+            "this server: using %d per pool",
+            settings.database_pool_size,
+            processes,
+            available,
+            size,
+        )
+        os.environ["DATABASE_POOL_SIZE"] = str(size)  # granian's workers read their settings from here
+        return settings.model_copy(update={"database_pool_size": size})
+    return settings
 
 
 def prepare(settings: Settings) -> tuple[str, Any]:
@@ -286,6 +318,8 @@ def run(*, production_server: bool = False, prepare_only: bool = False) -> None:
             startup_log.info("%s", line)
         if prepare_only:
             return
+        processes = server_workers(settings) if production_server else 1
+        settings = fit_pools(settings, database, processes)
         with metrics_folder(settings, workers=production_server):
             _serving = True
             if production_server:

@@ -123,7 +123,7 @@ async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordReques
 
 
 async def get_current_user(ctx: AuthContext) -> models.CurrentUser:
-    user = await users.current_user(ctx.db, ctx.user_id)
+    user = await users.current_user(ctx.reads, ctx.user_id)
     if user is None:  # deleted between authentication and now
         raise Unauthorized("User no longer exists")
     return models.CurrentUser(

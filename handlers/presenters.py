@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row
-
 from generated import models
-from halolight.db.models import Role, Team, User
+from halolight.db.models import Role, User
 from halolight.repositories.paging import Page
 from halolight.services.sessions import TokenBundle
 
@@ -41,8 +39,8 @@ def role_summary(role: Role) -> models.RoleSummary:
     return models.RoleSummary(id=role.id, name=role.name, label=role.label)
 
 
-def _user_fields(user: User) -> dict[str, Any]:
-    """The fields of `models.User`; `user.roles` must have been loaded with the query."""
+def _user_fields(user: Any, roles: list[models.RoleSummary]) -> dict[str, Any]:
+    """The fields of `models.User` from an ORM `User` or a row with the same attribute names."""
     return {
         "id": user.id,
         "email": user.email,
@@ -54,7 +52,7 @@ def _user_fields(user: User) -> dict[str, Any]:
         "department": user.department,
         "position": user.position,
         "bio": user.bio,
-        "roles": [role_summary(r) for r in sorted(user.roles, key=lambda r: r.name)],
+        "roles": sorted(roles, key=lambda r: r.name),
         "lastLoginAt": user.last_login_at,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
@@ -62,34 +60,23 @@ def _user_fields(user: User) -> dict[str, Any]:
 
 
 def user(row: User) -> models.User:
-    return models.User(**_user_fields(row))
+    """`row.roles` must have been loaded with the query."""
+    return models.User(**_user_fields(row, [role_summary(r) for r in row.roles]))
 
 
-def user_of_list(row: Row[Any]) -> models.User:
-    """A row of `repositories.users.list_page` (Core, roles as JSON), in the shape of `user`."""
-    return models.User(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        username=row.username,
-        avatar=row.avatar,
-        phone=row.phone,
-        status=models.UserStatus(row.status),
-        department=row.department,
-        position=row.position,
-        bio=row.bio,
-        roles=[
-            models.RoleSummary(id=r["id"], name=r["name"], label=r["label"])
-            for r in sorted(row.roles, key=lambda r: r["name"])
-        ],
-        lastLoginAt=row.last_login_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+def _list_row_fields(row: Any) -> dict[str, Any]:
+    """A row of `repositories.users.list_page` (Core, roles as JSON `{id, name, label}`)."""
+    return _user_fields(row, [models.RoleSummary(**role) for role in row.roles])
 
 
-def user_detail(row: User, teams: list[tuple[Team, bool]]) -> models.UserDetail:
+def user_of_list(row: Any) -> models.User:
+    """A row of `repositories.users.list_page` in the shape of `user`."""
+    return models.User(**_list_row_fields(row))
+
+
+def user_detail(row: Any, teams: list[Any]) -> models.UserDetail:
+    """A row of `repositories.users.list_row` with the rows of `repositories.teams.teams_of_user`."""
     return models.UserDetail(
-        **_user_fields(row),
-        teams=[models.UserTeam(id=t.id, name=t.name, isOwner=is_owner) for t, is_owner in teams],
+        **_list_row_fields(row),
+        teams=[models.UserTeam(id=t.id, name=t.name, isOwner=t.is_owner) for t in teams],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import MISSING
 
@@ -18,7 +19,7 @@ from .permissions import present as present_permission
 
 
 async def list_roles(ctx: AuthContext, *, page: int, limit: int, search: str | None) -> models.RoleList:
-    result = await roles.list_page(ctx.db, page=page, limit=limit, search=search)
+    result = await roles.list_page(ctx.reads, page=page, limit=limit, search=search)
     return models.RoleList(data=await _present(ctx, result.items), meta=presenters.page_meta(result))
 
 
@@ -64,7 +65,7 @@ async def delete_role(ctx: AuthContext, *, id: str, force: bool) -> None:
     await _get(ctx, id)
     await _ensure_holds_role(ctx, id, "You cannot delete a role with permissions you do not hold")
     await authz.ensure_not_own_role(ctx, id, "delete")
-    if not force and (await roles.user_counts(ctx.db, [id]))[id] > 0:
+    if not force and (await roles.user_counts(ctx.reads, [id]))[id] > 0:
         raise Conflict("Role is assigned to users; use force=true to delete it anyway")
     await roles.remove(ctx.db, id)  # the database takes it from its users (user_roles cascade)
 
@@ -87,11 +88,11 @@ async def _grantable_permission_ids(ctx: AuthContext, wanted: list[str]) -> list
     return [p.id for p in found]
 
 
-async def _present(ctx: AuthContext, rows: Sequence[Role]) -> list[models.Role]:
+async def _present(ctx: AuthContext, rows: Sequence[Any]) -> list[models.Role]:
     """Roles with their permissions and user counts: two queries for any number of roles."""
     ids = [r.id for r in rows]
-    granted = await roles.permissions_of_roles(ctx.db, ids)
-    counts = await roles.user_counts(ctx.db, ids)
+    granted = await roles.permissions_of_roles(ctx.reads, ids)
+    counts = await roles.user_counts(ctx.reads, ids)
     return [
         models.Role(
             id=r.id,

@@ -18,11 +18,15 @@ from . import presenters
 
 async def list_teams(ctx: AuthContext, *, page: int, limit: int, search: str | None) -> models.TeamList:
     result = await teams.list_visible_page(
-        ctx.db, user_id=ctx.user_id, sees_all=authz.sees_all_teams(ctx), page=page, limit=limit, search=search
+        ctx.reads,
+        user_id=ctx.user_id,
+        sees_all=authz.sees_all_teams(ctx),
+        page=page,
+        limit=limit,
+        search=search,
     )
-    counts = await teams.member_counts(ctx.db, [t.id for t in result.items])
     return models.TeamList(
-        data=[_team(ctx, t, counts[t.id]) for t in result.items], meta=presenters.page_meta(result)
+        data=[_team_of_list(ctx, row) for row in result.items], meta=presenters.page_meta(result)
     )
 
 
@@ -96,8 +100,21 @@ def _team_fields(ctx: AuthContext, team: Team, member_count: int) -> dict[str, A
     }
 
 
-def _team(ctx: AuthContext, team: Team, member_count: int) -> models.Team:
-    return models.Team(**_team_fields(ctx, team, member_count))
+def _team_of_list(ctx: AuthContext, row: Any) -> models.Team:
+    """A row of `repositories.teams.list_visible_page`."""
+    owner_email = row.owner_email if authz.sees_email_of(ctx, row.owner_id) else None
+    return models.Team(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        avatar=row.avatar,
+        owner=models.UserSummary(
+            id=row.owner_id, name=row.owner_name, email=owner_email, avatar=row.owner_avatar
+        ),
+        memberCount=row.member_count,
+        createdAt=row.created_at,
+        updatedAt=row.updated_at,
+    )
 
 
 def _member(ctx: AuthContext, member: TeamMember) -> models.TeamMember:

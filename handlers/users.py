@@ -29,7 +29,7 @@ async def list_users(
     role: str | None,
 ) -> models.UserList:
     result = await users.list_page(
-        ctx.db,
+        ctx.reads,
         page=page,
         limit=limit,
         search=search,
@@ -42,8 +42,10 @@ async def list_users(
 
 
 async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
-    user = await _get(ctx, id)
-    return presenters.user_detail(user, await authz.teams_of_user_visible_to_caller(ctx, id))
+    row = await users.list_row(ctx.reads, id)
+    if row is None:
+        raise NotFound("User not found")
+    return presenters.user_detail(row, await authz.teams_of_user_visible_to_caller(ctx, id))
 
 
 async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.User:

@@ -5,7 +5,7 @@ counter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from halolight.app import create_app
 from halolight.context import AuthContext, PublicContext
-from halolight.db import migrate
+from halolight.db import migrate, reads
+from halolight.db.engine import create_engine
 from halolight.mail import OutboxMailSender
 from halolight.security.principal import Principal
 from halolight.serve import seed_database
@@ -100,9 +101,10 @@ async def outbox(
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[AsyncSession]:
-    """A session whose work is rolled back after the test (handler unit tests)."""
-    engine = create_async_engine(database_url)
+async def db(database_url: str, settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test (handler unit tests), on an engine made as the
+    app makes its own (`halolight.db.engine`: UTC timestamps on the fast read path, server-side bounds)."""
+    engine = create_engine(settings, database_url)
     async with engine.connect() as connection:
         transaction = await connection.begin()
         session = AsyncSession(
@@ -158,7 +160,9 @@ def count_statements() -> CountStatements:
 
     By default every engine in the test process is watched (HTTP calls through `client` included); pass a
     session, engine or connection (`count_statements(db)`) to watch only that one, and `select_only=True` to
-    keep only SELECTs (no SAVEPOINT, INSERT, ...). The list is filled as statements are sent."""
+    keep only SELECTs (no SAVEPOINT, INSERT, ...). The list is filled as statements are sent. Statements of
+    the fast read path (`halolight.db.reads`, psycopg directly) are counted whatever the target: tests run
+    one request at a time."""
 
     @contextmanager
     def count(of: Any = None, *, select_only: bool = False) -> Iterator[list[str]]:
@@ -169,10 +173,15 @@ def count_statements() -> CountStatements:
             if not select_only or statement.lstrip().upper().startswith("SELECT"):
                 statements.append(statement)
 
+        def record_fast(statement: str, _parameters: Mapping[str, Any]) -> None:
+            record(None, None, statement)
+
         event.listen(target, "before_cursor_execute", record)
+        reads.STATEMENT_LISTENERS.append(record_fast)
         try:
             yield statements
         finally:
             event.remove(target, "before_cursor_execute", record)
+            reads.STATEMENT_LISTENERS.remove(record_fast)
 
     return count

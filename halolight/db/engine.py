@@ -11,8 +11,12 @@ elsewhere the error is the app's 503 with `Retry-After`, which clients retry.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from halolight.db.reads import ReadPool, register_utc_timestamps
 from halolight.settings import Settings
 
 
@@ -28,12 +32,25 @@ def normalise_url(url: str) -> str:
 POOL_RECYCLE_S = 300
 
 
-def create_engine(settings: Settings, url: str) -> AsyncEngine:
-    options = (
+def server_options(settings: Settings) -> str:
+    """Server-side bounds of every connection: no statement and no idle transaction can hold one forever."""
+    return (
         f"-c statement_timeout={settings.database_statement_timeout_ms} "
         "-c idle_in_transaction_session_timeout=60000"
     )
-    return create_async_engine(
+
+
+# TCP keepalives: the kernel notices a dead peer (see the module's docstring).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq (psycopg) spells it, for the read pool: no `+driver`."""
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(settings: Settings, url: str) -> AsyncEngine:
+    engine = create_async_engine(
         normalise_url(url),
         echo=settings.database_echo,
         pool_pre_ping=False,
@@ -42,12 +59,25 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         pool_timeout=10,
         connect_args={
             "connect_timeout": settings.database_connect_timeout_s,
-            "options": options,
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
+            "options": server_options(settings),
+            **KEEPALIVES,
         },
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _utc_timestamps(dbapi_connection: Any, _record: Any) -> None:
+        # Fast statements (db/reads.py) may run on this pool's connections too (`SessionReads`).
+        register_utc_timestamps(dbapi_connection.driver_connection)
+
+    return engine
+
+
+def create_read_pool(settings: Settings, url: str) -> ReadPool:
+    return ReadPool(
+        libpq_url(url),
+        size=settings.database_pool_size,
+        options=server_options(settings),
+        connect_kwargs={"connect_timeout": settings.database_connect_timeout_s, **KEEPALIVES},
     )
 
 

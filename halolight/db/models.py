@@ -432,3 +432,14 @@ class PasswordResetToken(Base):
     expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column("usedAt", UtcDateTime())
     created_at: Mapped[datetime] = _created_at()
+
+
+class RowCount(Base):
+    """Exact row counts kept by triggers (migration 0005; our table): `users`, and `role_users:<roleId>` for
+    the holders of each role. A list's total then costs one primary-key read instead of a scan of a big
+    table; the triggers run in the writer's transaction, whichever backend writes."""
+
+    __tablename__ = "halolight_row_counts"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

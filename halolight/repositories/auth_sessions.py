@@ -9,6 +9,7 @@ from sqlalchemy import Exists, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import AuthSession, Permission, RolePermission, User, UserRole, UserStatus
+from halolight.db.reads import Reads, Statement
 from halolight.db.types import utcnow
 
 # The session list shows at most this many (the most recently used); older live sessions still work.
@@ -48,7 +49,7 @@ async def open_session(
 # revoked, not expired), its user is ACTIVE, and the permissions of all the user's roles. No row: 401. One
 # row: the permission actions (`{NULL}` for a user without any, dropped by the caller). Built once at
 # import, so SQLAlchemy compiles it once (its compiled cache keys on the statement's structure).
-_LIVE_PERMISSIONS = (
+_LIVE_PERMISSIONS = Statement(
     select(func.array_agg(Permission.action))
     .select_from(AuthSession)
     .join(User, and_(User.id == AuthSession.user_id, User.status == UserStatus.ACTIVE))
@@ -65,14 +66,10 @@ _LIVE_PERMISSIONS = (
 )
 
 
-async def live_permissions(db: AsyncSession, session_id: str, user_id: str) -> frozenset[str] | None:
+async def live_permissions(reads: Reads, session_id: str, user_id: str) -> frozenset[str] | None:
     """The permission actions of `user_id` if `session_id` is one of their live sessions and they are
-    ACTIVE; None otherwise. One statement (Core, on the session's connection: no ORM row processing)."""
-    connection = await db.connection()
-    result = await connection.execute(
-        _LIVE_PERMISSIONS, {"session_id": session_id, "user_id": user_id, "now": utcnow()}
-    )
-    actions = result.scalar()
+    ACTIVE; None otherwise. One statement, on the fast read path."""
+    actions = await _LIVE_PERMISSIONS.scalar(reads, session_id=session_id, user_id=user_id, now=utcnow())
     if actions is None:
         return None
     return frozenset(action for action in actions if action is not None)

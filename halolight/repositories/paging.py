@@ -17,10 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_
+from sqlalchemy import ClauseElement, ColumnElement, Select, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.base import ExecutableOption
 
+from halolight.db.reads import Reads, fetch_all, fetch_scalar
 from halolight.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -64,6 +65,34 @@ async def paginate(
         keys = query.with_only_columns(key).offset(offset).limit(limit).scalar_subquery()
         rows = query.where(key.in_(keys)).options(*options)
     return Page(list((await db.scalars(rows)).all()), total, page, limit)
+
+
+async def fetch_page(
+    reads: Reads,
+    keys: Select[Any],
+    *,
+    page: int,
+    limit: int,
+    rows: Callable[[Any], Any],
+    total: ClauseElement | None = None,
+) -> Page[Any]:
+    """A page on the fast read path (`halolight.db.reads`), as a deferred join, with the COUNT only when
+    the page cannot tell the total.
+
+    `keys` selects the key column, filtered and ordered (the ORDER BY ending in the key); an index matching
+    the ORDER BY answers it with an index-only scan, so OFFSET skips index entries, not rows. `rows(keys)`
+    builds the statement that reads the page's rows: `...where(Table.id.in_(keys)).order_by(<same order>)`.
+    A page shorter than `limit` is the last one, and its total is known without counting. `total` replaces
+    the COUNT when a cheaper exact figure exists (a counter kept by triggers, `halolight_row_counts`).
+    """
+    offset = (page - 1) * limit
+    found = await fetch_all(reads, rows(keys.offset(offset).limit(limit).scalar_subquery()))
+    if 0 < len(found) < limit:
+        return Page(found, offset + len(found), page, limit)
+    if not found and page == 1:
+        return Page([], 0, page, limit)
+    count = total if total is not None else select(func.count()).select_from(keys.order_by(None).subquery())
+    return Page(found, await fetch_scalar(reads, count) or 0, page, limit)
 
 
 def contains_any(term: str, *columns: Any) -> ColumnElement[bool]:

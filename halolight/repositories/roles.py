@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ARRAY, Text, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from halolight.db.models import Permission, Role, RolePermission, UserRole
+from halolight.db.models import Permission, Role, RolePermission, RowCount, UserRole
+from halolight.db.reads import Reads, fetch_all
 from halolight.db.types import utcnow
-from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 NAME_TAKEN = "Role name is already taken"
+_HOLDERS = "role_users:"  # key prefix of the holder counts in `halolight_row_counts`
 
 
 async def roles_of_user(db: AsyncSession, user_id: str) -> list[tuple[Role, list[str]]]:
@@ -80,45 +82,70 @@ async def get(db: AsyncSession, role_id: str) -> Role | None:
     return await db.get(Role, role_id)
 
 
-async def list_page(db: AsyncSession, *, page: int, limit: int, search: str | None = None) -> Page[Role]:
-    query = select(Role).order_by(Role.name, Role.id)
+_ROLE_COLUMNS = (
+    Role.id,
+    Role.name,
+    Role.label,
+    Role.description,
+    Role.created_at.label("created_at"),
+    Role.updated_at.label("updated_at"),
+)
+_BY_NAME = (Role.name, Role.id)
+
+
+async def list_page(reads: Reads, *, page: int, limit: int, search: str | None = None) -> Page[Any]:
+    """Roles by name, as rows of `_ROLE_COLUMNS` (fast read path, see `fetch_page`)."""
+    keys = select(Role.id).order_by(*_BY_NAME)
     if search:
-        query = query.where(contains_any(search, Role.name, Role.label, Role.description))
-    return await paginate(db, query, page=page, limit=limit)
+        keys = keys.where(contains_any(search, Role.name, Role.label, Role.description))
+
+    def page_rows(role_ids: Any) -> Any:
+        return select(*_ROLE_COLUMNS).where(Role.id.in_(role_ids)).order_by(*_BY_NAME)
+
+    return await fetch_page(reads, keys, page=page, limit=limit, rows=page_rows)
 
 
-async def permissions_of_roles(db: AsyncSession, role_ids: Collection[str]) -> dict[str, list[Permission]]:
-    """Each role's permissions ordered by action, in one query; every listed id gets a (maybe empty) list."""
-    result: dict[str, list[Permission]] = {role_id: [] for role_id in role_ids}
+def _any_of(ids: Collection[str]) -> Any:
+    """`= ANY(:ids)`: one parameter whatever the number of ids (the fast path has no expanding IN)."""
+    return any_(bindparam("ids", list(ids), type_=ARRAY(Text)))
+
+
+async def permissions_of_roles(reads: Reads, role_ids: Collection[str]) -> dict[str, list[Any]]:
+    """Each role's permissions ordered by action, in one query; every listed id gets a (maybe empty) list.
+    The permissions are rows with the attributes of `Permission`."""
+    result: dict[str, list[Any]] = {role_id: [] for role_id in role_ids}
     if not result:
         return result
-    rows = (
-        await db.execute(
-            select(RolePermission.role_id, Permission)
-            .join(Permission, Permission.id == RolePermission.permission_id)
-            .where(RolePermission.role_id.in_(result))
-            .order_by(Permission.action, Permission.id)
+    query = (
+        select(
+            RolePermission.role_id.label("role_id"),
+            Permission.id,
+            Permission.action,
+            Permission.resource,
+            Permission.description,
+            Permission.created_at.label("created_at"),
+            Permission.updated_at.label("updated_at"),
         )
-    ).all()
-    for role_id, permission in rows:
-        result[role_id].append(permission)
+        .join(Permission, Permission.id == RolePermission.permission_id)
+        .where(RolePermission.role_id == _any_of(result))
+        .order_by(Permission.action, Permission.id)
+    )
+    for row in await fetch_all(reads, query):
+        result[row.role_id].append(row)
     return result
 
 
-async def user_counts(db: AsyncSession, role_ids: Collection[str]) -> dict[str, int]:
-    """How many users hold each role, in one grouped COUNT; every listed id gets a count (maybe 0)."""
+async def user_counts(reads: Reads, role_ids: Collection[str]) -> dict[str, int]:
+    """How many users hold each role, from the counters kept by triggers (migration 0005): one primary-key
+    read per role instead of counting its holders; every listed id gets a count (maybe 0)."""
     result: dict[str, int] = dict.fromkeys(role_ids, 0)
     if not result:
         return result
-    rows = (
-        await db.execute(
-            select(UserRole.role_id, func.count())
-            .where(UserRole.role_id.in_(result))
-            .group_by(UserRole.role_id)
-        )
-    ).all()
-    for role_id, count in rows:
-        result[role_id] = count
+    keys = {f"{_HOLDERS}{role_id}": role_id for role_id in result}
+    for key, count in await fetch_all(
+        reads, select(RowCount.key, RowCount.n).where(RowCount.key == _any_of(keys))
+    ):
+        result[keys[key]] = count
     return result
 
 

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, func, or_, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from halolight.db.models import Team, TeamMember
-from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.db.models import Team, TeamMember, User
+from halolight.db.reads import Reads, fetch_all
+from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict
 
 
-async def teams_of_user(
-    db: AsyncSession, user_id: str, *, viewer_id: str, sees_all: bool
-) -> list[tuple[Team, bool]]:
-    """The teams a user owns or belongs to that the viewer may see, by name, each with whether the user
-    owns it."""
+async def teams_of_user(reads: Reads, user_id: str, *, viewer_id: str, sees_all: bool) -> list[Any]:
+    """The teams a user owns or belongs to that the viewer may see, by name: rows of `id`, `name` and
+    `is_owner` (whether the user owns it)."""
     member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
     query = (
-        select(Team)
+        select(Team.id, Team.name, (Team.owner_id == user_id).label("is_owner"))
         .where(
             or_(Team.owner_id == user_id, Team.id.in_(member_of)), visible_to(viewer_id, sees_all=sees_all)
         )
         .order_by(Team.name, Team.id)
     )
-    return [(team, team.owner_id == user_id) for team in (await db.scalars(query)).all()]
+    return await fetch_all(reads, query)
 
 
 def people_of_visible_teams(user_id: str, *, sees_all: bool) -> CompoundSelect[tuple[str]]:
@@ -45,38 +43,48 @@ def visible_to(user_id: str, *, sees_all: bool) -> ColumnElement[bool]:
     return or_(Team.owner_id == user_id, Team.id.in_(member_of))
 
 
+# A list row: the team, its owner's summary columns and its member count, in one Core statement.
+_MEMBER_COUNT = select(func.count()).where(TeamMember.team_id == Team.id).scalar_subquery()
+_LIST_COLUMNS = (
+    Team.id,
+    Team.name,
+    Team.description,
+    Team.avatar,
+    Team.owner_id.label("owner_id"),
+    User.name.label("owner_name"),
+    User.email.label("owner_email"),
+    User.avatar.label("owner_avatar"),
+    _MEMBER_COUNT.label("member_count"),
+    Team.created_at.label("created_at"),
+    Team.updated_at.label("updated_at"),
+)
+_NEWEST_FIRST = (Team.created_at.desc(), Team.id.desc())
+
+
 async def list_visible_page(
-    db: AsyncSession,
+    reads: Reads,
     *,
     user_id: str,
     sees_all: bool,
     page: int,
     limit: int,
     search: str | None = None,
-) -> Page[Team]:
-    """One page of the visible teams, newest first, each with its owner loaded."""
-    query = (
-        select(Team)
-        .where(visible_to(user_id, sees_all=sees_all))
-        .order_by(Team.created_at.desc(), Team.id.desc())
-    )
+) -> Page[Any]:
+    """One page of the visible teams, newest first, as rows of `_LIST_COLUMNS` (fast read path; deferred
+    join on `halolight_teams_created_at_id`, see `fetch_page`)."""
+    keys = select(Team.id).where(visible_to(user_id, sees_all=sees_all)).order_by(*_NEWEST_FIRST)
     if search:
-        query = query.where(contains_any(search, Team.name, Team.description))
-    # Deferred join on `halolight_teams_created_at_id` (see `paginate`).
-    return await paginate(db, query, page=page, limit=limit, key=Team.id, options=(selectinload(Team.owner),))
+        keys = keys.where(contains_any(search, Team.name, Team.description))
 
-
-async def member_counts(db: AsyncSession, team_ids: Collection[str]) -> dict[str, int]:
-    """How many members each team has, in one grouped query (0 for a team without members)."""
-    counts = dict.fromkeys(team_ids, 0)
-    if counts:
-        query = (
-            select(TeamMember.team_id, func.count())
-            .where(TeamMember.team_id.in_(counts))
-            .group_by(TeamMember.team_id)
+    def page_rows(team_ids: Any) -> Select[Any]:
+        return (
+            select(*_LIST_COLUMNS)
+            .join(User, User.id == Team.owner_id)
+            .where(Team.id.in_(team_ids))
+            .order_by(*_NEWEST_FIRST)
         )
-        counts.update({team_id: count for team_id, count in (await db.execute(query)).all()})
-    return counts
+
+    return await fetch_page(reads, keys, page=page, limit=limit, rows=page_rows)
 
 
 def _with_owner(query: Select[Team], with_members: bool) -> Select[Team]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
+    Select,
     bindparam,
     delete,
     func,
@@ -24,11 +24,12 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from halolight.db.models import Permission, Role, RolePermission, User, UserRole, UserStatus
+from halolight.db.models import Permission, Role, RolePermission, RowCount, User, UserRole, UserStatus
+from halolight.db.reads import Reads, Statement, fetch_all
 from halolight.db.types import utcnow
 from halolight.errors import Conflict
 from halolight.repositories import teams
-from halolight.repositories.paging import Page, contains_any
+from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
 _TAKEN = "A user with this email, username or phone already exists"
@@ -93,16 +94,15 @@ _ROLES_JSON = (
 # The profile columns every user representation starts with (the current user, list rows).
 _PROFILE = (User.id, User.email, User.name, User.username, User.avatar, User.phone, User.status)
 _TIMESTAMPS = (User.created_at.label("created_at"), User.updated_at.label("updated_at"))
-_CURRENT_USER = select(*_PROFILE, *_TIMESTAMPS, _ROLES_JSON.label("roles")).where(
-    User.id == bindparam("user_id")
+_CURRENT_USER = Statement(
+    select(*_PROFILE, *_TIMESTAMPS, _ROLES_JSON.label("roles")).where(User.id == bindparam("user_id"))
 )
 
 
-async def current_user(db: AsyncSession, user_id: str) -> Row[Any] | None:
+async def current_user(reads: Reads, user_id: str) -> Any | None:
     """The user's profile columns and `roles`: a list of `{id, name, label, permissions}` ordered by name,
-    each role's permission actions ordered; one statement."""
-    connection = await db.connection()
-    return (await connection.execute(_CURRENT_USER, {"user_id": user_id})).first()
+    each role's permission actions ordered; one statement, on the fast read path."""
+    return await _CURRENT_USER.first(reads, user_id=user_id)
 
 
 async def visible_many(
@@ -164,22 +164,31 @@ _LIST_COLUMNS = (
     _ROLE_SUMMARIES.label("roles"),
 )
 _NEWEST_FIRST = (User.created_at.desc(), User.id)
+# The unfiltered total, kept exact by triggers (migration 0005): no COUNT over the whole table per request.
+_ALL_USERS = select(RowCount.n).where(RowCount.key == "users")
+_LIST_ROW = Statement(select(*_LIST_COLUMNS).where(User.id == bindparam("user_id")))
+
+
+async def list_row(reads: Reads, user_id: str) -> Any | None:
+    """One user as a row of `_LIST_COLUMNS` (as `list_page` gives them), or None; one statement."""
+    return await _LIST_ROW.first(reads, user_id=user_id)
 
 
 async def list_page(
-    db: AsyncSession,
+    reads: Reads,
     *,
     page: int,
     limit: int,
     search: str | None = None,
     status: UserStatus | None = None,
     role: str | None = None,
-) -> Page[Row[Any]]:
+) -> Page[Any]:
     """Newest first, as rows of `_LIST_COLUMNS` (`roles`: a list of `{id, name, label}`).
 
     The page's ids come first, by an index-only scan of `halolight_users_created_at_id` (a deep page skips
-    index entries, not rows); then those rows with their roles, in the same statement. The COUNT is sent
-    only when the page cannot tell the total; a trigram search gets its total from its one index lookup.
+    index entries, not rows); then those rows with their roles, in the same statement. The total comes from
+    the page when it can tell it, from the trigger-kept counter when nothing is filtered, from the trigram
+    search's one index lookup, and otherwise from a COUNT of the filtered rows.
     """
     query = select(User.id).order_by(*_NEWEST_FIRST)
     if search:
@@ -193,28 +202,23 @@ async def list_page(
             .where(or_(Role.id == role, func.lower(Role.name) == role.lower()))
         )
         query = query.where(User.id.in_(with_role))
-    connection = await db.connection()
-    offset = (page - 1) * limit
     if search and len(search) >= 3:
+        offset = (page - 1) * limit
         # The matches are few next to the table: `count(*) OVER ()` over them (computed before OFFSET and
         # LIMIT) costs less than a second GIN lookup for the COUNT.
         keys = query.add_columns(func.count().over().label("total")).offset(offset).limit(limit).subquery()
         rows = select(*_LIST_COLUMNS, keys.c.total).join(keys, User.id == keys.c.id).order_by(*_NEWEST_FIRST)
-        found = (await connection.execute(rows)).all()
-        if found:
-            return Page(list(found), found[0].total, page, limit)
-    else:
-        page_ids = query.offset(offset).limit(limit).scalar_subquery()
-        rows = select(*_LIST_COLUMNS).where(User.id.in_(page_ids)).order_by(*_NEWEST_FIRST)
-        found = (await connection.execute(rows)).all()
-        if 0 < len(found) < limit:  # the last page: the rows before it, and its own
-            return Page(list(found), offset + len(found), page, limit)
-    if not found and page == 1:
-        return Page([], 0, page, limit)
-    total = (
-        await connection.execute(select(func.count()).select_from(query.order_by(None).subquery()))
-    ).scalar() or 0
-    return Page(list(found), total, page, limit)
+        found = await fetch_all(reads, rows)
+        if found or page == 1:
+            return Page(found, found[0].total if found else 0, page, limit)
+        # Past the last page: the total comes from the COUNT below.
+
+    def page_rows(page_ids: Any) -> Select[Any]:
+        return select(*_LIST_COLUMNS).where(User.id.in_(page_ids)).order_by(*_NEWEST_FIRST)
+
+    unfiltered = not search and status is None and not role
+    total = _ALL_USERS if unfiltered else None
+    return await fetch_page(reads, query, page=page, limit=limit, rows=page_rows, total=total)
 
 
 async def find_by_email(db: AsyncSession, email: str) -> User | None:

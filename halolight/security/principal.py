@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+import psycopg
 
+from halolight.db.reads import PoolReads
 from halolight.errors import Forbidden, Unauthorized
 from halolight.repositories import auth_sessions
 from halolight.security.rbac import grants
@@ -35,25 +35,24 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-async def authenticate(db: AsyncSession, tokens: TokenCodec, authorization: str | None) -> Principal:
-    """The caller, in one round trip to the database (session live, user ACTIVE, permissions: one statement).
+async def authenticate(reads: PoolReads, tokens: TokenCodec, authorization: str | None) -> Principal:
+    """The caller, in one round trip to the database (session live, user ACTIVE, permissions: one statement),
+    on a read-pool connection (autocommit: no BEGIN, no COMMIT).
 
     Permissions are read per request, never from the token, and nothing is cached in the process: a revoked
     role, a disabled user or a logged-out session takes effect at once, in every worker.
     """
     claims = tokens.decode("access", bearer_token(authorization))
     try:
-        permissions = await auth_sessions.live_permissions(db, claims.session_id, claims.user_id)
-    except DBAPIError as error:
-        # The pool does not ping connections on checkout (that would be one more round trip on every
-        # request); a connection the server dropped (restart, failover, idle timeout) fails here instead,
-        # on the request's first statement, before anything was read or written. SQLAlchemy has then
-        # invalidated it and every pooled connection as old as it: retry once on a fresh one. A database
-        # that is really down fails again, and the app answers 503 with Retry-After.
-        if not error.connection_invalidated:
-            raise
-        await db.rollback()
-        permissions = await auth_sessions.live_permissions(db, claims.session_id, claims.user_id)
+        permissions = await auth_sessions.live_permissions(reads, claims.session_id, claims.user_id)
+    except psycopg.OperationalError:
+        # Pools do not ping connections on checkout (that would be one more round trip on every request);
+        # a connection the server dropped (restart, failover, idle timeout) fails here instead, on the
+        # request's first statement, before anything was read or written. Retry once on a fresh one, after
+        # discarding the idle connections that died with it. A database that is really down fails again,
+        # and the app answers 503 with Retry-After.
+        await reads.retry_on_fresh_connection()
+        permissions = await auth_sessions.live_permissions(reads, claims.session_id, claims.user_id)
     if permissions is None:
         raise Unauthorized("Session expired or revoked")
     return Principal(claims.user_id, claims.session_id, permissions)
