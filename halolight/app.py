@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -198,6 +199,7 @@ def _install_operations(app: FastAPI, settings: Settings, runtime: Runtime) -> N
     from halolight import metrics  # lazily: prometheus_client reads PROMETHEUS_MULTIPROC_DIR on import
 
     metrics.watch_pool(runtime.engine)
+    metrics.watch_read_pool(runtime.reads)
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
 
     @app.get("/metrics", include_in_schema=False)
@@ -286,4 +288,10 @@ def create_worker_app() -> FastAPI:
     """The factory granian's worker processes call (`make serve`): logging as configured, then the app."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    # What start-up built (modules, the app, compiled statements) lives as long as the worker: move it out of
+    # the collector's generations, so that a full collection under load walks only what requests allocate
+    # (shorter pauses, a lower p99).
+    gc.collect()
+    gc.freeze()
+    return app

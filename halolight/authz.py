@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, overload
 
+from sqlalchemy import ScalarSelect
+
 from halolight.context import AuthContext
 from halolight.db.models import Permission, Role, Team, User
 from halolight.errors import Forbidden, NotFound, UnknownReference
@@ -60,15 +62,16 @@ def ensure_team_writer(ctx: AuthContext, team: Team) -> None:
         raise Forbidden("Only the team owner can change this team")
 
 
-async def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> list[Any]:
-    """The teams of `user_id` that the caller could GET: none without `teams:view`, else the visible ones.
+def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> ScalarSelect[Any] | None:
+    """The teams of `user_id` that the caller could GET, as a JSON subquery for the statement reading the
+    user: None (no teams) without `teams:view`, else the visible ones.
 
     Embedded objects follow the rules of the resource itself: a team that `GET /api/teams/{id}` answers 404
     to is never named in another response.
     """
     if not ctx.principal.can("teams:view"):
-        return []
-    return await teams.teams_of_user(ctx.reads, user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
+        return None
+    return teams.teams_of_user_json(user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
 
 
 # Users. Holders of `users:view` see every user; everyone sees themself and, as a summary without the

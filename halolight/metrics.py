@@ -3,7 +3,8 @@
 - `halolight_http_requests_total{operation,method,status}` and
   `halolight_http_request_duration_seconds{operation,status}`: `operation` is the spec's operationId (or
   `docs`, `health_ready`, `metrics`, `unknown`), so the label set stays bounded whatever clients send;
-- `halolight_db_pool_connections{state}`: `checked_out` and `open` connections of the process's pool;
+- `halolight_db_pool_connections{pool,state}`: `checked_out` and `open` connections of the process's pools,
+  `sessions` (the transactions of writes) and `reads` (the read pool of GET requests);
 - `halolight_login_failures_total`: logins answered 401 (wrong or unknown credentials, inactive accounts).
 
 Granian workers are processes: with PROMETHEUS_MULTIPROC_DIR set (`make serve` sets a fresh private folder
@@ -32,6 +33,8 @@ from prometheus_client.registry import REGISTRY
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from halolight.db.reads import ReadPool
+
 REQUESTS = Counter("halolight_http_requests", "HTTP requests answered", ["operation", "method", "status"])
 LATENCY = Histogram(
     "halolight_http_request_duration_seconds",
@@ -41,8 +44,8 @@ LATENCY = Histogram(
 )
 POOL = Gauge(
     "halolight_db_pool_connections",
-    "Database connections of this process's pool, by state (checked_out, open)",
-    ["state"],
+    "Database connections of this process's pools (sessions, reads), by state (checked_out, open)",
+    ["pool", "state"],
     multiprocess_mode="livesum",
 )
 LOGIN_FAILURES = Counter("halolight_login_failures", "Logins refused with 401")
@@ -55,18 +58,28 @@ def observe(operation: str, method: str, status: int, duration_s: float) -> None
         LOGIN_FAILURES.inc()
 
 
+def _set_pool(pool: str, checked_out: int, open_: int) -> None:
+    POOL.labels(pool, "checked_out").set(checked_out)
+    POOL.labels(pool, "open").set(open_)
+
+
 def watch_pool(engine: AsyncEngine) -> None:
-    """Keep the pool gauges current through the pool's own events."""
+    """Keep the session pool's gauges current through the pool's own events."""
     pool: Any = engine.sync_engine.pool
 
     def update(*_: Any) -> None:
         checked_out = pool.checkedout()
-        POOL.labels("checked_out").set(checked_out)
-        POOL.labels("open").set(checked_out + pool.checkedin())
+        _set_pool("sessions", checked_out, checked_out + pool.checkedin())
 
     for name in ("connect", "checkout", "checkin", "close", "close_detached"):
         event.listen(pool, name, update)
     update()
+
+
+def watch_read_pool(pool: ReadPool) -> None:
+    """Keep the read pool's gauges current: it reports each checkout and return."""
+    pool.on_change = lambda checked_out, open_: _set_pool("reads", checked_out, open_)
+    _set_pool("reads", 0, 0)
 
 
 def multiprocess_dir() -> str | None:

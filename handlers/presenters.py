@@ -74,9 +74,6 @@ def user_of_list(row: Any) -> models.User:
     return models.User(**_list_row_fields(row))
 
 
-def user_detail(row: Any, teams: list[Any]) -> models.UserDetail:
-    """A row of `repositories.users.list_row` with the rows of `repositories.teams.teams_of_user`."""
-    return models.UserDetail(
-        **_list_row_fields(row),
-        teams=[models.UserTeam(id=t.id, name=t.name, isOwner=t.is_owner) for t in teams],
-    )
+def user_detail(row: Any) -> models.UserDetail:
+    """A row of `repositories.users.detail_row` (teams as JSON `{id, name, isOwner}`)."""
+    return models.UserDetail(**_list_row_fields(row), teams=[models.UserTeam(**t) for t in row.teams])

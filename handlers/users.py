@@ -42,10 +42,11 @@ async def list_users(
 
 
 async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
-    row = await users.list_row(ctx.reads, id)
+    teams_json = authz.teams_of_user_visible_to_caller(ctx, id)
+    row = await users.detail_row(ctx.reads, id, teams_json=teams_json)
     if row is None:
         raise NotFound("User not found")
-    return presenters.user_detail(row, await authz.teams_of_user_visible_to_caller(ctx, id))
+    return presenters.user_detail(row)
 
 
 async def create_user(ctx: AuthContext, *, body: models.UserCreate) -> models.User:

@@ -205,6 +205,13 @@ class ReadPool:
             name="reads",
         )
         self._opened = False
+        # Told the checked-out and open connection counts after each change (metrics.watch_read_pool).
+        self.on_change: Callable[[int, int], None] | None = None
+        self._checked_out = 0
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self._checked_out, self._pool.get_stats().get("pool_size", 0))
 
     async def _open(self) -> None:
         if not self._opened:
@@ -213,10 +220,15 @@ class ReadPool:
 
     async def getconn(self) -> Connection:
         await self._open()
-        return await self._pool.getconn()
+        connection = await self._pool.getconn()
+        self._checked_out += 1
+        self._changed()
+        return connection
 
     async def putconn(self, connection: Connection) -> None:
+        self._checked_out -= 1
         await self._pool.putconn(connection)
+        self._changed()
 
     async def discard_broken(self) -> None:
         """After a connection the server dropped: test the idle ones (one round trip each, only now)."""

@@ -4,28 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    ScalarSelect,
+    Select,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from halolight.db.models import Team, TeamMember, User
-from halolight.db.reads import Reads, fetch_all
+from halolight.db.reads import Reads
 from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict
 
+_NO_ROWS: ColumnElement[Any] = literal_column("'[]'::json")
 
-async def teams_of_user(reads: Reads, user_id: str, *, viewer_id: str, sees_all: bool) -> list[Any]:
-    """The teams a user owns or belongs to that the viewer may see, by name: rows of `id`, `name` and
-    `is_owner` (whether the user owns it)."""
+
+def teams_of_user_json(user_id: str, *, viewer_id: str, sees_all: bool) -> ScalarSelect[Any]:
+    """The teams a user owns or belongs to that the viewer may see, by name, as one JSON array
+    `[{id, name, isOwner}]` (a scalar subquery, to embed in the statement that reads the user)."""
     member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
-    query = (
-        select(Team.id, Team.name, (Team.owner_id == user_id).label("is_owner"))
+    item = func.json_build_object("id", Team.id, "name", Team.name, "isOwner", Team.owner_id == user_id)
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(item, Team.name, Team.id)), _NO_ROWS))
         .where(
             or_(Team.owner_id == user_id, Team.id.in_(member_of)), visible_to(viewer_id, sees_all=sees_all)
         )
-        .order_by(Team.name, Team.id)
+        .scalar_subquery()
     )
-    return await fetch_all(reads, query)
 
 
 def people_of_visible_teams(user_id: str, *, sees_all: bool) -> CompoundSelect[tuple[str]]:

@@ -166,12 +166,15 @@ _LIST_COLUMNS = (
 _NEWEST_FIRST = (User.created_at.desc(), User.id)
 # The unfiltered total, kept exact by triggers (migration 0005): no COUNT over the whole table per request.
 _ALL_USERS = select(RowCount.n).where(RowCount.key == "users")
-_LIST_ROW = Statement(select(*_LIST_COLUMNS).where(User.id == bindparam("user_id")))
 
 
-async def list_row(reads: Reads, user_id: str) -> Any | None:
-    """One user as a row of `_LIST_COLUMNS` (as `list_page` gives them), or None; one statement."""
-    return await _LIST_ROW.first(reads, user_id=user_id)
+async def detail_row(reads: Reads, user_id: str, *, teams_json: Any | None) -> Any | None:
+    """One user as a row of `_LIST_COLUMNS` (as `list_page` gives them) plus `teams`, the JSON array that
+    `teams_json` computes (`[]` without one), or None; one statement."""
+    teams_column = literal_column("'[]'::json") if teams_json is None else teams_json
+    query = select(*_LIST_COLUMNS, teams_column.label("teams")).where(User.id == user_id)
+    rows = await fetch_all(reads, query)
+    return rows[0] if rows else None
 
 
 async def list_page(

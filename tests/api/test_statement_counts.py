@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 
 from halolight.app import create_app
 from halolight.db import migrate
+from halolight.db.reads import PoolReads
 from halolight.serve import seed_database
 from halolight.settings import Settings
 from tests.api.helpers import ADMIN, auth_headers
@@ -128,20 +129,42 @@ class TestHotPath:
         # One for authentication (session, status and permissions), one for the profile with its roles.
         assert len(statements) == 2, statements
 
+    async def test_safe_requests_read_without_transactions_and_cannot_write(self, bulk_app: FastAPI) -> None:
+        reads = PoolReads(bulk_app.state.runtime.reads)
+        try:
+            connection = await reads.connection()
+            assert connection.autocommit  # no BEGIN / COMMIT round trips around a GET's reads
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                await connection.execute("UPDATE users SET name = name WHERE id = 'nobody'")
+        finally:
+            await reads.release()
+
     async def test_a_connection_the_server_dropped_does_not_fail_the_next_request(
         self, bulk_client: httpx.AsyncClient, pg_server: TestServer, bulk_url: str
     ) -> None:
         headers = await auth_headers(bulk_client, ADMIN)
+        # Both pools hold connections: the read pool's (GET) and the session pool's (a write).
         assert (await bulk_client.get("/api/auth/me", headers=headers)).status_code == 200
+        role = {"name": "DROPPED-1", "label": "Dropped"}
+        assert (await bulk_client.post("/api/roles", json=role, headers=headers)).status_code == 201
         database = make_url(bulk_url).database
-        with psycopg.connect(pg_server.libpq_uri, autocommit=True) as conn:
-            killed = conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
-                (database,),
-            ).fetchone()
-        assert killed is not None and killed[0] >= 1  # the pooled connections are gone
 
+        def kill_connections() -> None:
+            with psycopg.connect(pg_server.libpq_uri, autocommit=True) as conn:
+                killed = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                    (database,),
+                ).fetchone()
+            assert killed is not None and killed[0] >= 2  # the pooled connections are gone
+
+        kill_connections()
         # No pre-ping: the first statement meets the dead connection, and authentication retries once.
         response = await bulk_client.get("/api/auth/me", headers=headers)
         assert response.status_code == 200, response.text
         assert (await bulk_client.get("/api/users?limit=5", headers=headers)).status_code == 200
+
+        kill_connections()
+        # A write: authentication retries on the read pool, the transaction once on the session pool.
+        role = {"name": "DROPPED-2", "label": "Dropped"}
+        response = await bulk_client.post("/api/roles", json=role, headers=headers)
+        assert response.status_code == 201, response.text

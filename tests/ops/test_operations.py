@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from halolight.app import create_app
 from halolight.logging import JsonFormatter, RequestIdFilter, accepted_request_id, json_logs, request_id
 from halolight.settings import Settings
+from tests.api.helpers import ADMIN, auth_headers
 from tests.api.test_production import production_settings
 from tests.ops.helpers import Server, free_port, serve, shared_tmp
 from tests.pg import TestServer
@@ -162,7 +163,10 @@ async def test_requests_latency_pool_and_login_failures(client: httpx.AsyncClien
         == _sample(before, "halolight_login_failures_total") + 1
     )
     assert "halolight_db_pool_connections" in after
-    assert _sample(after, "halolight_db_pool_connections", state="open") >= 1
+    assert _sample(after, "halolight_db_pool_connections", pool="sessions", state="open") >= 1
+    await client.get("/api/auth/me", headers=await auth_headers(client, ADMIN))  # a GET: the read pool
+    reads = (await client.get("/metrics")).text
+    assert _sample(reads, "halolight_db_pool_connections", pool="reads", state="open") >= 1
     assert 'operation="unknown"' not in after or "/nowhere" not in after  # paths are never labels
 
 
