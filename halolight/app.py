@@ -257,7 +257,10 @@ def create_app(
         _install_docs(app)
     _install_operations(app, settings, runtime)
     for router in build_all() if routers is None else routers:
-        app.include_router(router)
+        # The routes themselves, not `include_router`: FastAPI 0.165 keeps an included router as a lazy
+        # wrapper that every request walks through (about 70 µs a request here, measured in process). The
+        # generated routers carry no prefix, dependencies or other router-level options to inherit.
+        app.router.routes.extend(router.routes)
     # Added last, so outermost: the guard's own answers (413, 415, 422, 408, 500) carry CORS headers too,
     # and a browser sees "too large" rather than an opaque network error.
     app.add_middleware(

@@ -8,14 +8,13 @@ manage a user, or edit a role, whose every permission the caller's own permissio
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any, overload
-
-from sqlalchemy import ScalarSelect
+from typing import overload
 
 from halolight.context import AuthContext
 from halolight.db.models import Permission, Role, Team, User
 from halolight.errors import Forbidden, NotFound, UnknownReference
 from halolight.repositories import permissions, roles, teams, users
+from halolight.repositories.users import TeamsShown
 
 
 def ensure_holds_all(ctx: AuthContext, actions: Iterable[str], message: str) -> None:
@@ -62,16 +61,16 @@ def ensure_team_writer(ctx: AuthContext, team: Team) -> None:
         raise Forbidden("Only the team owner can change this team")
 
 
-def teams_of_user_visible_to_caller(ctx: AuthContext, user_id: str) -> ScalarSelect[Any] | None:
-    """The teams of `user_id` that the caller could GET, as a JSON subquery for the statement reading the
-    user: None (no teams) without `teams:view`, else the visible ones.
+def teams_shown_to_caller(ctx: AuthContext) -> TeamsShown:
+    """Which teams of a user the caller may see embedded in the user: none without `teams:view`, all with
+    `teams:*`, else the visible ones.
 
     Embedded objects follow the rules of the resource itself: a team that `GET /api/teams/{id}` answers 404
     to is never named in another response.
     """
     if not ctx.principal.can("teams:view"):
-        return None
-    return teams.teams_of_user_json(user_id, viewer_id=ctx.user_id, sees_all=sees_all_teams(ctx))
+        return "none"
+    return "all" if sees_all_teams(ctx) else "visible"
 
 
 # Users. Holders of `users:view` see every user; everyone sees themself and, as a summary without the

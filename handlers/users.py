@@ -42,8 +42,8 @@ async def list_users(
 
 
 async def get_user(ctx: AuthContext, *, id: str) -> models.UserDetail:
-    teams_json = authz.teams_of_user_visible_to_caller(ctx, id)
-    row = await users.detail_row(ctx.reads, id, teams_json=teams_json)
+    shown = authz.teams_shown_to_caller(ctx)
+    row = await users.detail_row(ctx.reads, id, viewer_id=ctx.user_id, teams_shown=shown)
     if row is None:
         raise NotFound("User not found")
     return presenters.user_detail(row)

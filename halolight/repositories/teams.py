@@ -11,7 +11,6 @@ from sqlalchemy import (
     Select,
     func,
     literal_column,
-    or_,
     select,
     true,
     union,
@@ -28,17 +27,24 @@ from halolight.repositories.writes import add_or_conflict
 _NO_ROWS: ColumnElement[Any] = literal_column("'[]'::json")
 
 
-def teams_of_user_json(user_id: str, *, viewer_id: str, sees_all: bool) -> ScalarSelect[Any]:
+def teams_of_user_json(user_id: Any, *, viewer_id: Any, sees_all: bool) -> ScalarSelect[Any]:
     """The teams a user owns or belongs to that the viewer may see, by name, as one JSON array
-    `[{id, name, isOwner}]` (a scalar subquery, to embed in the statement that reads the user)."""
-    member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+    `[{id, name, isOwner}]` (a scalar subquery, to embed in the statement that reads the user). The ids may
+    be values or bound parameters."""
     item = func.json_build_object("id", Team.id, "name", Team.name, "isOwner", Team.owner_id == user_id)
     return (
         select(func.coalesce(func.json_agg(aggregate_order_by(item, Team.name, Team.id)), _NO_ROWS))
-        .where(
-            or_(Team.owner_id == user_id, Team.id.in_(member_of)), visible_to(viewer_id, sees_all=sees_all)
-        )
+        .where(Team.id.in_(_teams_of(user_id)), visible_to(viewer_id, sees_all=sees_all))
         .scalar_subquery()
+    )
+
+
+def _teams_of(user_id: Any) -> CompoundSelect[tuple[str]]:
+    """The ids of the teams `user_id` owns or belongs to. A UNION of two index lookups: `ownerId = :u OR id
+    IN (…)` would make PostgreSQL scan every team."""
+    return union(
+        select(TeamMember.team_id).where(TeamMember.user_id == user_id),
+        select(Team.id).where(Team.owner_id == user_id),
     )
 
 
@@ -49,12 +55,11 @@ def people_of_visible_teams(user_id: str, *, sees_all: bool) -> CompoundSelect[t
     return union(members, select(Team.owner_id).where(visible))
 
 
-def visible_to(user_id: str, *, sees_all: bool) -> ColumnElement[bool]:
+def visible_to(user_id: Any, *, sees_all: bool) -> ColumnElement[bool]:
     """The teams a caller may see: all of them with `sees_all`, else those the caller owns or belongs to."""
     if sees_all:
         return true()
-    member_of = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
-    return or_(Team.owner_id == user_id, Team.id.in_(member_of))
+    return Team.id.in_(_teams_of(user_id))
 
 
 # A list row: the team, its owner's summary columns and its member count, in one Core statement.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import unicodedata
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from halolight.db.models import Permission, Role, RolePermission, RowCount, User, UserRole, UserStatus
 from halolight.db.reads import Reads, Statement, fetch_all
@@ -168,13 +169,30 @@ _NEWEST_FIRST = (User.created_at.desc(), User.id)
 _ALL_USERS = select(RowCount.n).where(RowCount.key == "users")
 
 
-async def detail_row(reads: Reads, user_id: str, *, teams_json: Any | None) -> Any | None:
-    """One user as a row of `_LIST_COLUMNS` (as `list_page` gives them) plus `teams`, the JSON array that
-    `teams_json` computes (`[]` without one), or None; one statement."""
-    teams_column = literal_column("'[]'::json") if teams_json is None else teams_json
-    query = select(*_LIST_COLUMNS, teams_column.label("teams")).where(User.id == user_id)
-    rows = await fetch_all(reads, query)
-    return rows[0] if rows else None
+# `GET /api/users/{id}`: the list row plus `teams`, the JSON array of the user's teams the caller may see
+# (none without `teams:view`, all with `teams:*`, else those the caller belongs to): one statement each,
+# built once.
+_USER_ID: BindParameter[str] = bindparam("user_id")
+_VIEWER_ID: BindParameter[str] = bindparam("viewer_id")
+_DETAIL = {
+    "none": literal_column("'[]'::json"),
+    "all": teams.teams_of_user_json(_USER_ID, viewer_id=None, sees_all=True),
+    "visible": teams.teams_of_user_json(_USER_ID, viewer_id=_VIEWER_ID, sees_all=False),
+}
+_DETAIL_ROWS = {
+    kind: Statement(select(*_LIST_COLUMNS, column.label("teams")).where(User.id == _USER_ID))
+    for kind, column in _DETAIL.items()
+}
+TeamsShown = Literal["none", "all", "visible"]
+
+
+async def detail_row(reads: Reads, user_id: str, *, viewer_id: str, teams_shown: TeamsShown) -> Any | None:
+    """One user as a row of `_LIST_COLUMNS` (as `list_page` gives them) plus `teams` (JSON `[{id, name,
+    isOwner}]`), or None; one statement."""
+    params = (
+        {"user_id": user_id} if teams_shown != "visible" else {"user_id": user_id, "viewer_id": viewer_id}
+    )
+    return await _DETAIL_ROWS[teams_shown].first(reads, **params)
 
 
 async def list_page(

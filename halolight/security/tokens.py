@@ -16,6 +16,8 @@ from halolight.errors import Unauthorized
 from halolight.settings import Settings
 
 ALGORITHM = "HS256"
+# Tokens remembered as verified per process (see `TokenCodec.decode`); a few MiB at most.
+VERIFIED_CACHE_SIZE = 10_000
 # Clock skew tolerated on `iat` between the instances that issue and check tokens.
 CLOCK_SKEW_S = 5
 TokenType = Literal["access", "refresh"]
@@ -70,6 +72,7 @@ class TokenCodec:
             "refresh": timedelta(days=settings.jwt_refresh_token_expire_days),
         }
         self._issuer = settings.jwt_issuer
+        self._verified: dict[tuple[TokenType, str], Claims] = {}
 
     def lifetime(self, kind: TokenType) -> timedelta:
         return self._lifetimes[kind]
@@ -89,6 +92,25 @@ class TokenCodec:
         return IssuedToken(jwt.encode(claims, self._keys[kind], algorithm=ALGORITHM), expires_at)
 
     def decode(self, kind: TokenType, token: str) -> Claims:
+        """The claims of a token signed with the key of `kind`, unexpired; 401 otherwise.
+
+        A token that verified once is remembered (bounded, per process) and only its expiry is checked
+        again: the signature and the claims of a given string cannot change, and verifying them is most of
+        the CPU an authenticated read spends before its database statement. Revocation is not a property of
+        the token: it is read from the database on every request.
+        """
+        known = self._verified.get((kind, token))
+        if known is not None:
+            if known.expires_at.timestamp() <= time.time():
+                raise Unauthorized("Invalid or expired token")
+            return known
+        claims = self._verify(kind, token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        self._verified[(kind, token)] = claims
+        return claims
+
+    def _verify(self, kind: TokenType, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM or _REFUSED_HEADERS & set(header):

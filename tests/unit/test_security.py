@@ -46,6 +46,19 @@ class TestTokens:
         assert (claims.user_id, claims.session_id) == ("user-1", "session-1")
         assert claims.expires_at == issued.expires_at
 
+    def test_a_remembered_token_still_expires_and_keeps_its_type(
+        self, codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        issued = codec.issue("access", "user-1", "session-1")
+        first = codec.decode("access", issued.token)
+        assert codec.decode("access", issued.token) is first  # remembered: not verified again
+        with pytest.raises(Unauthorized):
+            codec.decode("refresh", issued.token)  # remembered per type: the refresh key still refuses it
+        later = issued.expires_at.timestamp() + 1
+        monkeypatch.setattr("halolight.security.tokens.time.time", lambda: later)
+        with pytest.raises(Unauthorized, match="expired"):
+            codec.decode("access", issued.token)
+
     def test_types_and_secrets_are_separate(self, codec: TokenCodec) -> None:
         refresh = codec.issue("refresh", "u", "s").token
         with pytest.raises(Unauthorized):
