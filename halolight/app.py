@@ -89,29 +89,32 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        # psycopg raises statement timeouts, lock timeouts, deadlocks and serialization failures as
-        # subclasses of OperationalError, like a lost connection: tell them apart before the generic case.
-        if isinstance(exc.orig, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
-            log.error("database statement timed out: %s", exc.orig)
-            return JSONResponse({"detail": "The database did not answer in time"}, status_code=504)
-        if isinstance(exc.orig, TRANSACTION_CONFLICTS):
-            log.warning("transaction conflict: %s", exc.orig)
-            return JSONResponse(
-                {"detail": "The request conflicted with a concurrent change; retry it"},
-                status_code=409,
-                headers={"Retry-After": "1"},
-            )
-        if exc.connection_invalidated or _is_connection_problem(exc):
-            log.error("database unavailable: %s", exc.orig)
-            return JSONResponse(
-                {"detail": "Database temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
-            )
-        log.exception("database error")
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        return _database_answer(exc.orig, invalidated=exc.connection_invalidated)
+
+    @app.exception_handler(psycopg.Error)
+    async def driver_error(_: Request, exc: psycopg.Error) -> JSONResponse:
+        # The fast read path (halolight/db/reads.py) meets psycopg's own errors, with no SQLAlchemy wrapper.
+        return _database_answer(exc, invalidated=False)
 
 
-def _is_connection_problem(exc: DBAPIError) -> bool:
-    return isinstance(exc.orig, psycopg.OperationalError)
+def _database_answer(error: BaseException | None, *, invalidated: bool) -> JSONResponse:
+    if isinstance(error, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
+        log.error("database statement timed out: %s", error)
+        return JSONResponse({"detail": "The database did not answer in time"}, status_code=504)
+    if isinstance(error, TRANSACTION_CONFLICTS):
+        log.warning("transaction conflict: %s", error)
+        return JSONResponse(
+            {"detail": "The request conflicted with a concurrent change; retry it"},
+            status_code=409,
+            headers={"Retry-After": "1"},
+        )
+    if invalidated or isinstance(error, psycopg.OperationalError):
+        log.error("database unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "Database temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )
+    log.error("database error", exc_info=error)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
 
 
 # Swagger UI and ReDoc come from the `fastapi-offline` wheel (swagger-ui-dist and redoc's standalone bundle,

@@ -78,6 +78,7 @@ def create_read_pool(settings: Settings, url: str) -> ReadPool:
         size=settings.database_pool_size,
         options=server_options(settings),
         connect_kwargs={"connect_timeout": settings.database_connect_timeout_s, **KEEPALIVES},
+        connect_timeout_s=settings.database_connect_timeout_s + 1,
     )
 
 

@@ -184,7 +184,15 @@ class SessionReads:
 class ReadPool:
     """Read-only autocommit connections for safe requests, one per request while it runs."""
 
-    def __init__(self, conninfo: str, *, size: int, options: str, connect_kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        size: int,
+        options: str,
+        connect_kwargs: Mapping[str, Any],
+        connect_timeout_s: float,
+    ) -> None:
         async def configure(connection: Connection) -> None:
             register_utc_timestamps(connection)
 
@@ -208,6 +216,7 @@ class ReadPool:
         # Told the checked-out and open connection counts after each change (metrics.watch_read_pool).
         self.on_change: Callable[[int, int], None] | None = None
         self._checked_out = 0
+        self._connect_timeout_s = connect_timeout_s
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -220,7 +229,9 @@ class ReadPool:
 
     async def getconn(self) -> Connection:
         await self._open()
-        connection = await self._pool.getconn()
+        # A request waits for a connection at most as long as opening one may take (the pool opens them in
+        # the background and retries): an unreachable database is a 503 within seconds, not a hang.
+        connection = await self._pool.getconn(self._connect_timeout_s)
         self._checked_out += 1
         self._changed()
         return connection

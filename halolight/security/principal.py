@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+import psycopg_pool
 
 from halolight.db.reads import PoolReads
 from halolight.errors import Forbidden, Unauthorized
@@ -45,6 +46,8 @@ async def authenticate(reads: PoolReads, tokens: TokenCodec, authorization: str 
     claims = tokens.decode("access", bearer_token(authorization))
     try:
         permissions = await auth_sessions.live_permissions(reads, claims.session_id, claims.user_id)
+    except psycopg_pool.PoolTimeout:
+        raise  # no connection to be had: nothing to retry on (503)
     except psycopg.OperationalError:
         # Pools do not ping connections on checkout (that would be one more round trip on every request);
         # a connection the server dropped (restart, failover, idle timeout) fails here instead, on the

@@ -883,9 +883,19 @@ class TestDatabaseOutage:
             settings.model_copy(update={"database_connect_timeout_s": 1}),
             "postgresql+psycopg://nobody@/halolight?host=/nonexistent-socket-dir",
         )
+        token = down.state.runtime.tokens.issue("access", "some-user", "some-session").token
         async with _client(down, "192.0.2.50") as c:
             health = await c.get("/health")
             login_response = await c.post("/api/auth/login", json={"email": ADMIN, "password": DEMO_PASSWORD})
-        assert health.status_code == login_response.status_code == 503
+            # Authentication on the read pool (psycopg directly): the same answer, within the connect timeout.
+            started = time.monotonic()
+            me = await c.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+            waited = time.monotonic() - started
+        await down.state.runtime.close()
+        assert health.status_code == login_response.status_code == me.status_code == 503
+        assert (
+            me.json() == {"detail": "Database temporarily unavailable"} and me.headers["Retry-After"] == "5"
+        )
+        assert waited < 5  # not the 10 s a busy pool would be waited for
         assert health.json() == {"detail": "Database temporarily unavailable"}
         assert health.headers["Retry-After"] == "5"
