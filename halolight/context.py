@@ -183,7 +183,8 @@ async def _request_scope(request: Request) -> AsyncIterator[tuple[Runtime, Async
     is taken at the first read), both given back when the request ends."""
     runtime = _runtime(request)
     pool_reads = PoolReads(runtime.reads)
-    db = runtime.sessionmaker()
+    safe = request.method in SAFE_METHODS
+    db = runtime.read_sessionmaker() if safe else runtime.sessionmaker()
     try:
         yield runtime, db, pool_reads
     finally:

@@ -23,6 +23,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # The sessions of safe (GET/HEAD) requests: their transactions are READ ONLY at the server.
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     # Safe (GET/HEAD) requests read here: autocommit, read-only (db/reads.py). Same size as the ORM's pool.
     reads: ReadPool
     tokens: TokenCodec
@@ -40,6 +42,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
+            read_sessionmaker=create_sessionmaker(engine.execution_options(postgresql_readonly=True)),
             reads=create_read_pool(settings, database_url),
             tokens=TokenCodec(settings),
             passwords=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency),

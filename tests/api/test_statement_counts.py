@@ -14,7 +14,8 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from halolight.app import create_app
 from halolight.db import migrate
@@ -138,6 +139,13 @@ class TestHotPath:
                 await connection.execute("UPDATE users SET name = name WHERE id = 'nobody'")
         finally:
             await reads.release()
+
+    async def test_the_sessions_of_safe_requests_cannot_write_either(self, bulk_app: FastAPI) -> None:
+        # GET handlers that read through the ORM session (`ctx.db`) get READ ONLY transactions.
+        async with bulk_app.state.runtime.read_sessionmaker() as db:
+            with pytest.raises(DBAPIError) as caught:
+                await db.execute(text("UPDATE users SET name = name WHERE id = 'nobody'"))
+        assert isinstance(caught.value.orig, psycopg.errors.ReadOnlySqlTransaction)
 
     async def test_a_connection_the_server_dropped_does_not_fail_the_next_request(
         self, bulk_client: httpx.AsyncClient, pg_server: TestServer, bulk_url: str
