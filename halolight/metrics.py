@@ -15,6 +15,7 @@ before any worker starts, and this module is imported lazily (from `create_app`)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from pathlib import Path
@@ -71,8 +72,16 @@ def watch_pool(engine: AsyncEngine) -> None:
         checked_out = pool.checkedout()
         _set_pool("sessions", checked_out, checked_out + pool.checkedin())
 
+    def update_soon(*_: Any) -> None:
+        # The events fire before the pool has counted the change (a returned connection still counts as
+        # checked out during `checkin`): read the counts once the pool is done.
+        try:
+            asyncio.get_running_loop().call_soon(update)
+        except RuntimeError:  # no event loop (a synchronous caller): the next event corrects the figures
+            update()
+
     for name in ("connect", "checkout", "checkin", "close", "close_detached"):
-        event.listen(pool, name, update)
+        event.listen(pool, name, update_soon)
     update()
 
 

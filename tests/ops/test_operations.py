@@ -167,6 +167,8 @@ async def test_requests_latency_pool_and_login_failures(client: httpx.AsyncClien
     await client.get("/api/auth/me", headers=await auth_headers(client, ADMIN))  # a GET: the read pool
     reads = (await client.get("/metrics")).text
     assert _sample(reads, "halolight_db_pool_connections", pool="reads", state="open") >= 1
+    # Between requests no connection is checked out, of either pool.
+    assert _sample(reads, "halolight_db_pool_connections", state="checked_out") == 0
     assert 'operation="unknown"' not in after or "/nowhere" not in after  # paths are never labels
 
 
