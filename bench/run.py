@@ -6,7 +6,8 @@
 2. EXPLAIN (ANALYZE, BUFFERS) of the statements the API really sends for the hot reads → bench/explain.md.
 3. `make serve` (granian, WORKERS=2, uvloop) and the ceiling app (`bench/ceiling.py`: same server, framework,
    worker count and driver; no ORM, no auth) side by side; wrk against each, one scenario after another.
-4. bench/results.md: req/s, p50, p99, answers by status, RSS per worker, ratios, the machine, the command.
+4. bench/results.md: req/s, p50, p99, answers by status, RSS per worker, ratios, the machine, the command;
+   its table is copied into the README's Performance section (`bench/readme.py`).
 
 No timed assertion anywhere: the figures depend on the machine; the ratios in one run are what count.
 """
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+
+from bench import readme
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -498,6 +501,7 @@ def main() -> None:
         total = time.monotonic() - started
         write_results(runs, api_rss, ceiling_rss, args.quick, seconds, total)
         log(f"wrote bench/results.md ({total:.0f} s)")
+        readme.main()  # the README's Performance table follows
     finally:
         for process in processes:
             stop(process)
