@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import MISSING
 
 from generated import models
@@ -19,7 +21,7 @@ EVERYTHING = "*"
 async def list_permissions(
     ctx: AuthContext, *, page: int, limit: int, search: str | None
 ) -> models.PermissionList:
-    result = await permissions.list_page(ctx.db, page=page, limit=limit, search=search)
+    result = await permissions.list_page(ctx.reads, page=page, limit=limit, search=search)
     return models.PermissionList(data=[present(p) for p in result.items], meta=presenters.page_meta(result))
 
 
@@ -46,8 +48,9 @@ async def delete_permission(ctx: AuthContext, *, id: str) -> None:
     await permissions.remove(ctx.db, id)
 
 
-def present(row: Permission) -> models.Permission:
-    """ORM -> API; also used by the Roles tag, whose roles embed their permissions."""
+def present(row: Any) -> models.Permission:
+    """An ORM `Permission` or a row of `repositories.permissions.COLUMNS` -> API; also used by the Roles tag,
+    whose roles embed their permissions."""
     return models.Permission(
         id=row.id,
         action=row.action,

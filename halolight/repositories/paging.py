@@ -19,7 +19,6 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ClauseElement, ColumnElement, Select, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.base import ExecutableOption
 
 from halolight.db.reads import Reads, fetch_all, fetch_scalar
 from halolight.errors import ValidationFailed
@@ -37,34 +36,6 @@ class Page(Generic[T]):
     @property
     def total_pages(self) -> int:
         return math.ceil(self.total / self.limit)
-
-
-async def paginate(
-    db: AsyncSession,
-    query: Select[T],
-    *,
-    page: int,
-    limit: int,
-    key: Any = None,
-    options: Sequence[ExecutableOption] = (),
-) -> Page[T]:
-    """One COUNT over the filtered query, then the requested slice of it (ORDER BY must be on `query`).
-
-    The count is exact: the response's `total` and `totalPages` promise it, and the shape has no room to
-    flag an estimate. It is an index-only count where an index covers the filter.
-
-    With `key` (the primary key column), the slice is a deferred join: the page's keys are found first by
-    the ORDER BY alone, which an index matching it answers with an index-only scan (OFFSET then skips index
-    entries, not table rows), and only those rows are read. `options` (loader options) apply to the rows.
-    """
-    total = await db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    offset = (page - 1) * limit
-    if key is None:
-        rows = query.options(*options).offset(offset).limit(limit)
-    else:
-        keys = query.with_only_columns(key).offset(offset).limit(limit).scalar_subquery()
-        rows = query.where(key.in_(keys)).options(*options)
-    return Page(list((await db.scalars(rows)).all()), total, page, limit)
 
 
 async def fetch_page(

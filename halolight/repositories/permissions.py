@@ -9,7 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Permission
-from halolight.repositories.paging import Page, contains_any, paginate
+from halolight.db.reads import Reads
+from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict
 
 ACTION_TAKEN = "Permission already exists"
@@ -26,13 +27,28 @@ async def get_many(db: AsyncSession, permission_ids: Collection[str]) -> list[Pe
     return list((await db.scalars(query)).all())
 
 
-async def list_page(
-    db: AsyncSession, *, page: int, limit: int, search: str | None = None
-) -> Page[Permission]:
-    query = select(Permission).order_by(Permission.action, Permission.id)
+# A permission as a row (the fast read path), with the ORM entity's attribute names.
+COLUMNS = (
+    Permission.id,
+    Permission.action,
+    Permission.resource,
+    Permission.description,
+    Permission.created_at.label("created_at"),
+    Permission.updated_at.label("updated_at"),
+)
+_BY_ACTION = (Permission.action, Permission.id)
+
+
+async def list_page(reads: Reads, *, page: int, limit: int, search: str | None = None) -> Page[Any]:
+    """Permissions by action, as rows of `COLUMNS` (fast read path, see `fetch_page`)."""
+    keys = select(Permission.id).order_by(*_BY_ACTION)
     if search:
-        query = query.where(contains_any(search, Permission.action, Permission.description))
-    return await paginate(db, query, page=page, limit=limit)
+        keys = keys.where(contains_any(search, Permission.action, Permission.description))
+
+    def page_rows(permission_ids: Any) -> Any:
+        return select(*COLUMNS).where(Permission.id.in_(permission_ids)).order_by(*_BY_ACTION)
+
+    return await fetch_page(reads, keys, page=page, limit=limit, rows=page_rows)
 
 
 async def action_taken(db: AsyncSession, action: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.db.models import Permission, Role, RolePermission, RowCount, UserRole
 from halolight.db.reads import Reads, fetch_all
 from halolight.db.types import utcnow
+from halolight.repositories import permissions
 from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.repositories.writes import add_or_conflict, assign_or_conflict, reserve
 
@@ -112,20 +113,12 @@ def _any_of(ids: Collection[str]) -> Any:
 
 async def permissions_of_roles(reads: Reads, role_ids: Collection[str]) -> dict[str, list[Any]]:
     """Each role's permissions ordered by action, in one query; every listed id gets a (maybe empty) list.
-    The permissions are rows with the attributes of `Permission`."""
+    The permissions are rows of `permissions.COLUMNS`."""
     result: dict[str, list[Any]] = {role_id: [] for role_id in role_ids}
     if not result:
         return result
     query = (
-        select(
-            RolePermission.role_id.label("role_id"),
-            Permission.id,
-            Permission.action,
-            Permission.resource,
-            Permission.description,
-            Permission.created_at.label("created_at"),
-            Permission.updated_at.label("updated_at"),
-        )
+        select(RolePermission.role_id.label("role_id"), *permissions.COLUMNS)
         .join(Permission, Permission.id == RolePermission.permission_id)
         .where(RolePermission.role_id == _any_of(result))
         .order_by(Permission.action, Permission.id)
