@@ -177,43 +177,52 @@ def _caller(request: Request) -> dict[str, str]:
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
+@dataclass
+class _Scope:
+    """What a request's context is built from, given back when the request ends."""
+
+    runtime: Runtime
+    db: AsyncSession
+    pool_reads: PoolReads
+    safe: bool  # GET/HEAD: reads stay on the read pool for the whole request
+
+    @property
+    def read_pool(self) -> PoolReads | None:
+        return self.pool_reads if self.safe else None
+
+    async def authenticate(self, header: str | None) -> Principal:
+        principal = await authenticate(self.pool_reads, self.runtime.tokens, header)
+        if not self.safe:
+            # The handler works in the session's transaction: no second connection held while it runs.
+            await self.pool_reads.release()
+        return principal
+
+
 @asynccontextmanager
-async def _request_scope(request: Request) -> AsyncIterator[tuple[Runtime, AsyncSession, PoolReads]]:
+async def _request_scope(request: Request) -> AsyncIterator[_Scope]:
     """The session (opened lazily by SQLAlchemy at its first statement) and a read-pool handle (a connection
     is taken at the first read), both given back when the request ends."""
     runtime = _runtime(request)
-    pool_reads = PoolReads(runtime.reads)
     safe = request.method in SAFE_METHODS
-    db = runtime.read_sessionmaker() if safe else runtime.sessionmaker()
+    scope = _Scope(
+        runtime=runtime,
+        db=runtime.read_sessionmaker() if safe else runtime.sessionmaker(),
+        pool_reads=PoolReads(runtime.reads),
+        safe=safe,
+    )
     try:
-        yield runtime, db, pool_reads
+        yield scope
     finally:
         try:
-            if db.in_transaction():  # never true after a commit or rollback: nothing to close otherwise
-                await db.close()
+            if scope.db.in_transaction():  # never true after a commit or rollback: nothing to close otherwise
+                await scope.db.close()
         finally:
-            await pool_reads.release()
-
-
-async def _principal(
-    runtime: Runtime, pool_reads: PoolReads, request: Request, header: str | None
-) -> Principal:
-    principal = await authenticate(pool_reads, runtime.tokens, header)
-    if request.method not in SAFE_METHODS:
-        # The handler works in the session's transaction: no second connection held while it runs.
-        await pool_reads.release()
-    return principal
-
-
-def _read_pool(request: Request, pool_reads: PoolReads) -> PoolReads | None:
-    return pool_reads if request.method in SAFE_METHODS else None
+            await scope.pool_reads.release()
 
 
 async def public_context(request: Request) -> AsyncIterator[PublicContext]:
-    async with _request_scope(request) as (runtime, db, pool_reads):
-        yield PublicContext(
-            db=db, runtime=runtime, read_pool=_read_pool(request, pool_reads), **_caller(request)
-        )
+    async with _request_scope(request) as scope:
+        yield PublicContext(db=scope.db, runtime=scope.runtime, read_pool=scope.read_pool, **_caller(request))
 
 
 @cache
@@ -221,15 +230,15 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
     """A dependency that answers 401 without a live session and 403 without `permission`."""
 
     async def dependency(request: Request) -> AsyncIterator[AuthContext]:
-        async with _request_scope(request) as (runtime, db, pool_reads):
-            principal = await _principal(runtime, pool_reads, request, request.headers.get("authorization"))
+        async with _request_scope(request) as scope:
+            principal = await scope.authenticate(request.headers.get("authorization"))
             if permission is not None:
                 principal.require(permission)
             yield AuthContext(
-                db=db,
-                runtime=runtime,
+                db=scope.db,
+                runtime=scope.runtime,
                 principal=principal,
-                read_pool=_read_pool(request, pool_reads),
+                read_pool=scope.read_pool,
                 **_caller(request),
             )
 
@@ -239,13 +248,13 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
 
 async def optional_authentication(request: Request) -> AsyncIterator[OptionalAuthContext]:
     """Anonymous without an Authorization header; otherwise exactly what `authenticated(None)` checks."""
-    async with _request_scope(request) as (runtime, db, pool_reads):
+    async with _request_scope(request) as scope:
         header = request.headers.get("authorization")
-        principal = None if header is None else await _principal(runtime, pool_reads, request, header)
+        principal = None if header is None else await scope.authenticate(header)
         yield OptionalAuthContext(
-            db=db,
-            runtime=runtime,
+            db=scope.db,
+            runtime=scope.runtime,
             principal=principal,
-            read_pool=_read_pool(request, pool_reads),
+            read_pool=scope.read_pool,
             **_caller(request),
         )

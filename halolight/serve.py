@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from halolight.db import embedded, migrate, status
-from halolight.db.engine import create_engine, create_sessionmaker, normalise_url
+from halolight.db.engine import create_engine, create_sessionmaker, libpq_url, normalise_url
 from halolight.logging import configure_logging
 from halolight.security.passwords import PasswordHasher
 from halolight.seed import DEMO_PASSWORD, DEMO_USERS, accounts_with_demo_password, seed
@@ -168,8 +168,9 @@ def fit_pools(settings: Settings, database: Database, processes: int) -> Setting
     `max_connections`, less the reserved ones and a margin. A smaller pool is chosen, with a warning, when the
     configured one would not fit (say, `WORKERS` left at the core count on a big host). Other hosts are not
     visible from here: the README's scaling section gives the sum to keep for several."""
-    libpq = make_url(normalise_url(database.url)).set(drivername="postgresql").render_as_string(False)
-    with psycopg.connect(libpq, connect_timeout=settings.database_connect_timeout_s) as conn:
+    with psycopg.connect(
+        libpq_url(database.url), connect_timeout=settings.database_connect_timeout_s
+    ) as conn:
         row = conn.execute(CONNECTIONS_ALLOWED).fetchone()
     available = (row[0] if row else 0) - CONNECTION_MARGIN
     size = min(settings.database_pool_size, max(1, available // (2 * processes)))

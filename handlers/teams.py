@@ -77,23 +77,25 @@ async def remove_team_member(ctx: AuthContext, *, id: str, user_id: str) -> mode
     return models.TeamMemberRemoved(message="Member removed", teamId=team.id, userId=user_id)
 
 
-def _email(ctx: AuthContext, user: User) -> str | None:
+def _email(ctx: AuthContext, user_id: str, email: str) -> str | None:
     """People of a visible team are part of it; their email is contact data that needs `users:view`."""
-    return user.email if authz.sees_email_of(ctx, user.id) else None
+    return email if authz.sees_email_of(ctx, user_id) else None
 
 
 def _user_summary(ctx: AuthContext, user: User) -> models.UserSummary:
-    return models.UserSummary(id=user.id, name=user.name, email=_email(ctx, user), avatar=user.avatar)
+    return models.UserSummary(
+        id=user.id, name=user.name, email=_email(ctx, user.id, user.email), avatar=user.avatar
+    )
 
 
-def _team_fields(ctx: AuthContext, team: Team, member_count: int) -> dict[str, Any]:
-    """The fields of `models.Team`; `team.owner` must have been loaded with the query."""
+def _team_fields(team: Any, owner: models.UserSummary, member_count: int) -> dict[str, Any]:
+    """The fields of `models.Team` from an ORM `Team` or a row with the same attribute names."""
     return {
         "id": team.id,
         "name": team.name,
         "description": team.description,
         "avatar": team.avatar,
-        "owner": _user_summary(ctx, team.owner),
+        "owner": owner,
         "memberCount": member_count,
         "createdAt": team.created_at,
         "updatedAt": team.updated_at,
@@ -101,27 +103,21 @@ def _team_fields(ctx: AuthContext, team: Team, member_count: int) -> dict[str, A
 
 
 def _team_of_list(ctx: AuthContext, row: Any) -> models.Team:
-    """A row of `repositories.teams.list_visible_page`."""
-    owner_email = row.owner_email if authz.sees_email_of(ctx, row.owner_id) else None
-    return models.Team(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        avatar=row.avatar,
-        owner=models.UserSummary(
-            id=row.owner_id, name=row.owner_name, email=owner_email, avatar=row.owner_avatar
-        ),
-        memberCount=row.member_count,
-        createdAt=row.created_at,
-        updatedAt=row.updated_at,
+    """A row of `repositories.teams.list_visible_page` (the owner's columns as `owner_*`)."""
+    owner = models.UserSummary(
+        id=row.owner_id,
+        name=row.owner_name,
+        email=_email(ctx, row.owner_id, row.owner_email),
+        avatar=row.owner_avatar,
     )
+    return models.Team(**_team_fields(row, owner, row.member_count))
 
 
 def _member(ctx: AuthContext, member: TeamMember) -> models.TeamMember:
     return models.TeamMember(
         id=member.user_id,
         name=member.user.name,
-        email=_email(ctx, member.user),
+        email=_email(ctx, member.user_id, member.user.email),
         avatar=member.user.avatar,
         role=None if member.role is None else presenters.role_summary(member.role),
         joinedAt=member.joined_at,
@@ -132,5 +128,6 @@ def _team_detail(ctx: AuthContext, team: Team) -> models.TeamDetail:
     """`team.owner` and `team.members` (with their users and roles) must have been loaded with the query."""
     members = sorted(team.members, key=lambda m: (m.joined_at, m.user_id))
     return models.TeamDetail(
-        **_team_fields(ctx, team, len(members)), members=[_member(ctx, m) for m in members]
+        **_team_fields(team, _user_summary(ctx, team.owner), len(members)),
+        members=[_member(ctx, m) for m in members],
     )

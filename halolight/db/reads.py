@@ -94,7 +94,6 @@ class Statement:
     def __init__(self, statement: ClauseElement) -> None:
         self._shape = _shape(statement)
         compiled = self._shape.compiled
-        self.sql = str(compiled)
         defaults = {
             name: bind.effective_value
             for bind, name in compiled.bind_names.items()
@@ -225,7 +224,9 @@ class ReadPool:
             min_size=1,
             max_size=size,
             open=False,
-            timeout=10,
+            # A request waits for a connection at most as long as opening one may take (the pool opens them
+            # in the background and retries): an unreachable database is a 503 within seconds, not a hang.
+            timeout=connect_timeout_s,
             max_idle=300,
             max_lifetime=3600,
             configure=configure,
@@ -240,7 +241,6 @@ class ReadPool:
         # Told the checked-out and open connection counts after each change (metrics.watch_read_pool).
         self.on_change: Callable[[int, int], None] | None = None
         self._checked_out = 0
-        self._connect_timeout_s = connect_timeout_s
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -253,9 +253,7 @@ class ReadPool:
 
     async def getconn(self) -> Connection:
         await self._open()
-        # A request waits for a connection at most as long as opening one may take (the pool opens them in
-        # the background and retries): an unreachable database is a 503 within seconds, not a hang.
-        connection = await self._pool.getconn(self._connect_timeout_s)
+        connection = await self._pool.getconn()
         self._checked_out += 1
         self._changed()
         return connection
@@ -268,9 +266,6 @@ class ReadPool:
     async def discard_broken(self) -> None:
         """After a connection the server dropped: test the idle ones (one round trip each, only now)."""
         await self._pool.check()
-
-    def stats(self) -> Mapping[str, int]:
-        return self._pool.get_stats()
 
     async def close(self) -> None:
         if self._opened:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.sdk.helpers import ROOT, make
+from tests.sdk.helpers import ROOT, make, require_node
 
 WRAPPER = ROOT / "tools" / "spec-diff" / "spec-diff.mjs"
 Spec = dict[str, Any]
@@ -23,9 +22,7 @@ Spec = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def spec() -> Spec:
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"make spec-diff needs Node.js and npm; not found on PATH: {', '.join(missing)}")
+    require_node("make spec-diff")
     make("tools/spec-diff/node_modules/.installed")
     loaded: Spec = yaml.safe_load((ROOT / "spec" / "openapi.yaml").read_text())
     return loaded

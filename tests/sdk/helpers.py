@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "sdk"
+
+
+def require_node(needed_by: str) -> None:
+    """Skip the test, with the reason, where Node.js or npm is not on PATH."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{needed_by} needs Node.js and npm; not found on PATH: {', '.join(missing)}")
 
 
 def make(target: str, timeout: float = 240) -> None:

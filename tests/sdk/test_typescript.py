@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk.helpers import SDK, make
+from tests.sdk.helpers import SDK, make, require_node
 
 TS = SDK / "typescript"
 
@@ -62,9 +62,7 @@ export async function login(): Promise<string> {
 
 @pytest.fixture(scope="module")
 def typescript_sdk() -> Path:
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"the TypeScript client needs Node.js and npm; not found on PATH: {', '.join(missing)}")
+    require_node("the TypeScript client")
     make("sdk/typescript/schema.d.ts")
     return TS
 
