@@ -141,8 +141,15 @@ class _Param:
         self.fastapi = {"path": "Path", "query": "Query", "header": "Header"}[self.location]
         self.call = f"{self.fastapi}({', '.join(args)})"
 
+    @property
+    def precondition(self) -> bool:
+        """A required `If-Match`: missing, it is a 428 (RFC 6585), not a validation error."""
+        return self.required and self.location == "header" and self.name.lower() == "if-match"
+
     def signature(self) -> str:
         annotated = f"Annotated[{self.type}, {self.call}]"
+        if self.precondition:
+            return f"{self.python_name}: Annotated[{self.type} | None, {self.call}] = None"
         if self.required:
             return f"{self.python_name}: {annotated}"
         if self.default is None:
@@ -284,26 +291,36 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
     routes: list[str] = []
     for op in ops:
         params = [_Param(document, p, imports) for p in op.parameters]
-        required = [p for p in params if p.required]
-        optional = [p for p in params if not p.required]
+        required = [p for p in params if p.required and not p.precondition]
+        optional = [p for p in params if not p.required or p.precondition]
         params = required + optional
         for p in params:
             uses[p.fastapi] = True
         fn = snake(op.operation_id)
+        # `x-writes`: a GET that must write gets the read-write session and one transaction.
+        writes = "writes=True" if op.writes else ""
         if op.auth == "optional":
             context_names |= {"OptionalAuthContext", "optional_authentication"}
-            ctx_type, ctx_dep = "OptionalAuthContext", "optional_authentication"
+            ctx_type, ctx_dep = "OptionalAuthContext", f"optional_authentication({writes})"
         elif op.public:
-            ctx_type, ctx_dep = "PublicContext", "public_context"
+            ctx_type, ctx_dep = "PublicContext", f"public_context({writes})"
         else:
-            ctx_type, ctx_dep = "AuthContext", f"authenticated({op.permission!r})"
+            extra = f", {writes}" if writes else ""
+            ctx_type, ctx_dep = "AuthContext", f"authenticated({op.permission!r}{extra})"
 
         # The request: parameters, then the body as the handler sees it.
         kwargs = [f"{p.python_name}: {p.type}" for p in params]
         call_args = ["ctx"] + [f"{p.python_name}={p.python_name}" for p in params]
-        route_args = [f"ctx: Annotated[{ctx_type}, Depends({ctx_dep})]"]
+        # Function-scoped: the context's connections go back when the route returns, before the first
+        # byte of the answer (a streamed body holds none).
+        route_args = [f"ctx: Annotated[{ctx_type}, Depends({ctx_dep}, scope='function')]"]
         route_args += [p.signature() for p in params]
         prelude: list[str] = []
+        checks: list[str] = []
+        for p in params:
+            if p.precondition:
+                imports.add("halolight.errors", "PreconditionRequired")
+                checks.append(f"        if {p.python_name} is None:\n            raise PreconditionRequired()")
         media_type = op.body_media_type
         body = op.raw.get("requestBody") or {}
         if media_type == JSON:
@@ -316,43 +333,35 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
                 route_args.append(f"body: {model} | None = None")
             call_args.append("body=body")
         elif media_type == OCTET_STREAM:
-            # Uploads: no pooled connection is held while the client sends (see release_connection).
             imports.add("fastapi", "Request")
             imports.add("halolight.uploads", "Upload", "read_octet_stream")
             route_args.insert(0, "request: Request")
-            prelude.append("        await ctx.release_connection()")
             prelude.append(f"        body = read_octet_stream(request, max_bytes={op.max_body_bytes!r})")
             kwargs.append("body: Upload")
             call_args.append("body=body")
         elif media_type == MULTIPART:
             imports.add("fastapi", "Request")
-            imports.add("halolight.uploads", "Upload", "read_multipart")
+            imports.add("halolight.uploads", "Multipart", "read_multipart")
             route_args.insert(0, "request: Request")
             content = body["content"][MULTIPART]
             file_part, fields, needed = multipart_parts(document, content.get("schema", {}))
             assert file_part is not None  # the lint guarantees exactly one
             accept = str((content.get("encoding") or {}).get(file_part, {}).get("contentType", ""))
             accepted = tuple(t.strip().lower() for t in accept.split(",") if t.strip())
-            file_arg = snake(file_part)
-            prelude.append("        await ctx.release_connection()")
+            text, form = _form_model(document, op, fields, needed, imports)
+            types.append(text)
             prelude.append(
-                f"        fields, {file_arg} = await read_multipart(\n"
+                f"        body = await read_multipart(\n"
                 f"            request,\n"
                 f"            file_part={file_part!r},\n"
+                f"            form={form},\n"
                 f"            fields={tuple(fields)!r},\n"
                 f"            accept={accepted!r},\n"
                 f"            max_bytes={op.max_body_bytes!r},\n"
                 f"        )"
             )
-            if fields:
-                imports.add("halolight.uploads", "validate_form")
-                text, form = _form_model(document, op, fields, needed, imports)
-                types.append(text)
-                prelude.append(f"        form = validate_form({form}, fields)")
-                kwargs.append(f"form: {form}")
-                call_args.append("form=form")
-            kwargs.append(f"{file_arg}: Upload")
-            call_args.append(f"{file_arg}={file_arg}")
+            kwargs.append(f"body: Multipart[{form}]")
+            call_args.append("body=body")
         elif media_type is not None:
             # Reachable only with the lint bypassed: refuse rather than silently ignore the body.
             raise ValueError(f"{op.where}: request body {media_type} is not supported (run the lint)")
@@ -360,6 +369,11 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         # The response: the model (simple form) or the generated typed response.
         successes = [_Success(document, op, code) for code in op.success_codes()]
         simple = _is_simple(successes)
+        # A download (a GET with a streamed answer) answers HEAD too: the same headers, no body.
+        head = op.method == "get" and any(success.streamed for success in successes)
+        if head:
+            imports.add("fastapi", "Request")
+            route_args.insert(0, "request: Request")
         status = successes[0].status
         response_model = successes[0].model if simple else None
         if simple:
@@ -379,8 +393,9 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
             f"{code}: {{'model': models.{_error_model(document, op, code)}}}" for code in declared
         )
         decorator = [
-            f"    @router.{op.method}(",
-            f"        {op.path!r},",
+            f"    @router.api_route(\n        {op.path!r},\n        methods=['GET', 'HEAD'],"
+            if head
+            else f"    @router.{op.method}(\n        {op.path!r},",
             f"        operation_id={op.operation_id!r},",
             f"        summary={op.raw.get('summary', '')!r},",
             f"        status_code={status},",
@@ -395,16 +410,18 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         lines = [*decorator, f"    async def {fn}("]
         lines += [f"        {arg}," for arg in route_args]
         lines.append(f"    ) -> {response_model or 'Response'}:")
-        lines += prelude
+        lines += checks + prelude
         # One transaction per request (ctx.run: commit, rollback, one retry on a lost race); an upload's
-        # stream cannot be read twice, so its handler runs once (ctx.run_once).
-        runner = "run_once" if prelude else "run"
-        call = f"await ctx.{runner}(impl.{fn}, {', '.join(call_args)})"
+        # stream cannot be read twice and must be read before the transaction begins (ctx.run_upload).
+        if prelude:
+            call = f"await ctx.run_upload(body, impl.{fn}, {', '.join(call_args)})"
+        else:
+            call = f"await ctx.run(impl.{fn}, {', '.join(call_args)})"
         if not simple:
             # The transaction ends before the response object exists: a streamed body's first byte is
-            # sent after the commit (and after the after-commit callbacks).
+            # sent after the commit (and after the after-commit callbacks). HEAD sends the headers only.
             lines.append(f"        result = {call}")
-            lines.append("        return to_response(result)")
+            lines.append("        return await to_response(result" + (', head=request.method == "HEAD")' if head else ")"))
         elif response_model:
             lines.append(f"        result = {call}")
             lines.append("        return result")
@@ -433,7 +450,7 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
     if "halolight.api_model" in imports.names:
         out.append(imports.line("halolight.api_model"))
     out.append(f"from halolight.context import {', '.join(sorted(context_names))}\n")
-    for module in ("halolight.params", "halolight.responses", "halolight.uploads"):
+    for module in ("halolight.errors", "halolight.params", "halolight.responses", "halolight.uploads"):
         if module in imports.names:
             out.append(imports.line(module))
     out.append("\n")

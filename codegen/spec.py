@@ -112,6 +112,11 @@ class Operation:
         value = self.raw.get("x-max-body-bytes")
         return value if isinstance(value, int) else None
 
+    @property
+    def writes(self) -> bool:
+        """`x-writes: true`: a GET that writes (a view counter), run in a read-write transaction."""
+        return self.raw.get("x-writes") is True
+
     def success_codes(self) -> list[str]:
         return [str(code) for code in self.raw.get("responses", {}) if str(code) in SUCCESS_STATUSES]
 
@@ -205,6 +210,7 @@ def lint(document: dict[str, Any]) -> list[Operation]:
         problems.extend(_lint_parameters(document, op, where))
         problems.extend(_lint_responses(document, op, where, by_id))
         problems.extend(_lint_body(document, op, where))
+        problems.extend(_lint_conditional(op, where))
     if problems:
         raise SpecError(problems)
     return ops
@@ -379,8 +385,14 @@ def _lint_success(document: dict[str, Any], op: Operation, what: str, code: str)
             )
         elif schema and deref(document, schema).get("type") != "string":
             problems.append(f"{what}: a {media_type} body is bytes; its schema must be a string (binary)")
+    streamed = any(media_type != JSON for media_type in content)
     for name, header in (response.get("headers") or {}).items():
         header = deref(document, header)
+        if name.lower() == "content-length" and streamed:
+            # A streamed body's length: the handler knows it (the stored size), the client shows progress.
+            if deref(document, header.get("schema", {})).get("type") != "integer":
+                problems.append(f"{what}: header Content-Length must have an integer schema")
+            continue
         if not HEADER_NAME.match(name) or name.lower() in RESERVED_HEADERS:
             problems.append(f"{what}: header {name} cannot be declared (the framework sets it)")
             continue
@@ -411,11 +423,37 @@ def _lint_link(document: dict[str, Any], what: str, link: Any, by_id: dict[str, 
     return problems
 
 
+def _lint_conditional(op: Operation, where: str) -> list[str]:
+    """Conditional and ranged requests declare the statuses `halolight.conditional` answers with, and
+    `x-writes` marks only a GET."""
+    problems = []
+    declared = {str(code) for code in op.raw.get("responses", {})}
+    headers = {str(p.get("name")).lower(): p for p in op.parameters if p.get("in") == "header"}
+    needs: list[tuple[str, str]] = []
+    if "if-match" in headers:
+        needs.append(("412", "an If-Match parameter"))
+        if headers["if-match"].get("required"):
+            needs.append(("428", "a required If-Match parameter"))
+    if "range" in headers:
+        needs += [("206", "a Range parameter"), ("416", "a Range parameter")]
+    if "if-none-match" in headers:
+        needs.append(("304", "an If-None-Match parameter"))
+    for code, why in needs:
+        if code not in declared:
+            problems.append(f"{where}: {why} needs response {code}")
+    if "x-writes" in op.raw and (op.raw["x-writes"] is not True or op.method != "get"):
+        problems.append(f"{where}: x-writes is `true` on a GET only (other methods write anyway)")
+    return problems
+
+
 def _lint_body(document: dict[str, Any], op: Operation, where: str) -> list[str]:
     body = op.raw.get("requestBody")
     limit = op.raw.get("x-max-body-bytes")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         return [f"{where}: x-max-body-bytes must be a positive integer"]
+    if body is not None and op.method in ("get", "head", "delete"):
+        # RFC 9110 gives a body on these no meaning; batch deletes are `POST …/batch-delete`.
+        return [f"{where}: a {op.method.upper()} request has no body; use POST (e.g. …/batch-delete)"]
     if body is None:
         return [f"{where}: x-max-body-bytes without a request body"] if limit is not None else []
     content = body.get("content", {})

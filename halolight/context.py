@@ -1,9 +1,18 @@
 """The request context handed to every handler, and the FastAPI dependencies that build it.
 
 This is the only place where a request meets the database session and the caller's identity: the generated
-routes depend on `public_context`, `authenticated(permission)` or `optional_authentication`, then run the
+routes depend on `public_context()`, `authenticated(permission)` or `optional_authentication()`, then run the
 handler through `ctx.run(...)`: one transaction, committed when the handler returns, rolled back when it
-raises, retried once when PostgreSQL reports a deadlock or serialization failure.
+raises, retried once when PostgreSQL reports a deadlock or serialization failure. Uploads run through
+`ctx.run_upload(body, ...)`: the transaction cannot begin before the request body has been read.
+
+The dependencies are function-scoped (`Depends(..., scope="function")` in the generated routes): every
+pooled connection goes back when the handler's route returns, before the first byte of the answer, so a
+slow download or an event stream holds none.
+
+GET and HEAD run read-only (the read pool, `BEGIN READ ONLY`). A GET the spec marks `x-writes: true` (a view
+counter, a share link's access count) gets the read-write session and one transaction, as a POST does:
+`writes=True` on the dependency.
 
 Side effects that must not happen unless the data they describe is durable (mail, stream notifications,
 storage cleanup) are registered with `ctx.after_commit(...)`; undo work for the failure path (deleting an
@@ -21,13 +30,16 @@ from functools import cache
 from typing import Any, ParamSpec, TypeVar
 
 from fastapi import Request
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.db.reads import PoolReads, Reads, SessionReads
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
+from halolight.uploads import Multipart, Upload
 
 Callback = Callable[[], Awaitable[None]]
 P = ParamSpec("P")
@@ -88,12 +100,6 @@ class PublicContext:
         self._after_commit.clear()
         await _run(self.runtime, self._after_rollback, "after-rollback")
 
-    async def release_connection(self) -> None:
-        """End the read-only work done so far (authentication), returning its pooled connection, so that
-        none is held while a client sends a large upload. Nothing is written before the handler runs; its
-        first query starts the request's transaction afresh. Generated upload routes call this."""
-        await self.db.rollback()
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """One transaction around a block: commit when it ends, roll back when it raises."""
@@ -125,11 +131,42 @@ class PublicContext:
                 log.warning("retrying the transaction after: %s", error.orig)
         raise AssertionError("unreachable")
 
-    async def run_once(self, handler: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`run` without the retry: for handlers that consume a request stream (uploads), which cannot
-        be read twice."""
-        async with self.transaction():
-            return await handler(*args, **kwargs)
+    async def run_upload(
+        self,
+        body: Upload | Multipart[Any],
+        handler: Callable[P, Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`run` for a handler that reads a request body stream (an upload): no retry (a stream cannot be
+        read twice), and no transaction while bytes arrive. The session refuses to begin until `body` has
+        been read to its end (`RuntimeError`: read the upload first, into storage under a temporary key,
+        then query); what the handler left unread is read, with its limits and form validation, before the
+        commit."""
+        self.db.info[_UNREAD_BODY] = body
+        try:
+            async with self.transaction():
+                result = await handler(*args, **kwargs)
+                await body.finish()
+                return result
+        finally:
+            del self.db.info[_UNREAD_BODY]
+
+
+_UNREAD_BODY = "halolight.unread_body"
+
+
+@event.listens_for(Session, "after_begin")
+def _no_transaction_while_a_body_streams(session: Session, *_: SessionTransaction | Any) -> None:
+    # A transaction begun before the upload is read would sit idle in transaction, holding its connection and
+    # its locks, for as long as the client takes to send (and die at idle_in_transaction_session_timeout).
+    body = session.info.get(_UNREAD_BODY)
+    if body is not None and not body.complete:
+        raise RuntimeError(
+            "the request's transaction began before its upload was read: read the upload first "
+            "(into storage, under a temporary key), then query (CONTRIBUTING: uploads)"
+        )
 
 
 @dataclass
@@ -199,11 +236,12 @@ class _Scope:
 
 
 @asynccontextmanager
-async def _request_scope(request: Request) -> AsyncIterator[_Scope]:
+async def _request_scope(request: Request, writes: bool) -> AsyncIterator[_Scope]:
     """The session (opened lazily by SQLAlchemy at its first statement) and a read-pool handle (a connection
-    is taken at the first read), both given back when the request ends."""
+    is taken at the first read), both given back when the route returns. `writes`: a safe method that
+    writes (`x-writes`) runs as a write does."""
     runtime = _runtime(request)
-    safe = request.method in SAFE_METHODS
+    safe = request.method in SAFE_METHODS and not writes
     scope = _Scope(
         runtime=runtime,
         db=runtime.read_sessionmaker() if safe else runtime.sessionmaker(),
@@ -220,17 +258,26 @@ async def _request_scope(request: Request) -> AsyncIterator[_Scope]:
             await scope.pool_reads.release()
 
 
-async def public_context(request: Request) -> AsyncIterator[PublicContext]:
-    async with _request_scope(request) as scope:
-        yield PublicContext(db=scope.db, runtime=scope.runtime, read_pool=scope.read_pool, **_caller(request))
+@cache
+def public_context(writes: bool = False) -> Callable[..., Any]:
+    """A dependency for public operations (no login)."""
+
+    async def dependency(request: Request) -> AsyncIterator[PublicContext]:
+        async with _request_scope(request, writes) as scope:
+            yield PublicContext(
+                db=scope.db, runtime=scope.runtime, read_pool=scope.read_pool, **_caller(request)
+            )
+
+    dependency.__name__ = "public_context_writes" if writes else "public_context"
+    return dependency
 
 
 @cache
-def authenticated(permission: str | None) -> Callable[..., Any]:
+def authenticated(permission: str | None, writes: bool = False) -> Callable[..., Any]:
     """A dependency that answers 401 without a live session and 403 without `permission`."""
 
     async def dependency(request: Request) -> AsyncIterator[AuthContext]:
-        async with _request_scope(request) as scope:
+        async with _request_scope(request, writes) as scope:
             principal = await scope.authenticate(request.headers.get("authorization"))
             if permission is not None:
                 principal.require(permission)
@@ -242,19 +289,25 @@ def authenticated(permission: str | None) -> Callable[..., Any]:
                 **_caller(request),
             )
 
-    dependency.__name__ = f"authenticated_{permission or 'any'}"
+    dependency.__name__ = f"authenticated_{permission or 'any'}" + ("_writes" if writes else "")
     return dependency
 
 
-async def optional_authentication(request: Request) -> AsyncIterator[OptionalAuthContext]:
+@cache
+def optional_authentication(writes: bool = False) -> Callable[..., Any]:
     """Anonymous without an Authorization header; otherwise exactly what `authenticated(None)` checks."""
-    async with _request_scope(request) as scope:
-        header = request.headers.get("authorization")
-        principal = None if header is None else await scope.authenticate(header)
-        yield OptionalAuthContext(
-            db=scope.db,
-            runtime=scope.runtime,
-            principal=principal,
-            read_pool=scope.read_pool,
-            **_caller(request),
-        )
+
+    async def dependency(request: Request) -> AsyncIterator[OptionalAuthContext]:
+        async with _request_scope(request, writes) as scope:
+            header = request.headers.get("authorization")
+            principal = None if header is None else await scope.authenticate(header)
+            yield OptionalAuthContext(
+                db=scope.db,
+                runtime=scope.runtime,
+                principal=principal,
+                read_pool=scope.read_pool,
+                **_caller(request),
+            )
+
+    dependency.__name__ = "optional_authentication" + ("_writes" if writes else "")
+    return dependency

@@ -83,3 +83,30 @@ class UnknownReference(ValidationFailed):
 
     def __init__(self, field: str, what: str) -> None:
         super().__init__(("body", field), f"{what} not found", "not_found")
+
+
+class PreconditionFailed(ApiError):
+    """412: an `If-Match` (or `If-Unmodified-Since`) the current representation does not satisfy: someone
+    changed it since the client read it (RFC 9110 §13.1.1)."""
+
+    status = 412
+    default_message = "The resource has changed since you read it; fetch it again"
+
+
+class RangeNotSatisfiable(ApiError):
+    """416: no part of the requested range lies within the representation (RFC 9110 §15.5.17); the answer
+    tells the current length in `Content-Range: bytes */N`."""
+
+    status = 416
+    default_message = "The requested range is not satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(headers={"Content-Range": f"bytes */{size}"})
+
+
+class PreconditionRequired(ApiError):
+    """428: the operation changes a resource only under `If-Match`, so that two editors cannot overwrite each
+    other unseen (RFC 6585 §3)."""
+
+    status = 428
+    default_message = "This request needs an If-Match header with the resource's ETag"

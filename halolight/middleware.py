@@ -3,7 +3,9 @@
 - bodies over the operation's limit (413), by Content-Length and while streaming: `x-max-body-bytes` of the
   spec where an operation declares it (uploads), else the global `max_body_bytes`;
 - bodies of a media type the operation does not declare (415): JSON for JSON operations and for operations
-  without a body, `multipart/form-data` or `application/octet-stream` for uploads;
+  without a body (DELETE included: the lint gives DELETE no body), `multipart/form-data` or
+  `application/octet-stream` for uploads;
+- a method the path does not declare (405 with `Allow`), before the body is looked at;
 - NUL characters anywhere in the path or query string (422), which PostgreSQL cannot store;
 - bodies that do not arrive within `body_read_timeout_s` (408): slow clients must not hold a worker's
   connection slot (the server bounds header size and header/idle time, see `halolight.server`). For uploads,
@@ -31,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from generated.operations import OPERATIONS, OperationInfo
 
 _JSON = "application/json"
-_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # `Server` is set here so that the server in front does not name itself (granian and uvicorn add theirs
 # only when the application sent none): the software and its version are nobody's business.
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"server", b"HaloLight")]
@@ -70,6 +72,8 @@ class OperationTable:
                 self.exact[(op.method, op.path)] = op
 
     def find(self, method: str, path: str) -> OperationInfo | None:
+        if method == "HEAD":  # downloads answer HEAD as their GET (generated routes)
+            method = "GET"
         found = self.exact.get((method, path))
         if found is not None:
             return found
@@ -141,6 +145,12 @@ class RequestGuard:
         limit, streamed = self.max_body_bytes, False
         if scope["method"] in _BODY_METHODS:
             op = self.operations.find(scope["method"], scope["path"])
+            if op is None:
+                allowed = self.operations.allowed_methods(scope["path"])
+                if allowed:  # the path exists, the method does not: its body is no concern of ours
+                    detail = {"detail": "Method Not Allowed"}
+                    await _reply(send, 405, detail, {"Allow": ", ".join(allowed)})
+                    return
             # Operations without a body (and unknown paths, which will 404) keep the JSON rule.
             media_types = (op.media_types if op is not None else ()) or (_JSON,)
             if op is not None and op.max_body_bytes is not None:

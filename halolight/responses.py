@@ -7,18 +7,25 @@ The handler can only set what the spec declares, and mypy checks it; `to_respons
 
 The generated route calls `to_response` after the transaction has ended, so a streamed body starts after the
 commit and its after-commit callbacks: a client never receives bytes describing data that was rolled back.
-The stream itself must not use `ctx.db` (read what it needs first, or read from storage).
+The stream itself must not use `ctx.db` (read what it needs first, or read from storage): the request's
+connections have gone back to their pools before its first byte.
+
+A streamed body with a declared `Content-Length` is sent with that length (no chunked encoding, so clients
+show progress), and checked: a stream that ends short or runs long is cut, never passed off as the file. A HEAD
+request gets the headers only; the stream is closed unread.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 JSON_MEDIA_TYPE = "application/json"
+log = logging.getLogger("halolight")
 
 
 class TypedResponse:
@@ -39,7 +46,28 @@ def _headers(result: TypedResponse) -> dict[str, str]:
     return headers
 
 
-def to_response(result: TypedResponse) -> Response:
+class LengthMismatch(Exception):
+    """A streamed body did not have the length its `Content-Length` declared: the connection is cut."""
+
+
+async def _exactly(content: AsyncIterable[bytes], length: int) -> AsyncIterator[bytes]:
+    sent = 0
+    async for chunk in content:
+        sent += len(chunk)
+        if sent > length:
+            raise LengthMismatch(f"the body ran past its declared Content-Length {length}")
+        yield chunk
+    if sent != length:
+        raise LengthMismatch(f"the body ended after {sent} of its declared {length} bytes")
+
+
+async def _close(content: AsyncIterable[bytes]) -> None:
+    close = getattr(content, "aclose", None)
+    if close is not None:
+        await close()
+
+
+async def to_response(result: TypedResponse, *, head: bool = False) -> Response:
     headers = _headers(result)
     body: Any = getattr(result, "body", None)
     if isinstance(body, BaseModel):
@@ -47,8 +75,16 @@ def to_response(result: TypedResponse) -> Response:
         payload = body.model_dump_json(by_alias=True).encode()
         return Response(payload, status_code=result.STATUS, headers=headers, media_type=JSON_MEDIA_TYPE)
     content: AsyncIterable[bytes] | None = getattr(result, "content", None)
-    if content is not None:
-        return StreamingResponse(
-            content, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE
-        )
-    return Response(status_code=result.STATUS, headers=headers)
+    if content is None:
+        return Response(status_code=result.STATUS, headers=headers)
+    if head:
+        await _close(content)
+        # Response(...) would set Content-Length: 0 for its empty body; the declared one (or none) stands.
+        response = Response(status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE)
+        if "Content-Length" not in headers:
+            del response.headers["content-length"]
+        return response
+    length = getattr(result, "content_length", None)
+    if length is not None:
+        content = _exactly(content, length)
+    return StreamingResponse(content, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE)

@@ -1,15 +1,22 @@
 """Streamed request bodies: `multipart/form-data` (typed fields plus one file part) and raw octet streams.
 
-A handler receives an `Upload` and reads it with `async for chunk in upload`: the body is never held whole in
+A handler receives an `Upload` (raw bodies) or a `Multipart` (`body.file`, an `Upload`, and `body.form`, the
+validated fields) and reads the file once with `async for chunk in upload`: the body is never held whole in
 memory or spooled to disk (Starlette's `request.form()` does both, without our per-operation limit). Chunks
 are at most `CHUNK_BYTES`. The operation's `x-max-body-bytes` is enforced while reading (413 past it), here
 and in the request guard, which also refuses undeclared media types (415) before routing.
 
-Multipart bodies are parsed with python-multipart's push parser, fed one chunk at a time. The form fields must
-come before the file part (browsers send parts in form order, and HTTP clients put fields first): the route
-validates them into the operation's form model before the handler runs, then hands over the file part still
-unread. A field after the file part is a 422 raised from the upload's iteration, so the handler's transaction
-rolls back.
+Multipart bodies are parsed with python-multipart's push parser, fed one chunk at a time. Form fields may come
+before or after the file part (browsers send form order; generated clients often put the file in the middle):
+the route reads up to the file part's headers before the handler runs (so the file's name and media type are
+known, and an undeclared media type is a 415 before anything is stored), buffering the fields it passes; the
+fields after the file are buffered as the handler's iteration reaches them. Buffering is bounded: each
+declared field once (a repeated or undeclared one is a 422 at once), at most `MAX_FIELD_BYTES` each. The
+fields are validated into the operation's form model when the body ends: the handler's `async for` raises the
+422 then, so `body.form` is usable once the file has been read (and raises `RuntimeError` before).
+
+The body is read before the request's transaction begins (`PublicContext.run_upload`): a connection is never
+held, idle in a transaction, while a client sends bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import posixpath
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -37,25 +44,37 @@ Model = TypeVar("Model", bound=BaseModel)
 class Upload:
     """One streamed file: its name as the client gave it (path stripped), its declared media type, its bytes.
 
-    Iterate it once: `async for chunk in upload`. `size` counts the bytes handed out so far.
+    Iterate it once: `async for chunk in upload`. `size` counts the bytes handed out so far; `complete` turns
+    true when the whole request body has been read (and, for a multipart body, its fields validated).
     """
 
     def __init__(self, chunks: AsyncIterator[bytes], *, filename: str | None, content_type: str) -> None:
         self.filename = filename
         self.content_type = content_type
         self.size = 0
-        self._chunks: AsyncIterator[bytes] | None = chunks
+        self.complete = False
+        self._chunks = chunks
+        self._started = False
 
     def __repr__(self) -> str:
         return f"Upload(filename={self.filename!r}, content_type={self.content_type!r})"
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks, self._chunks = self._chunks, None
-        if chunks is None:
+        if self._started:
             raise RuntimeError("an upload can be read only once")
-        async for chunk in chunks:
+        self._started = True
+        async for chunk in self._chunks:
             self.size += len(chunk)
             yield chunk
+        self.complete = True
+
+    async def finish(self) -> None:
+        """Read what the handler left of the body (it may stop early, or not read at all), with the same
+        limits and checks: the request is whole and valid before its transaction commits."""
+        self._started = True
+        async for chunk in self._chunks:
+            self.size += len(chunk)
+        self.complete = True
 
 
 async def _body(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
@@ -154,66 +173,112 @@ def _part(headers: object) -> tuple[str, str | None, str]:
     return name, _filename(options.get(b"filename")), _media_type(headers.get("content-type"))
 
 
+class _Fields:
+    """The form fields met so far, each declared field at most once, each at most MAX_FIELD_BYTES."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+        self.values: dict[str, str] = {}
+
+    async def read(self, parts: _Parts, name: str) -> None:
+        if name not in self.names:
+            raise ValidationFailed(("body", name), "Extra inputs are not permitted", "extra_forbidden")
+        if name in self.values:
+            raise ValidationFailed(("body", name), "The field is sent more than once", "value_error")
+        value = bytearray()
+        while (event := await parts.next()) is not None and event[0] == "data":
+            assert isinstance(event[1], bytes)
+            value.extend(event[1])
+            if len(value) > MAX_FIELD_BYTES:
+                raise PayloadTooLarge(f"The form field {name} is too large")
+        try:
+            self.values[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed(("body", name), "must be UTF-8 text", "value_error") from None
+
+
 async def read_multipart(
     request: Request,
     *,
     file_part: str,
+    form: type[Model],
     fields: Sequence[str],
     accept: Sequence[str],
     max_bytes: int,
-) -> tuple[dict[str, str], Upload]:
-    """Read the form fields up to the file part; return them and the file part, unread.
-
-    `accept`: the media types the spec allows for the file part (its `encoding.contentType`); empty: any.
-    """
+) -> Multipart[Model]:
+    """Read the body up to the file part's headers (buffering the fields before it) and return the body with
+    the file part unread. `accept`: the media types the spec allows for the file part (its
+    `encoding.contentType`); empty: any."""
     _, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if not boundary:
         raise BadRequest("The multipart body has no boundary")
     parts = _Parts(_body(request, max_bytes), boundary)
-    values: dict[str, str] = {}
+    buffered = _Fields(fields)
     while (event := await parts.next()) is not None:
         kind, payload = event
         if kind != "part":
             continue
         name, filename, content_type = _part(payload)
-        if name == file_part:
-            if accept and content_type not in accept:
-                raise UnsupportedMediaType(f"The file must be one of: {', '.join(accept)}")
-            return values, Upload(_file_chunks(parts), filename=filename, content_type=content_type)
-        if name not in fields:
-            raise ValidationFailed(("body", name), "Extra inputs are not permitted", "extra_forbidden")
-        if name in values:
-            raise ValidationFailed(("body", name), "The field is sent more than once", "value_error")
-        values[name] = await _field_value(parts, name)
+        if name != file_part:
+            await buffered.read(parts, name)
+            continue
+        if accept and content_type not in accept:
+            raise UnsupportedMediaType(f"The file must be one of: {', '.join(accept)}")
+        return Multipart(parts, buffered, form, file_part, filename=filename, content_type=content_type)
     raise ValidationFailed(("body", file_part), "Field required", "missing")
 
 
-async def _field_value(parts: _Parts, name: str) -> str:
-    value = bytearray()
-    while (event := await parts.next()) is not None and event[0] == "data":
-        assert isinstance(event[1], bytes)
-        value.extend(event[1])
-        if len(value) > MAX_FIELD_BYTES:
-            raise PayloadTooLarge(f"The form field {name} is too large")
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed(("body", name), "must be UTF-8 text", "value_error") from None
+class Multipart(Generic[Model]):
+    """A multipart body: `file`, the streamed file part, and `form`, the other fields, validated once the
+    body has ended (read `file` first)."""
 
+    def __init__(
+        self,
+        parts: _Parts,
+        fields: _Fields,
+        model: type[Model],
+        file_part: str,
+        *,
+        filename: str | None,
+        content_type: str,
+    ) -> None:
+        self._parts = parts
+        self._fields = fields
+        self._model = model
+        self._file_part = file_part
+        self._form: Model | None = None
+        self.file = Upload(self._file_then_fields(), filename=filename, content_type=content_type)
 
-async def _file_chunks(parts: _Parts) -> AsyncIterator[bytes]:
-    while (event := await parts.next()) is not None and event[0] == "data":
-        assert isinstance(event[1], bytes)
-        if event[1]:
-            yield event[1]
-    # The rest of the body may hold only the closing boundary: a field here would be silently ignored.
-    while (event := await parts.next()) is not None:
-        if event[0] == "part":
+    @property
+    def complete(self) -> bool:
+        return self.file.complete
+
+    @property
+    def form(self) -> Model:
+        if self._form is None:
+            raise RuntimeError("the form fields are known once the file part has been read to its end")
+        return self._form
+
+    async def finish(self) -> None:
+        await self.file.finish()
+
+    async def _file_then_fields(self) -> AsyncIterator[bytes]:
+        """The file part's bytes; then the rest of the body (the fields after the file), and the form
+        validated."""
+        parts = self._parts
+        while (event := await parts.next()) is not None and event[0] == "data":
+            assert isinstance(event[1], bytes)
+            if event[1]:
+                yield event[1]
+        while (event := await parts.next()) is not None:
+            if event[0] != "part":
+                continue
             name = _part(event[1])[0]
-            raise ValidationFailed(
-                ("body", name), "Form fields must come before the file part", "value_error"
-            )
+            if name == self._file_part:
+                raise ValidationFailed(("body", name), "The field is sent more than once", "value_error")
+            await self._fields.read(parts, name)
+        self._form = validate_form(self._model, self._fields.values)
 
 
 def validate_form(model: type[Model], values: dict[str, str]) -> Model:

@@ -119,7 +119,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def login(
         body: models.LoginRequest,
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.AuthResponse:
         result = await ctx.run(impl.login, ctx, body=body)
         return result
@@ -134,7 +134,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def register(
         body: models.RegisterRequest,
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.AuthResponse:
         result = await ctx.run(impl.register, ctx, body=body)
         return result
@@ -149,7 +149,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def refresh_tokens(
         body: models.RefreshRequest,
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.TokenPair:
         result = await ctx.run(impl.refresh_tokens, ctx, body=body)
         return result
@@ -164,7 +164,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def forgot_password(
         body: models.ForgotPasswordRequest,
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.Message:
         result = await ctx.run(impl.forgot_password, ctx, body=body)
         return result
@@ -179,7 +179,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def reset_password(
         body: models.ResetPasswordRequest,
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.Message:
         result = await ctx.run(impl.reset_password, ctx, body=body)
         return result
@@ -193,7 +193,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         responses={401: {'model': models.Error}},
     )
     async def get_current_user(
-        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
     ) -> models.CurrentUser:
         result = await ctx.run(impl.get_current_user, ctx)
         return result
@@ -207,7 +207,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         responses={400: {'model': models.Error}, 401: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def logout(
-        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
         body: models.LogoutRequest | None = None,
     ) -> models.Message:
         result = await ctx.run(impl.logout, ctx, body=body)
@@ -222,7 +222,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         responses={401: {'model': models.Error}},
     )
     async def list_sessions(
-        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
     ) -> models.AuthSessionList:
         result = await ctx.run(impl.list_sessions, ctx)
         return result
@@ -236,7 +236,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def revoke_session(
-        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
         await ctx.run(impl.revoke_session, ctx, id=id)
@@ -252,7 +252,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
     )
     async def change_password(
         body: models.ChangePasswordRequest,
-        ctx: Annotated[AuthContext, Depends(authenticated(None))],
+        ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
     ) -> models.Message:
         result = await ctx.run(impl.change_password, ctx, body=body)
         return result

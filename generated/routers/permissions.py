@@ -60,7 +60,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def list_permissions(
-        ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'), scope='function')],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
@@ -78,7 +78,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
     )
     async def create_permission(
         body: models.PermissionCreate,
-        ctx: Annotated[AuthContext, Depends(authenticated('permissions:create'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('permissions:create'), scope='function')],
     ) -> models.Permission:
         result = await ctx.run(impl.create_permission, ctx, body=body)
         return result
@@ -92,7 +92,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def get_permission(
-        ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('permissions:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Permission:
         result = await ctx.run(impl.get_permission, ctx, id=id)
@@ -107,7 +107,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 409: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def delete_permission(
-        ctx: Annotated[AuthContext, Depends(authenticated('permissions:delete'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('permissions:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
         await ctx.run(impl.delete_permission, ctx, id=id)

@@ -77,7 +77,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def list_roles(
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:view'), scope='function')],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
@@ -95,7 +95,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
     )
     async def create_role(
         body: models.RoleCreate,
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:create'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:create'), scope='function')],
     ) -> models.Role:
         result = await ctx.run(impl.create_role, ctx, body=body)
         return result
@@ -109,7 +109,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def get_role(
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
         result = await ctx.run(impl.get_role, ctx, id=id)
@@ -124,7 +124,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 409: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def delete_role(
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:delete'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         force: Annotated[bool, Query(description='Delete even if users hold the role.')] = False,
     ) -> Response:
@@ -141,7 +141,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
     )
     async def update_role(
         body: models.RoleUpdate,
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
         result = await ctx.run(impl.update_role, ctx, id=id, body=body)
@@ -157,7 +157,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
     )
     async def set_role_permissions(
         body: models.RolePermissionsUpdate,
-        ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
         result = await ctx.run(impl.set_role_permissions, ctx, id=id, body=body)

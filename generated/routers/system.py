@@ -33,7 +33,7 @@ def build_router(impl: SystemHandlers) -> APIRouter:
         responses={503: {'model': models.Error}},
     )
     async def get_health(
-        ctx: Annotated[PublicContext, Depends(public_context)],
+        ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.Health:
         result = await ctx.run(impl.get_health, ctx)
         return result

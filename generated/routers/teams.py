@@ -94,7 +94,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def list_teams(
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:view'), scope='function')],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
@@ -112,7 +112,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
     )
     async def create_team(
         body: models.TeamCreate,
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:create'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:create'), scope='function')],
     ) -> models.TeamDetail:
         result = await ctx.run(impl.create_team, ctx, body=body)
         return result
@@ -126,7 +126,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def get_team(
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
         result = await ctx.run(impl.get_team, ctx, id=id)
@@ -141,7 +141,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def delete_team(
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:delete'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
         await ctx.run(impl.delete_team, ctx, id=id)
@@ -157,7 +157,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
     )
     async def update_team(
         body: models.TeamUpdate,
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
         result = await ctx.run(impl.update_team, ctx, id=id, body=body)
@@ -173,7 +173,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
     )
     async def add_team_member(
         body: models.TeamMemberAdd,
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
         result = await ctx.run(impl.add_team_member, ctx, id=id, body=body)
@@ -188,7 +188,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 409: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def remove_team_member(
-        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         user_id: Annotated[str, Path(alias='userId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamMemberRemoved:

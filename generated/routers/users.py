@@ -99,7 +99,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def list_users(
-        ctx: Annotated[AuthContext, Depends(authenticated('users:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:view'), scope='function')],
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
@@ -119,7 +119,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
     )
     async def create_user(
         body: models.UserCreate,
-        ctx: Annotated[AuthContext, Depends(authenticated('users:create'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:create'), scope='function')],
     ) -> models.User:
         result = await ctx.run(impl.create_user, ctx, body=body)
         return result
@@ -134,7 +134,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
     )
     async def delete_users(
         body: models.BatchDeleteRequest,
-        ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:delete'), scope='function')],
     ) -> models.BatchDeleteResult:
         result = await ctx.run(impl.delete_users, ctx, body=body)
         return result
@@ -148,7 +148,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def get_user(
-        ctx: Annotated[AuthContext, Depends(authenticated('users:view'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.UserDetail:
         result = await ctx.run(impl.get_user, ctx, id=id)
@@ -163,7 +163,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         responses={401: {'model': models.Error}, 403: {'model': models.Error}, 404: {'model': models.Error}, 422: {'model': models.ValidationError}},
     )
     async def delete_user(
-        ctx: Annotated[AuthContext, Depends(authenticated('users:delete'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
         await ctx.run(impl.delete_user, ctx, id=id)
@@ -179,7 +179,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
     )
     async def update_user(
         body: models.UserUpdate,
-        ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
         result = await ctx.run(impl.update_user, ctx, id=id, body=body)
@@ -195,7 +195,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
     )
     async def update_user_status(
         body: models.UserStatusUpdate,
-        ctx: Annotated[AuthContext, Depends(authenticated('users:edit'))],
+        ctx: Annotated[AuthContext, Depends(authenticated('users:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
         result = await ctx.run(impl.update_user_status, ctx, id=id, body=body)

@@ -37,7 +37,7 @@ def _events(document: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_scratch_specs_are_clean(document: dict[str, Any], files: dict[str, Any]) -> None:
     assert [op.auth for op in lint(document)] == ["public", "optional"]
-    assert len(lint(files)) == 5
+    assert len(lint(files)) == 8
 
 
 def test_array_parameters(document: dict[str, Any]) -> None:

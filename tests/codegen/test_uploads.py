@@ -111,13 +111,44 @@ async def test_form_fields_are_validated(scratch_client: httpx.AsyncClient) -> N
         ({"title": "x" * 21}, None, ["body", "title"]),  # maxLength
         ({"title": "ok", "copies": "9"}, None, ["body", "copies"]),  # maximum
         ({"title": "ok", "other": "1"}, None, ["body", "other"]),  # undeclared field
-        ({"title": "ok"}, {"copies": "1"}, ["body", "copies"]),  # a field after the file part
+        ({"title": "ok"}, {"other": "1"}, ["body", "other"]),  # undeclared, after the file part
+        ({}, {"title": "x" * 21}, ["body", "title"]),  # invalid, after the file part
+        ({"title": "ok"}, {"title": "again"}, ["body", "title"]),  # repeated after the file part
     ]
     for fields, after, loc in cases:
+        _seen().pop("stored", None)
         body = _multipart(fields, 1000, after=after)
         response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
         assert response.status_code == 422, (fields, response.text)
         assert [issue["loc"] for issue in response.json()["detail"]] == [loc], fields
+        if "stored" in _seen():  # what the handler had stored under its temporary name is gone
+            assert not _seen()["stored"].exists(), fields
+
+
+async def test_form_fields_in_any_order(scratch_client: httpx.AsyncClient) -> None:
+    """Browsers send form order; generated clients may put the file between the fields (name, file,
+    folderId): every order is one request."""
+    orders = [({"title": "Before", "copies": "2"}, {}), ({}, {"title": "After", "copies": "3"})]
+    orders.append(({"copies": "4"}, {"title": "Around"}))
+    for before, after in orders:
+        body = _multipart(before, 200_000, after=after)
+        response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+        assert response.status_code == 201, response.text
+        expected = {**before, **after}
+        assert response.json()["title"] == expected["title"]
+        assert response.json()["size"] == 200_000
+        assert _seen()["upload"]["copies"] == int(expected["copies"])
+        assert _seen()["stored"].stat().st_size == 200_000
+
+
+async def test_the_file_part_twice_is_422(scratch_client: httpx.AsyncClient) -> None:
+    whole = b"".join([piece async for piece in _multipart({"title": "x"}, 10)])
+    end = f"--{BOUNDARY}--".encode()
+    second = _part("file", filename="b.txt", content_type="text/plain") + b"again\r\n"
+    body = whole.replace(end, second + end)
+    response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "file"]
 
 
 async def test_a_malformed_multipart_body_is_400(scratch_client: httpx.AsyncClient) -> None:

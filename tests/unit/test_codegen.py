@@ -81,4 +81,4 @@ def test_routes_bind_the_spec_constraints(document: dict[str, Any]) -> None:
     text = routers.render_tag(document, "Users", ops)
     assert "limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10" in text
     assert "id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]" in text
-    assert "Depends(authenticated('users:delete'))" in text
+    assert "Depends(authenticated('users:delete'), scope='function')" in text
