@@ -320,7 +320,9 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         for p in params:
             if p.precondition:
                 imports.add("halolight.errors", "PreconditionRequired")
-                checks.append(f"        if {p.python_name} is None:\n            raise PreconditionRequired()")
+                checks.append(
+                    f"        if {p.python_name} is None:\n            raise PreconditionRequired()"
+                )
         media_type = op.body_media_type
         body = op.raw.get("requestBody") or {}
         if media_type == JSON:
@@ -421,7 +423,10 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
             # The transaction ends before the response object exists: a streamed body's first byte is
             # sent after the commit (and after the after-commit callbacks). HEAD sends the headers only.
             lines.append(f"        result = {call}")
-            lines.append("        return await to_response(result" + (', head=request.method == "HEAD")' if head else ")"))
+            lines.append(
+                "        return await to_response(result"
+                + (', head=request.method == "HEAD")' if head else ")")
+            )
         elif response_model:
             lines.append(f"        result = {call}")
             lines.append("        return result")

@@ -102,7 +102,11 @@ def requested_range(
     parsed = parse_range_header(header)
     if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
         return None
-    bounds = parsed.range_for_length(size)
-    if bounds is None:
+    start, stop = parsed.ranges[0]
+    if start < 0:  # a suffix: the last -start bytes, or all of a shorter representation (§14.1.3)
+        start, stop = max(size + start, 0), size
+    else:
+        stop = size if stop is None else min(stop, size)
+    if start >= size:
         raise RangeNotSatisfiable(size)
-    return ByteRange(bounds[0], bounds[1], size)
+    return ByteRange(start, stop, size)

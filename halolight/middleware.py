@@ -148,8 +148,8 @@ class RequestGuard:
             if op is None:
                 allowed = self.operations.allowed_methods(scope["path"])
                 if allowed:  # the path exists, the method does not: its body is no concern of ours
-                    detail = {"detail": "Method Not Allowed"}
-                    await _reply(send, 405, detail, {"Allow": ", ".join(allowed)})
+                    allow = {"Allow": ", ".join(allowed)}
+                    await _reply(send, 405, {"detail": "Method Not Allowed"}, allow)
                     return
             # Operations without a body (and unknown paths, which will 404) keep the JSON rule.
             media_types = (op.media_types if op is not None else ()) or (_JSON,)

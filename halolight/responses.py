@@ -11,8 +11,8 @@ The stream itself must not use `ctx.db` (read what it needs first, or read from 
 connections have gone back to their pools before its first byte.
 
 A streamed body with a declared `Content-Length` is sent with that length (no chunked encoding, so clients
-show progress), and checked: a stream that ends short or runs long is cut, never passed off as the file. A HEAD
-request gets the headers only; the stream is closed unread.
+show progress), and checked: a stream that ends short or runs long is cut, never passed off as the file.
+A HEAD request gets the headers only; the stream is closed unread.
 """
 
 from __future__ import annotations
@@ -87,4 +87,6 @@ async def to_response(result: TypedResponse, *, head: bool = False) -> Response:
     length = getattr(result, "content_length", None)
     if length is not None:
         content = _exactly(content, length)
-    return StreamingResponse(content, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE)
+    return StreamingResponse(
+        content, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE
+    )

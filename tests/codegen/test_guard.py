@@ -81,3 +81,24 @@ def test_allowed_methods_follow_the_same_precedence() -> None:
     assert table.allowed_methods("/api/users/batch-delete") == ["POST"]  # concrete, not /api/users/{id}
     assert table.allowed_methods("/api/users/abc") == ["DELETE", "GET", "PATCH"]
     assert table.allowed_methods("/api/nope") == []
+
+
+async def test_a_method_the_path_does_not_declare_is_405_with_allow(scratch_client: Any) -> None:
+    """Not 415 for its body: the method is wrong whatever the body (schemathesis ST204)."""
+    for method in ("PUT", "DELETE", "POST"):
+        response = await scratch_client.request(
+            method, "/files/f1", content=b"x", headers={"Content-Type": "text/plain"}
+        )
+        assert response.status_code == 405, (method, response.text)
+        assert response.json() == {"detail": "Method Not Allowed"}
+        assert response.headers["allow"] == "GET, PATCH"
+
+
+async def test_delete_bodies_are_checked_like_the_others(client: Any) -> None:
+    """The lint gives DELETE no body; one that is sent anyway must be JSON (or nothing), like any
+    operation without a body."""
+    response = await client.request(
+        "DELETE", "/api/users/u1", content=b"x", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Request body must be application/json"}

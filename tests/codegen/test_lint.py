@@ -207,3 +207,62 @@ def test_names_the_generated_code_uses(document: dict[str, Any], files: dict[str
     schema["required"] = ["title", "form"]
     broken["paths"]["/files"]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] = {}
     assert "POST /files (uploadFile): the file part's name form is taken" in _problems(broken)
+
+
+def test_conditional_and_ranged_requests_declare_their_statuses(files: dict[str, Any]) -> None:
+    download = "GET /files/{id} (downloadFile)"
+    rename = "PATCH /files/{id} (renameFile)"
+    broken = copy.deepcopy(files)
+    for code in ("206", "416", "304"):
+        del broken["paths"]["/files/{id}"]["get"]["responses"][code]
+    for code in ("412", "428"):
+        del broken["paths"]["/files/{id}"]["patch"]["responses"][code]
+    problems = _problems(broken)
+    assert f"{download}: a Range parameter needs response 206" in problems
+    assert f"{download}: a Range parameter needs response 416" in problems
+    assert f"{download}: an If-None-Match parameter needs response 304" in problems
+    assert f"{rename}: an If-Match parameter needs response 412" in problems
+    assert f"{rename}: a required If-Match parameter needs response 428" in problems
+
+    # An optional If-Match needs no 428.
+    optional = copy.deepcopy(files)
+    patch = optional["paths"]["/files/{id}"]["patch"]
+    patch["parameters"][1]["required"] = False
+    del patch["responses"]["428"]
+    lint(optional)
+
+
+def test_content_length_is_declared_on_streamed_answers_only(files: dict[str, Any]) -> None:
+    broken = copy.deepcopy(files)
+    headers = broken["paths"]["/files/{id}"]["get"]["responses"]["200"]["headers"]
+    headers["Content-Length"] = {"schema": {"type": "string"}}
+    scan = broken["paths"]["/files/{id}/scan"]["post"]["responses"]["200"]
+    scan["headers"] = {"Content-Length": {"schema": {"type": "integer"}}}
+    problems = _problems(broken)
+    assert (
+        "GET /files/{id} (downloadFile): response 200: header Content-Length must have an integer" in problems
+    )
+    assert (
+        "POST /files/{id}/scan (scanFile): response 200: header Content-Length cannot be declared" in problems
+    )
+
+
+def test_x_writes_marks_a_get_only(files: dict[str, Any]) -> None:
+    broken = copy.deepcopy(files)
+    broken["paths"]["/files/{id}/scan"]["post"]["x-writes"] = True
+    broken["paths"]["/counters/{id}"]["get"]["x-writes"] = "yes"
+    problems = _problems(broken)
+    assert "POST /files/{id}/scan (scanFile): x-writes is `true` on a GET only" in problems
+    assert "GET /counters/{id} (countVisit): x-writes is `true` on a GET only" in problems
+
+
+def test_no_request_body_on_delete_or_get(files: dict[str, Any]) -> None:
+    broken = copy.deepcopy(files)
+    body = broken["paths"]["/files/{id}"]["patch"]["requestBody"]
+    broken["paths"]["/files/{id}"]["delete"] = {
+        **copy.deepcopy(broken["paths"]["/files/{id}"]["patch"]),
+        "operationId": "deleteFile",
+        "parameters": [{"$ref": "#/components/parameters/Id"}],
+        "requestBody": body,
+    }
+    assert "DELETE /files/{id} (deleteFile): a DELETE request has no body; use POST" in _problems(broken)

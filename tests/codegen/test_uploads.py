@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
+
+from halolight.context import PublicContext
+from halolight.uploads import Upload
 
 from tests.api.helpers import ADMIN, bearer, login
 
@@ -187,3 +193,83 @@ async def test_a_raw_upload(scratch_client: httpx.AsyncClient, client: httpx.Asy
 
     too_large = await scratch_client.put("/files/f1/content", content=_raw(2 * MIB), headers=headers)
     assert too_large.status_code == 413
+
+
+async def _idle_in_transaction(app: Any) -> list[str]:
+    """The database's other sessions that sit in an open transaction doing nothing."""
+    async with app.state.runtime.engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT pid::text || ' ' || coalesce(query, '') FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
+        )
+        return list(rows.scalars())
+
+
+async def test_no_transaction_is_open_while_the_bytes_arrive(
+    scratch_client: httpx.AsyncClient, scratch_app: Any, client: httpx.AsyncClient
+) -> None:
+    """The 60 s idle_in_transaction_session_timeout would kill a slow upload that opened its transaction
+    first; and a connection held for the length of an upload is one fewer for everyone else."""
+    tokens = await login(client, ADMIN)
+    seen: list[list[str]] = []
+
+    async def slow_multipart() -> AsyncIterator[bytes]:
+        yield _part("title") + b"Slow\r\n"
+        yield _part("file", filename="slow.txt", content_type="text/plain") + b"a" * 100_000
+        for _ in range(3):
+            await asyncio.sleep(0.2)  # the client is slow; the handler waits for bytes
+            seen.append(await _idle_in_transaction(scratch_app))
+            yield b"b" * 100_000
+        yield b"\r\n" + _part("copies") + b"2\r\n" + f"--{BOUNDARY}--\r\n".encode()
+
+    headers = {"Content-Type": MULTIPART, **bearer(tokens["accessToken"])}
+    response = await scratch_client.post("/files", content=slow_multipart(), headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["size"] == 400_000
+    assert seen == [[], [], []]
+
+    async def slow_raw() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"c" * 100_000
+            await asyncio.sleep(0.2)
+            seen.append(await _idle_in_transaction(scratch_app))
+
+    raw_headers = {"Content-Type": "application/octet-stream", **bearer(tokens["accessToken"])}
+    raw = await scratch_client.put("/files/f1/content", content=slow_raw(), headers=raw_headers)
+    assert raw.status_code == 204, raw.text
+    assert seen == [[]] * 6
+
+
+async def test_the_transaction_cannot_begin_before_the_upload_is_read(scratch_app: Any) -> None:
+    """The one way that is right, enforced: a handler that queries before reading the upload fails loudly
+    (in its tests), instead of holding a connection idle in transaction in production."""
+    runtime = scratch_app.state.runtime
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    async def query_first(ctx: PublicContext, upload: Upload) -> None:
+        await ctx.db.execute(text("SELECT 1"))
+
+    async def read_first(ctx: PublicContext, upload: Upload) -> int:
+        size = sum([len(chunk) async for chunk in upload])
+        await ctx.db.execute(text("SELECT 1"))
+        return size
+
+    async def ignore_it(ctx: PublicContext, upload: Upload) -> None:
+        return None
+
+    for handler in (query_first, read_first, ignore_it):
+        async with runtime.sessionmaker() as session:
+            ctx = PublicContext(db=session, runtime=runtime, client_ip="192.0.2.1")
+            upload = Upload(chunks(), filename=None, content_type="application/octet-stream")
+            if handler is query_first:
+                with pytest.raises(RuntimeError, match="before its upload was read"):
+                    await ctx.run_upload(upload, handler, ctx, upload)
+            else:
+                await ctx.run_upload(upload, handler, ctx, upload)
+                # Read to its end before the commit, whether or not the handler read it.
+                assert upload.complete
+                assert upload.size == 4
