@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from halolight.context import PublicContext
 from halolight.uploads import Upload
-
 from tests.api.helpers import ADMIN, bearer, login
 
 BOUNDARY = "scratch-boundary-7f3a"
