@@ -102,7 +102,12 @@ def _media_type(value: str | bytes | None) -> str:
 
 
 def read_octet_stream(request: Request, *, max_bytes: int) -> Upload:
-    """The whole body as one upload; the file name comes from a `Content-Disposition` request header."""
+    """The whole body as one upload; the file name comes from a `Content-Disposition` request header.
+
+    A request without `Content-Type` sent no body (the guard has refused every other type): the operation's
+    body is required, so that is a 422. An empty file comes with its type and `Content-Length: 0`."""
+    if "content-type" not in request.headers:
+        raise ValidationFailed(("body",), "Field required", "missing")
     disposition = request.headers.get("content-disposition")
     filename = _filename(parse_options_header(disposition)[1].get(b"filename")) if disposition else None
     return Upload(

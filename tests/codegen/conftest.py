@@ -7,6 +7,7 @@ the real app (`create_app(..., routers=, operations=)`)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import subprocess
@@ -16,17 +17,22 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi import APIRouter, FastAPI
 
 from codegen.__main__ import generate
 from generated.operations import OperationInfo
 from halolight.app import create_app
+from halolight.db import migrate
+from halolight.serve import seed_database
 from halolight.settings import Settings
+from tests.ops.helpers import PYTHON, Server, base_env, free_port
+from tests.pg import TestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 APIS = Path(__file__).resolve().parent / "apis"
-SCRATCH_APIS = ("params", "files")
+from tests.codegen.scratch_server import SCRATCH_APIS
 # Shared between runs: checking fastapi, pydantic and sqlalchemy from a cold cache takes most of a minute.
 MYPY_CACHE = Path(tempfile.gettempdir()) / (
     "halolight-codegen-mypy-cache-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -92,3 +98,33 @@ async def scratch_client(scratch_app: FastAPI) -> AsyncIterator[httpx.AsyncClien
     transport = httpx.ASGITransport(app=scratch_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def scratch_server(
+    scratch_dir: Path, pg_server: TestServer, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real server (uvicorn, one process) on a database of its own, serving the API and the scratch specs,
+    with a small pool (DATABASE_POOL_SIZE=4): its base URL."""
+    url = pg_server.create_database("scratch")
+    migrate.upgrade(url)
+    asyncio.run(seed_database(settings, url))
+    with psycopg.connect(pg_server.libpq_url(url), autocommit=True) as connection:
+        connection.execute("CREATE TABLE scratch_counters (id text PRIMARY KEY, hits integer NOT NULL DEFAULT 0)")
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("scratch-server")
+    env = base_env(
+        DATABASE_URL=url,
+        DATABASE_POOL_SIZE=str(POOL_SIZE),
+        MAIL_OUTBOX_DIR=str(tmp / "outbox"),
+        AUTH_RATE_LIMIT="100000/minute",
+        PYTHONPATH=os.pathsep.join([str(scratch_dir), str(ROOT)]),
+    )
+    args = [PYTHON, "-m", "uvicorn", "--factory", "tests.codegen.scratch_server:create"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    with Server(args, env, tmp / "server.log") as server:
+        server.wait_ready(port)
+        yield f"http://127.0.0.1:{port}"
+
+
+POOL_SIZE = 4
