@@ -28,6 +28,9 @@ MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 OCTET_STREAM = "application/octet-stream"
+# Server-sent events: the schema may describe one event (its fields), as schemathesis checks each event.
+EVENT_STREAM = "text/event-stream"
+SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
 # Request bodies the generator can bind: JSON into a model, the other two as a streamed `Upload`.
 BODY_MEDIA_TYPES = (JSON, MULTIPART, OCTET_STREAM)
 # Success statuses a route can answer (through a typed response when there are several).
@@ -383,6 +386,13 @@ def _lint_success(document: dict[str, Any], op: Operation, what: str, code: str)
                 f"{what}: media type {media_type!r} is not supported (application/json or a "
                 "concrete type streamed as bytes)"
             )
+        elif media_type == EVENT_STREAM and deref(document, schema).get("type") == "object":
+            fields = set(deref(document, schema).get("properties") or {})
+            if not fields or fields - SSE_FIELDS:
+                problems.append(
+                    f"{what}: a {EVENT_STREAM} schema describes one event: its properties are among "
+                    f"{', '.join(sorted(SSE_FIELDS))}"
+                )
         elif schema and deref(document, schema).get("type") != "string":
             problems.append(f"{what}: a {media_type} body is bytes; its schema must be a string (binary)")
     streamed = any(media_type != JSON for media_type in content)

@@ -32,6 +32,7 @@ from tests.pg import TestServer, server_fixture
 # handed one last and finishing alone. Prefixes of node ids; the rest keeps its order.
 SLOW_FIRST = (
     "tests/contract/",
+    "tests/codegen/test_scratch_contract.py",
     "tests/ops/test_embedded.py",
     "tests/api/test_production.py",
     "tests/ops/",

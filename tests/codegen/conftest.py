@@ -27,12 +27,13 @@ from halolight.app import create_app
 from halolight.db import migrate
 from halolight.serve import seed_database
 from halolight.settings import Settings
+from tests.codegen.scratch_server import SCRATCH_APIS
 from tests.ops.helpers import PYTHON, Server, base_env, free_port
 from tests.pg import TestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 APIS = Path(__file__).resolve().parent / "apis"
-from tests.codegen.scratch_server import SCRATCH_APIS
+
 # Shared between runs: checking fastapi, pydantic and sqlalchemy from a cold cache takes most of a minute.
 MYPY_CACHE = Path(tempfile.gettempdir()) / (
     "halolight-codegen-mypy-cache-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -110,7 +111,10 @@ def scratch_server(
     migrate.upgrade(url)
     asyncio.run(seed_database(settings, url))
     with psycopg.connect(pg_server.libpq_url(url), autocommit=True) as connection:
-        connection.execute("CREATE TABLE scratch_counters (id text PRIMARY KEY, hits integer NOT NULL DEFAULT 0)")
+        connection.execute(
+            "CREATE TABLE scratch_counters (id text PRIMARY KEY, hits integer NOT NULL DEFAULT 0)"
+        )
+        connection.execute("INSERT INTO scratch_counters (id) VALUES ('c1')")
     port = free_port()
     tmp = tmp_path_factory.mktemp("scratch-server")
     env = base_env(

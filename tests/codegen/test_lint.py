@@ -266,3 +266,13 @@ def test_no_request_body_on_delete_or_get(files: dict[str, Any]) -> None:
         "requestBody": body,
     }
     assert "DELETE /files/{id} (deleteFile): a DELETE request has no body; use POST" in _problems(broken)
+
+
+def test_an_event_stream_schema_describes_one_event(files: dict[str, Any]) -> None:
+    broken = copy.deepcopy(files)
+    content = broken["paths"]["/files/{id}/events"]["get"]["responses"]["200"]["content"]
+    content["text/event-stream"]["schema"]["properties"]["colour"] = {"type": "string"}
+    assert (
+        "GET /files/{id}/events (watchFile): response 200: a text/event-stream schema describes one event: "
+        "its properties are among data, event, id, retry"
+    ) in _problems(broken)

@@ -72,7 +72,7 @@ def files_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleTyp
     assert result.returncode == 0, result.stdout + result.stderr
     sys.path.insert(0, str(out.parent))
     try:
-        import scratch_files_client  # noqa: PLC0415
+        import scratch_files_client
 
         yield scratch_files_client
     finally:
@@ -83,12 +83,12 @@ def test_the_generated_client_uploads_with_every_form_field(
     files_client: ModuleType, scratch_server: str
 ) -> None:
     """It sends the parts in the schema's order: title, the file, then copies."""
-    from io import BytesIO  # noqa: PLC0415
+    from io import BytesIO
 
-    from scratch_files_client import Client  # noqa: PLC0415
-    from scratch_files_client.api.files import upload_file  # noqa: PLC0415
-    from scratch_files_client.models import StoredFile, UploadFileBody  # noqa: PLC0415
-    from scratch_files_client.types import File  # noqa: PLC0415
+    from scratch_files_client import Client
+    from scratch_files_client.api.files import upload_file
+    from scratch_files_client.models import StoredFile, UploadFileBody
+    from scratch_files_client.types import File
 
     client = Client(base_url=scratch_server)
     payload = b"hello, " * 10_000
