@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.codegen.conftest import SCRATCH_APIS, build_package, run_mypy
+from tests.codegen.conftest import build_package, run_mypy
+from tests.codegen.scratch_server import SCRATCH_APIS
 
 
 def test_generated_code_and_handlers_pass_mypy_strict(scratch_dir: Path) -> None:
