@@ -719,6 +719,56 @@ class TestChangePassword:
         assert statuses == [400, 400, 400, 429]
 
 
+class TestPasswordPolicy:
+    """The API refuses what `check_new_password` (also the command line's policy) refuses, the same way."""
+
+    @pytest.mark.parametrize("password", ["abc", "Zq9-vL2", "Zq9" * 24 + "x"])
+    async def test_every_way_in_refuses_what_the_policy_refuses(
+        self, client: httpx.AsyncClient, password: str
+    ) -> None:
+        from halolight.errors import ValidationFailed
+        from halolight.security.passwords import check_new_password
+        from tests.api.helpers import auth_headers
+
+        with pytest.raises(ValidationFailed) as policy:
+            check_new_password(password)
+        expected_type = policy.value.issues[0]["type"]
+        user = await register(client)
+        admin = await auth_headers(client, ADMIN)
+        answers = [
+            (
+                await client.post(
+                    "/api/auth/register", json={"email": unique_email(), "name": "X", "password": password}
+                ),
+                "password",
+            ),
+            (
+                await client.post(
+                    "/api/auth/change-password",
+                    json={"currentPassword": "securePass123", "newPassword": password},
+                    headers=bearer(user["accessToken"]),
+                ),
+                "newPassword",
+            ),
+            (
+                await client.post(
+                    "/api/users",
+                    json={"email": unique_email(), "name": "X", "password": password},
+                    headers=admin,
+                ),
+                "password",
+            ),
+            (
+                await client.post("/api/auth/reset-password", json={"token": "t", "password": password}),
+                "password",
+            ),
+        ]
+        for response, field in answers:
+            assert response.status_code == 422, response.text
+            issue = response.json()["detail"][0]
+            assert (issue["loc"], issue["type"]) == (["body", field], expected_type)
+
+
 class TestPasswordReset:
     async def _reset_token(self, client: httpx.AsyncClient, outbox: OutboxMailSender, email: str) -> str:
         response = await client.post("/api/auth/forgot-password", json={"email": email})
