@@ -106,6 +106,8 @@ async def forgot_password(ctx: PublicContext, *, body: models.ForgotPasswordRequ
 
 
 async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordRequest) -> models.Message:
+    # Every attempt counts against the client address, as for login: tokens cannot be guessed without end.
+    await ctx.runtime.throttle.hit("reset-password", f"ip:{ctx.client_ip}")
     check_new_password(body.password.get_secret_value())
     user_id = await password_resets.consume(ctx.db, fingerprint(body.token))
     if user_id is None:

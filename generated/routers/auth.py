@@ -58,7 +58,8 @@ class AuthHandlers(Protocol):
         Set a new password with a reset token
 
         Consumes the token (single use, expiring), sets the password and signs the user out everywhere.
-        400 when the token is unknown, used or expired.
+        400 when the token is unknown, used or expired. Attempts are limited per client address, so tokens
+        cannot be guessed without end (429 with `Retry-After`).
         """
         ...
 
@@ -175,7 +176,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Set a new password with a reset token',
         status_code=200,
         response_model=models.Message,
-        responses={400: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
+        responses={400: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
     )
     async def reset_password(
         body: models.ResetPasswordRequest,

@@ -875,6 +875,42 @@ class TestPasswordReset:
         assert token not in stored
         assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in stored)
 
+    async def test_guessing_tokens_is_throttled_per_client_address(
+        self, settings: Settings, database_url: str, outbox: OutboxMailSender
+    ) -> None:
+        strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
+        email = unique_email()
+        async with _client(strict, "198.51.100.90") as guesser, _client(strict, "198.51.100.91") as owner:
+            await register(owner, email)
+            response = await owner.post("/api/auth/forgot-password", json={"email": email})
+            assert response.status_code == 200
+            await strict.state.runtime.drain()
+            match = re.search(r"token=([A-Za-z0-9_-]+)", outbox.messages(to=email)[-1]["body"])
+            assert match
+            guesses = [
+                await guesser.post(
+                    "/api/auth/reset-password", json={"token": f"guess-{n}", "password": "newPassword1"}
+                )
+                for n in range(5)
+            ]
+            assert [g.status_code for g in guesses] == [400, 400, 400, 429, 429]
+            refused = guesses[3]
+            assert list(refused.json()) == ["detail"]  # the seed's error shape
+            assert refused.json()["detail"].startswith("Too many attempts")
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+            # The real token is refused from the throttled address too, and not consumed by that ...
+            blocked = await guesser.post(
+                "/api/auth/reset-password", json={"token": match.group(1), "password": "newPassword1"}
+            )
+            assert blocked.status_code == 429
+            # ... while from another address it works.
+            ok = await owner.post(
+                "/api/auth/reset-password", json={"token": match.group(1), "password": "newPassword1"}
+            )
+            assert ok.status_code == 200, ok.text
+            await login(owner, email, "newPassword1")
+        await strict.state.runtime.close()
+
     async def test_expired_token_is_refused(
         self, client: httpx.AsyncClient, outbox: OutboxMailSender, app: FastAPI
     ) -> None:
