@@ -18,7 +18,7 @@ from halolight.errors import Unauthorized, ValidationFailed
 from halolight.security import passwords
 from halolight.security.passwords import PasswordHasher, bcrypt_input, check_new_password, is_common
 from halolight.security.rbac import grants
-from halolight.security.tokens import ALGORITHM, TokenCodec
+from halolight.security.tokens import ALGORITHM, TokenCodec, TokenType
 from halolight.settings import Settings
 
 
@@ -158,6 +158,38 @@ class TestTokens:
         now = int(time.time())
         with pytest.raises(Unauthorized):
             codec.decode("access", self._signed({"iat": now + 2, "exp": now + 2}))
+
+    @pytest.mark.parametrize(
+        "aud",
+        [
+            "halolight-api",
+            "another-service",
+            ["halolight-api"],
+            ["another-service", "halolight-api"],
+            [],
+            None,
+            "",
+        ],
+    )
+    @pytest.mark.parametrize("kind", ["access", "refresh"])
+    def test_a_token_naming_an_audience_is_refused(
+        self, codec: TokenCodec, kind: TokenType, aud: object
+    ) -> None:
+        # RFC 8725 §3.9: we issue no `aud`, so one that is present names another recipient (even our issuer).
+        now = int(time.time())
+        token = self._signed({"iat": now, "exp": now + 60, "aud": aud}, kind)
+        with pytest.raises(Unauthorized):
+            codec.decode(kind, token)
+
+    def test_our_tokens_carry_no_audience_and_pass(self, codec: TokenCodec) -> None:
+        # Tokens issued before this rule (none had an `aud`) keep working: the rule only refuses an `aud`.
+        kinds: list[TokenType] = ["access", "refresh"]
+        for kind in kinds:
+            issued = codec.issue(kind, "u", "s")
+            assert "aud" not in jwt.get_unverified_claims(issued.token)
+            assert codec.decode(kind, issued.token).user_id == "u"
+        now = int(time.time())
+        assert codec.decode("access", self._signed({"iat": now, "exp": now + 60})).user_id == "u"
 
     def test_other_algorithms_are_refused(self, codec: TokenCodec) -> None:
         claims = jwt.get_unverified_claims(codec.issue("access", "u", "s").token)
