@@ -21,8 +21,9 @@ class AuthHandlers(Protocol):
         """
         Log in with email and password
 
-        Returns an access token, a refresh token and the user. Unknown emails and wrong passwords get the
-        same 401. Attempts are limited per account and per client address (429 with `Retry-After`).
+        Returns an access token, a refresh token and the user, with roles and permissions as in
+        `GET /api/auth/me`. Unknown emails and wrong passwords get the same 401. Attempts are limited per
+        account and per client address (429 with `Retry-After`).
         """
         ...
 

@@ -16,7 +16,19 @@ from jose import jwt
 from halolight.app import create_app
 from halolight.mail import OutboxMailSender
 from halolight.settings import Settings
-from tests.api.helpers import ADMIN, DEMO_PASSWORD, VIEWER, bearer, login, register, unique_email
+from tests.api.helpers import (
+    ADMIN,
+    DEMO_PASSWORD,
+    EDITOR,
+    MANAGER,
+    USER,
+    VIEWER,
+    auth_headers,
+    bearer,
+    login,
+    register,
+    unique_email,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,8 +45,44 @@ class TestLogin:
         assert set(body) == {"accessToken", "refreshToken", "expiresAt", "user"}
         assert body["user"]["email"] == ADMIN
         assert body["user"]["status"] == "ACTIVE"
-        assert set(body["user"]) == {"id", "email", "name", "avatar", "status"}
+        # The seed's fields, plus the roles and permissions the admin reads (as `GET /api/auth/me` has them).
+        assert set(body["user"]) == {"id", "email", "name", "avatar", "status", "roles", "permissions"}
+        assert body["user"]["permissions"] == ["*"]
         assert body["expiresAt"].endswith("Z")
+
+    @pytest.mark.parametrize("email", [ADMIN, MANAGER, EDITOR, VIEWER, USER])
+    async def test_the_user_has_the_roles_and_permissions_of_me(
+        self, client: httpx.AsyncClient, email: str
+    ) -> None:
+        body = await login(client, email)
+        me = (await client.get("/api/auth/me", headers=bearer(body["accessToken"]))).json()
+        assert (body["user"]["roles"], body["user"]["permissions"]) == (me["roles"], me["permissions"])
+        assert me["permissions"]  # every demo account holds some: the comparison is not vacuous
+
+    async def test_several_roles_union_of_their_permissions(self, client: httpx.AsyncClient) -> None:
+        admin = await auth_headers(client, ADMIN)
+        roles = {}
+        for name in ("MANAGER", "VIEWER"):
+            listed = await client.get("/api/roles", params={"search": name, "limit": 100}, headers=admin)
+            roles[name] = next(r for r in listed.json()["data"] if r["name"] == name)
+        email = unique_email()
+        created = await client.post(
+            "/api/users",
+            json={
+                "email": email, "name": "Two Roles", "password": "initialPass1",
+                "roleIds": [r["id"] for r in roles.values()],
+            },
+            headers=admin,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        body = await login(client, email, "initialPass1")
+        me = (await client.get("/api/auth/me", headers=bearer(body["accessToken"]))).json()
+        user = body["user"]
+        assert [r["name"] for r in user["roles"]] == ["MANAGER", "VIEWER"]
+        assert (user["roles"], user["permissions"]) == (me["roles"], me["permissions"])
+        union = {p for r in user["roles"] for p in r["permissions"]}
+        assert user["permissions"] == sorted(union)
+        assert len(union) < sum(len(r["permissions"]) for r in user["roles"])  # shared ones appear once
 
     async def test_email_is_case_insensitive(self, client: httpx.AsyncClient) -> None:
         await login(client, "Admin@HaloLight.h7ml.cn")
@@ -190,6 +238,11 @@ class TestRegister:
         assert me.status_code == 200
         assert [r["name"] for r in me.json()["roles"]] == ["USER"]
         assert "users:view" not in me.json()["permissions"]
+        # The answer's user has the roles and permissions `me` has.
+        assert (body["user"]["roles"], body["user"]["permissions"]) == (
+            me.json()["roles"],
+            me.json()["permissions"],
+        )
 
     async def test_duplicate_email_is_409_whatever_the_case(self, client: httpx.AsyncClient) -> None:
         email = unique_email()
