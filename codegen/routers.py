@@ -58,12 +58,18 @@ class _Imports:
         return f"from {module} import {', '.join(sorted(self.names[module]))}\n"
 
 
-def _python_type(document: dict[str, Any], schema: dict[str, Any], imports: _Imports) -> str:
+def _python_type(
+    document: dict[str, Any], schema: dict[str, Any], imports: _Imports, *, any_case: bool = False
+) -> str:
+    """`any_case` (query parameters): string enum values are accepted in any case (`halolight.params`)."""
     if "$ref" in schema:
         target = deref(document, schema)
         if "enum" in target or target.get("type") == "object":
-            return f"models.{_ref_name(schema['$ref'])}"
-        return _python_type(document, target, imports)
+            model = f"models.{_ref_name(schema['$ref'])}"
+            if any_case and target.get("type") == "string":
+                return _any_case(model, model, imports)
+            return model
+        return _python_type(document, target, imports, any_case=any_case)
     if "enum" in schema:
         imports.add("typing", "Literal")
         literal = "Literal[" + ", ".join(repr(v) for v in schema["enum"]) + "]"
@@ -72,6 +78,8 @@ def _python_type(document: dict[str, Any], schema: dict[str, Any], imports: _Imp
             imports.add("pydantic", "BeforeValidator")
             imports.add("halolight.params", "integer_text")
             return f"Annotated[{literal}, BeforeValidator(integer_text)]"
+        if any_case and schema.get("type") == "string":
+            return _any_case(literal, repr(tuple(schema["enum"])), imports)
         return literal
     kind = schema.get("type")
     nullable = False
@@ -88,6 +96,13 @@ def _python_type(document: dict[str, Any], schema: dict[str, Any], imports: _Imp
     return f"{base} | None" if nullable else base
 
 
+def _any_case(type_: str, choices: str, imports: _Imports) -> str:
+    imports.add("typing", "Annotated")
+    imports.add("pydantic", "BeforeValidator")
+    imports.add("halolight.params", "any_case")
+    return f"Annotated[{type_}, BeforeValidator(any_case({choices}))]"
+
+
 def _constraints(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     schema = deref(document, schema)
     mapping = {
@@ -102,10 +117,12 @@ def _constraints(document: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     return [f"{kw}={schema[key]!r}" for key, kw in mapping.items() if key in schema]
 
 
-def _field_type(document: dict[str, Any], schema: dict[str, Any], imports: _Imports) -> str:
+def _field_type(
+    document: dict[str, Any], schema: dict[str, Any], imports: _Imports, *, any_case: bool = False
+) -> str:
     """A scalar with its constraints, for places where FastAPI's Query/Path cannot carry them (list items,
     form fields)."""
-    type_ = _python_type(document, schema, imports)
+    type_ = _python_type(document, schema, imports, any_case=any_case)
     args = _constraints(document, schema)
     if not args:
         return type_
@@ -124,12 +141,13 @@ class _Param:
         self.default = resolved.get("default")
         if resolved.get("type") == "array":
             # `?tags=a&tags=b`; maxItems/minItems bound the list, the items keep their own constraints.
-            type_ = f"list[{_field_type(document, resolved['items'], imports)}]"
+            items_type = _field_type(document, resolved["items"], imports, any_case=self.location == "query")
+            type_ = f"list[{items_type}]"
             items = {"minItems": "min_length", "maxItems": "max_length"}
             args = [f"{kw}={resolved[key]!r}" for key, kw in items.items() if key in resolved]
             self.default = None
         else:
-            type_ = _python_type(document, schema, imports)
+            type_ = _python_type(document, schema, imports, any_case=self.location == "query")
             args = _constraints(document, schema)
         if not self.required and self.default is None and not type_.endswith("| None"):
             type_ = f"{type_} | None"
@@ -155,8 +173,9 @@ class _Param:
         if self.default is None:
             return f"{self.python_name}: {annotated} = None"
         default = self.default
-        if isinstance(default, str) and self.type.startswith("models."):
-            return f"{self.python_name}: {annotated} = {self.type}({default!r})"
+        enum = re.match(r"(?:Annotated\[)?(models\.\w+)", self.type)
+        if isinstance(default, str) and enum:
+            return f"{self.python_name}: {annotated} = {enum.group(1)}({default!r})"
         return f"{self.python_name}: {annotated} = {default!r}"
 
 

@@ -52,11 +52,25 @@ class AuthSessionList(ResponseModel):
 
 
 class AuthUser(ResponseModel):
+    """
+    The user who just logged in or registered, with the same `roles` and `permissions` as
+    `GET /api/auth/me` answers, so a front end needs no second request to know what the user may do.
+
+    """
+
     id: str
     email: str
     name: str
     avatar: str | None
     status: UserStatus
+    roles: list[RoleWithPermissionNames]
+    """
+    The user's roles (by name), each with its permission actions.
+    """
+    permissions: list[str]
+    """
+    The union of the permissions of all roles.
+    """
 
 
 class BatchDeleteRequest(ApiModel):

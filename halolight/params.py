@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from enum import Enum
 
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
 
@@ -14,3 +16,23 @@ def integer_text(value: object) -> object:
     if isinstance(value, str) and _INTEGER.match(value):
         return int(value)
     return value
+
+
+def any_case(choices: Iterable[object]) -> Callable[[object], object]:
+    """A validator for a query parameter's string enum (`Literal[...]` or a generated `Enum`) that accepts
+    its values in any case: `suspended` becomes `SUSPENDED`. An exact match wins; a value that matches
+    no choice, or several without regard to case, is left for the enum to refuse with its usual message."""
+    values = [c.value if isinstance(c, Enum) else c for c in choices]
+    exact = {v for v in values if isinstance(v, str)}
+    folded: dict[str, str | None] = {}
+    for value in exact:
+        key = value.casefold()
+        folded[key] = value if key not in folded else None  # None: ambiguous without regard to case
+
+    def canonical(value: object) -> object:
+        if isinstance(value, str) and value not in exact:
+            match = folded.get(value.casefold())
+            return value if match is None else match
+        return value
+
+    return canonical

@@ -14,7 +14,7 @@ from halolight.security.passwords import check_new_password
 from halolight.security.tokens import fingerprint, random_token
 from halolight.services import sessions
 
-from .presenters import auth_response
+from .presenters import auth_response, roles_with_permissions
 
 DEFAULT_ROLE = "USER"
 SAME_ANSWER = "If an account exists for this address, a password reset link has been sent."
@@ -24,7 +24,9 @@ async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.Auth
     # Every attempt counts against the client address, only failures against the account (see throttle.py).
     account = users.normalize_email(body.email)
     await ctx.runtime.throttle.check_login(account, ctx.client_ip)
-    user = await users.find_by_email(ctx.db, body.email)
+    # The user and their roles (for the answer) in one statement.
+    found = await users.find_for_login(ctx.db, body.email)
+    user, user_roles = found if found is not None else (None, [])
     # Verify even when the email is unknown (against a dummy hash): timing must not reveal accounts.
     valid = await ctx.runtime.passwords.verify(
         body.password.get_secret_value(), user.password if user else None
@@ -36,7 +38,7 @@ async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.Auth
         raise Unauthorized("Invalid email or password")
     bundle = await sessions.open_session(ctx, user.id)
     await users.record_login(ctx.db, user.id)
-    return auth_response(user, bundle)
+    return auth_response(user, user_roles, bundle)
 
 
 async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> models.AuthResponse:
@@ -60,7 +62,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
     if role is not None:
         await roles.assign_to_user(ctx.db, user.id, role.id)
     bundle = await sessions.open_session(ctx, user.id)
-    return auth_response(user, bundle)
+    return auth_response(user, await users.roles_with_permissions(ctx.reads, user.id), bundle)
 
 
 async def refresh_tokens(ctx: PublicContext, *, body: models.RefreshRequest) -> models.TokenPair:
@@ -106,6 +108,8 @@ async def forgot_password(ctx: PublicContext, *, body: models.ForgotPasswordRequ
 
 
 async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordRequest) -> models.Message:
+    # Every attempt counts against the client address, as for login: tokens cannot be guessed without end.
+    await ctx.runtime.throttle.hit("reset-password", f"ip:{ctx.client_ip}")
     check_new_password(body.password.get_secret_value())
     user_id = await password_resets.consume(ctx.db, fingerprint(body.token))
     if user_id is None:
@@ -134,12 +138,7 @@ async def get_current_user(ctx: AuthContext) -> models.CurrentUser:
         avatar=user.avatar,
         phone=user.phone,
         status=models.UserStatus(user.status),
-        roles=[
-            models.RoleWithPermissionNames(
-                id=r["id"], name=r["name"], label=r["label"], permissions=r["permissions"] or []
-            )
-            for r in user.roles
-        ],
+        roles=roles_with_permissions(user.roles),
         permissions=sorted(ctx.principal.permissions),
         created_at=user.created_at,
         updated_at=user.updated_at,

@@ -16,22 +16,37 @@ def page_meta(page: Page[Any]) -> models.PaginationMeta:
     )
 
 
-def auth_user(user: User) -> models.AuthUser:
+def roles_with_permissions(rows: list[dict[str, Any]]) -> list[models.RoleWithPermissionNames]:
+    """Roles as `repositories.users` reads them with the user (JSON `{id, name, label, permissions}`)."""
+    return [
+        models.RoleWithPermissionNames(
+            id=r["id"], name=r["name"], label=r["label"], permissions=r["permissions"] or []
+        )
+        for r in rows
+    ]
+
+
+def auth_user(user: User, roles: list[dict[str, Any]]) -> models.AuthUser:
+    """`roles` as `repositories.users.find_for_login` or `roles_with_permissions` read them; the permissions
+    are their union, as `GET /api/auth/me` answers them."""
+    role_models = roles_with_permissions(roles)
     return models.AuthUser(
         id=user.id,
         email=user.email,
         name=user.name,
         avatar=user.avatar,
         status=models.UserStatus(user.status),
+        roles=role_models,
+        permissions=sorted({action for role in role_models for action in role.permissions}),
     )
 
 
-def auth_response(user: User, bundle: TokenBundle) -> models.AuthResponse:
+def auth_response(user: User, roles: list[dict[str, Any]], bundle: TokenBundle) -> models.AuthResponse:
     return models.AuthResponse(
         accessToken=bundle.access_token,
         refreshToken=bundle.refresh_token,
         expiresAt=bundle.expires_at,
-        user=auth_user(user),
+        user=auth_user(user, roles),
     )
 
 

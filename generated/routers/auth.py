@@ -21,8 +21,9 @@ class AuthHandlers(Protocol):
         """
         Log in with email and password
 
-        Returns an access token, a refresh token and the user. Unknown emails and wrong passwords get the
-        same 401. Attempts are limited per account and per client address (429 with `Retry-After`).
+        Returns an access token, a refresh token and the user, with roles and permissions as in
+        `GET /api/auth/me`. Unknown emails and wrong passwords get the same 401. Attempts are limited per
+        account and per client address (429 with `Retry-After`).
         """
         ...
 
@@ -58,7 +59,8 @@ class AuthHandlers(Protocol):
         Set a new password with a reset token
 
         Consumes the token (single use, expiring), sets the password and signs the user out everywhere.
-        400 when the token is unknown, used or expired.
+        400 when the token is unknown, used or expired. Attempts are limited per client address, so tokens
+        cannot be guessed without end (429 with `Retry-After`).
         """
         ...
 
@@ -175,7 +177,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         summary='Set a new password with a reset token',
         status_code=200,
         response_model=models.Message,
-        responses={400: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}},
+        responses={400: {'model': models.Error}, 413: {'model': models.Error}, 415: {'model': models.Error}, 422: {'model': models.ValidationError}, 429: {'model': models.Error}},
     )
     async def reset_password(
         body: models.ResetPasswordRequest,

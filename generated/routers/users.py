@@ -7,9 +7,11 @@ from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from generated import models
 from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.params import any_case
 
 __all__ = ['UsersHandlers', 'build_router']
 
@@ -17,7 +19,7 @@ __all__ = ['UsersHandlers', 'build_router']
 class UsersHandlers(Protocol):
     """What `handlers/users.py` must provide (mypy --strict checks it)."""
 
-    async def list_users(self, ctx: AuthContext, *, page: int, limit: int, search: str | None, status: models.UserStatusFilter | None, role: str | None) -> models.UserList:
+    async def list_users(self, ctx: AuthContext, *, page: int, limit: int, search: str | None, status: Annotated[models.UserStatusFilter, BeforeValidator(any_case(models.UserStatusFilter))] | None, role: str | None) -> models.UserList:
         """
         List users (paged, searchable)
 
@@ -103,7 +105,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         page: Annotated[int, Query(ge=1, le=100000, description='Page number, from 1.')] = 1,
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Case-insensitive substring match on the fields the operation names. Empty (`search=`, as front ends send an empty search box) means no filter.')] = None,
-        status: Annotated[models.UserStatusFilter | None, Query()] = None,
+        status: Annotated[Annotated[models.UserStatusFilter, BeforeValidator(any_case(models.UserStatusFilter))] | None, Query(description='Only users with this status; `all` (or no value) for every status. Case-insensitive: `suspended` is `SUSPENDED`.')] = None,
         role: Annotated[str | None, Query(min_length=1, max_length=50, description='A role id, a role name (case-insensitive), or `all` (no filter).')] = None,
     ) -> models.UserList:
         result = await ctx.run(impl.list_users, ctx, page=page, limit=limit, search=search, status=status, role=role)

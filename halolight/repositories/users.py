@@ -100,6 +100,15 @@ _CURRENT_USER = Statement(
 )
 
 
+_ROLES_OF = Statement(select(_ROLES_JSON).where(User.id == bindparam("user_id")))
+
+
+async def roles_with_permissions(reads: Reads, user_id: str) -> list[dict[str, Any]]:
+    """The user's roles as `current_user` has them (`{id, name, label, permissions}`); one statement."""
+    roles: list[dict[str, Any]] | None = await _ROLES_OF.scalar(reads, user_id=user_id)
+    return roles or []
+
+
 async def current_user(reads: Reads, user_id: str) -> Any | None:
     """The user's profile columns and `roles`: a list of `{id, name, label, permissions}` ordered by name,
     each role's permission actions ordered; one statement, on the fast read path."""
@@ -246,6 +255,16 @@ async def find_by_email(db: AsyncSession, email: str) -> User | None:
     # People type emails in any case (and sometimes in fullwidth forms): compare normalized forms.
     query = select(User).where(_same_email(email)).order_by(User.created_at).limit(1)
     return (await db.scalars(query)).first()
+
+
+async def find_for_login(db: AsyncSession, email: str) -> tuple[User, list[dict[str, Any]]] | None:
+    """`find_by_email` with the user's roles as `current_user` has them (`{id, name, label, permissions}`),
+    in the same statement: logging in costs no round trip more for the roles the answer carries."""
+    query = (
+        select(User, _ROLES_JSON.label("roles")).where(_same_email(email)).order_by(User.created_at).limit(1)
+    )
+    row = (await db.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def _taken(db: AsyncSession, kind: str, value: str, condition: Any, exclude_id: str | None) -> bool:

@@ -14,6 +14,10 @@ from halolight.errors import ValidationFailed
 
 BCRYPT_MAX_BYTES = 72
 COMMON_PASSWORD_TYPE = "password_too_common"  # noqa: S105 - an error type, not a password
+# The length bounds of a new password: those of `NewPassword` in spec/openapi.yaml, the contract
+# (tests/unit/test_security.py keeps them equal).
+MIN_LENGTH = 8
+MAX_LENGTH = 72
 
 
 @cache
@@ -30,8 +34,18 @@ def is_common(password: str) -> bool:
 
 
 def check_new_password(password: str, loc: Sequence[str | int] = ("body", "password")) -> None:
-    """The rules for a password being chosen (register, reset, change, user administration) beyond the
-    spec's length bounds: not one of the most commonly used passwords (OWASP ASVS 6.2.4). 422 otherwise."""
+    """The one policy for a password being chosen, wherever it is chosen (register, reset, change, user
+    administration, `halolight users create-admin`), so that no two ways in can disagree. 422 otherwise:
+
+    - `MIN_LENGTH` to `MAX_LENGTH` characters (Unicode code points, as JSON Schema and pydantic count them):
+      the bounds of `NewPassword` in the spec, which the request models already enforce; checked here too for
+      the ways in that have no request model (the command line);
+    - not one of the most commonly used passwords (OWASP ASVS 6.2.4).
+    """
+    if len(password) < MIN_LENGTH:
+        raise ValidationFailed(loc, f"The password must have at least {MIN_LENGTH} characters", "too_short")
+    if len(password) > MAX_LENGTH:
+        raise ValidationFailed(loc, f"The password must have at most {MAX_LENGTH} characters", "too_long")
     if is_common(password):
         raise ValidationFailed(
             loc,

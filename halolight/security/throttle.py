@@ -12,7 +12,10 @@ Login, as chosen against both guessing and lock-out (issue 12, item 24):
   So a stranger's failures cannot lock the owner out at all, and the owner's own mistyping during an
   attack costs at most one window (one minute by default), the bounded backoff.
 
-Other actions (register, forgot-password, change-password) count every attempt against each key given.
+Other actions (register, forgot-password, reset-password, change-password) count every attempt against each
+key given. Reset-password counts every attempt per client address, not only failures: the count is one
+atomic `hit` (a check-then-record of failures would let parallel guesses through between the two), and an
+honest client needs a mailed token for each attempt, so it never comes near the limit.
 Reset mails are also capped per address (`PASSWORD_RESET_MAIL_LIMIT`) without any visible answer.
 """
 

@@ -23,12 +23,16 @@ CLOCK_SKEW_S = 5
 TokenType = Literal["access", "refresh"]
 # Header fields that would let a token choose its own key or algorithm handling: we use none of them.
 _REFUSED_HEADERS = {"kid", "jku", "jwk", "x5u", "x5c", "x5t", "crit"}
+# `aud` (RFC 8725 §3.9): this API issues tokens for itself only and puts no audience in them, so a token
+# that names an audience was issued for some other recipient and is refused. python-jose checks it: with
+# `verify_aud` and no `audience` passed to decode, any `aud` (a string, a list, even an empty one or null)
+# fails, while a token without one (every token we ever issued) passes.
 _DECODE_OPTIONS = {
     "verify_signature": True,
     "verify_exp": True,
     "verify_iat": True,
     "verify_iss": True,
-    "verify_aud": False,
+    "verify_aud": True,
     "require_exp": True,
     "require_iat": True,
     "require_sub": True,

@@ -16,7 +16,19 @@ from jose import jwt
 from halolight.app import create_app
 from halolight.mail import OutboxMailSender
 from halolight.settings import Settings
-from tests.api.helpers import ADMIN, DEMO_PASSWORD, VIEWER, bearer, login, register, unique_email
+from tests.api.helpers import (
+    ADMIN,
+    DEMO_PASSWORD,
+    EDITOR,
+    MANAGER,
+    USER,
+    VIEWER,
+    auth_headers,
+    bearer,
+    login,
+    register,
+    unique_email,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,8 +45,44 @@ class TestLogin:
         assert set(body) == {"accessToken", "refreshToken", "expiresAt", "user"}
         assert body["user"]["email"] == ADMIN
         assert body["user"]["status"] == "ACTIVE"
-        assert set(body["user"]) == {"id", "email", "name", "avatar", "status"}
+        # The seed's fields, plus the roles and permissions the admin reads (as `GET /api/auth/me` has them).
+        assert set(body["user"]) == {"id", "email", "name", "avatar", "status", "roles", "permissions"}
+        assert body["user"]["permissions"] == ["*"]
         assert body["expiresAt"].endswith("Z")
+
+    @pytest.mark.parametrize("email", [ADMIN, MANAGER, EDITOR, VIEWER, USER])
+    async def test_the_user_has_the_roles_and_permissions_of_me(
+        self, client: httpx.AsyncClient, email: str
+    ) -> None:
+        body = await login(client, email)
+        me = (await client.get("/api/auth/me", headers=bearer(body["accessToken"]))).json()
+        assert (body["user"]["roles"], body["user"]["permissions"]) == (me["roles"], me["permissions"])
+        assert me["permissions"]  # every demo account holds some: the comparison is not vacuous
+
+    async def test_several_roles_union_of_their_permissions(self, client: httpx.AsyncClient) -> None:
+        admin = await auth_headers(client, ADMIN)
+        roles = {}
+        for name in ("MANAGER", "VIEWER"):
+            listed = await client.get("/api/roles", params={"search": name, "limit": 100}, headers=admin)
+            roles[name] = next(r for r in listed.json()["data"] if r["name"] == name)
+        email = unique_email()
+        created = await client.post(
+            "/api/users",
+            json={
+                "email": email, "name": "Two Roles", "password": "initialPass1",
+                "roleIds": [r["id"] for r in roles.values()],
+            },
+            headers=admin,
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        body = await login(client, email, "initialPass1")
+        me = (await client.get("/api/auth/me", headers=bearer(body["accessToken"]))).json()
+        user = body["user"]
+        assert [r["name"] for r in user["roles"]] == ["MANAGER", "VIEWER"]
+        assert (user["roles"], user["permissions"]) == (me["roles"], me["permissions"])
+        union = {p for r in user["roles"] for p in r["permissions"]}
+        assert user["permissions"] == sorted(union)
+        assert len(union) < sum(len(r["permissions"]) for r in user["roles"])  # shared ones appear once
 
     async def test_email_is_case_insensitive(self, client: httpx.AsyncClient) -> None:
         await login(client, "Admin@HaloLight.h7ml.cn")
@@ -190,6 +238,11 @@ class TestRegister:
         assert me.status_code == 200
         assert [r["name"] for r in me.json()["roles"]] == ["USER"]
         assert "users:view" not in me.json()["permissions"]
+        # The answer's user has the roles and permissions `me` has.
+        assert (body["user"]["roles"], body["user"]["permissions"]) == (
+            me.json()["roles"],
+            me.json()["permissions"],
+        )
 
     async def test_duplicate_email_is_409_whatever_the_case(self, client: httpx.AsyncClient) -> None:
         email = unique_email()
@@ -719,6 +772,56 @@ class TestChangePassword:
         assert statuses == [400, 400, 400, 429]
 
 
+class TestPasswordPolicy:
+    """The API refuses what `check_new_password` (also the command line's policy) refuses, the same way."""
+
+    @pytest.mark.parametrize("password", ["abc", "Zq9-vL2", "Zq9" * 24 + "x"])
+    async def test_every_way_in_refuses_what_the_policy_refuses(
+        self, client: httpx.AsyncClient, password: str
+    ) -> None:
+        from halolight.errors import ValidationFailed
+        from halolight.security.passwords import check_new_password
+        from tests.api.helpers import auth_headers
+
+        with pytest.raises(ValidationFailed) as policy:
+            check_new_password(password)
+        expected_type = policy.value.issues[0]["type"]
+        user = await register(client)
+        admin = await auth_headers(client, ADMIN)
+        answers = [
+            (
+                await client.post(
+                    "/api/auth/register", json={"email": unique_email(), "name": "X", "password": password}
+                ),
+                "password",
+            ),
+            (
+                await client.post(
+                    "/api/auth/change-password",
+                    json={"currentPassword": "securePass123", "newPassword": password},
+                    headers=bearer(user["accessToken"]),
+                ),
+                "newPassword",
+            ),
+            (
+                await client.post(
+                    "/api/users",
+                    json={"email": unique_email(), "name": "X", "password": password},
+                    headers=admin,
+                ),
+                "password",
+            ),
+            (
+                await client.post("/api/auth/reset-password", json={"token": "t", "password": password}),
+                "password",
+            ),
+        ]
+        for response, field in answers:
+            assert response.status_code == 422, response.text
+            issue = response.json()["detail"][0]
+            assert (issue["loc"], issue["type"]) == (["body", field], expected_type)
+
+
 class TestPasswordReset:
     async def _reset_token(self, client: httpx.AsyncClient, outbox: OutboxMailSender, email: str) -> str:
         response = await client.post("/api/auth/forgot-password", json={"email": email})
@@ -824,6 +927,42 @@ class TestPasswordReset:
             stored = (await db.scalars(select(PasswordResetToken.token_hash))).all()
         assert token not in stored
         assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in stored)
+
+    async def test_guessing_tokens_is_throttled_per_client_address(
+        self, settings: Settings, database_url: str, outbox: OutboxMailSender
+    ) -> None:
+        strict = create_app(settings.model_copy(update={"auth_rate_limit": "3/minute"}), database_url)
+        email = unique_email()
+        async with _client(strict, "198.51.100.90") as guesser, _client(strict, "198.51.100.91") as owner:
+            await register(owner, email)
+            response = await owner.post("/api/auth/forgot-password", json={"email": email})
+            assert response.status_code == 200
+            await strict.state.runtime.drain()
+            match = re.search(r"token=([A-Za-z0-9_-]+)", outbox.messages(to=email)[-1]["body"])
+            assert match
+            guesses = [
+                await guesser.post(
+                    "/api/auth/reset-password", json={"token": f"guess-{n}", "password": "newPassword1"}
+                )
+                for n in range(5)
+            ]
+            assert [g.status_code for g in guesses] == [400, 400, 400, 429, 429]
+            refused = guesses[3]
+            assert list(refused.json()) == ["detail"]  # the seed's error shape
+            assert refused.json()["detail"].startswith("Too many attempts")
+            assert 1 <= int(refused.headers["Retry-After"]) <= 60
+            # The real token is refused from the throttled address too, and not consumed by that ...
+            blocked = await guesser.post(
+                "/api/auth/reset-password", json={"token": match.group(1), "password": "newPassword1"}
+            )
+            assert blocked.status_code == 429
+            # ... while from another address it works.
+            ok = await owner.post(
+                "/api/auth/reset-password", json={"token": match.group(1), "password": "newPassword1"}
+            )
+            assert ok.status_code == 200, ok.text
+            await login(owner, email, "newPassword1")
+        await strict.state.runtime.close()
 
     async def test_expired_token_is_refused(
         self, client: httpx.AsyncClient, outbox: OutboxMailSender, app: FastAPI

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -22,7 +23,7 @@ from halolight.db import migrate
 from halolight.db.reads import PoolReads
 from halolight.serve import seed_database
 from halolight.settings import Settings
-from tests.api.helpers import ADMIN, auth_headers
+from tests.api.helpers import ADMIN, auth_headers, login, register, unique_email
 from tests.conftest import CountStatements
 from tests.pg import TestServer
 
@@ -129,6 +130,37 @@ class TestHotPath:
         assert response.status_code == 200
         # One for authentication (session, status and permissions), one for the profile with its roles.
         assert len(statements) == 2, statements
+
+    async def test_login_reads_the_user_with_their_roles_in_one_statement(
+        self,
+        bulk_client: httpx.AsyncClient,
+        bulk_app: FastAPI,
+        count_statements: CountStatements,
+        pg_server: TestServer,
+        bulk_url: str,
+    ) -> None:
+        email = unique_email()
+        user_id = (await register(bulk_client, email))["user"]["id"]
+
+        async def login_statements() -> tuple[list[str], dict[str, Any]]:
+            with count_statements(bulk_app.state.runtime.engine) as statements:
+                body = await login(bulk_client, email, "securePass123")
+            return list(statements), body
+
+        few, one_role = await login_statements()
+        with psycopg.connect(pg_server.libpq_url(bulk_url), autocommit=True) as conn:
+            conn.execute(
+                """INSERT INTO user_roles ("userId", "roleId") SELECT %s, 'bulk-role-' || i
+                FROM generate_series(1, 50) i""",
+                (user_id,),
+            )
+        many, fifty_one_roles = await login_statements()
+        assert (len(one_role["user"]["roles"]), len(fifty_one_roles["user"]["roles"])) == (1, 51)
+        assert len(fifty_one_roles["user"]["permissions"]) > 50  # each bulk role brings its own permissions
+        assert len(many) == len(few), (few, many)
+        # The user, their roles and the roles' permissions: one SELECT (then the session and last login).
+        selects = [s for s in many if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 1, selects
 
     async def test_safe_requests_read_without_transactions_and_cannot_write(self, bulk_app: FastAPI) -> None:
         reads = PoolReads(bulk_app.state.runtime.reads)

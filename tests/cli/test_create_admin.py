@@ -63,3 +63,17 @@ def test_the_password_is_never_an_argument() -> None:
     result = CliRunner().invoke(main, ["users", "create-admin", "--help"])
     assert result.exit_code == 0
     assert "--password" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"), [("abc", "at least 8 characters"), ("Zq9" * 25, "at most 72 characters")]
+)
+def test_refuses_a_password_outside_the_spec_s_length_bounds(
+    fresh_url: str, password: str, reason: str
+) -> None:
+    # The same policy as the API's (halolight.security.passwords.check_new_password): nothing is created.
+    code, output = _invoke(fresh_url, "--email", "ops@example.com", password_input=f"{password}\n" * 2)
+    assert code == 1
+    assert reason in output
+    assert password not in output
+    assert _invoke(fresh_url, "--email", "ops@example.com", password_input=f"{PASSPHRASE}\n" * 2)[0] == 0

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from halolight.params import any_case
 from tests.api.helpers import ADMIN, bearer, login
 
 SINCE = "2026-01-02T03:04:05+01:00"
@@ -24,7 +25,22 @@ async def test_every_kind_reaches_the_handler_typed(scratch_client: httpx.AsyncC
         "level": 2,
         "kind": "warn",
         "after": after,
+        "severity": "low",
+        "channels": [],
     }
+
+
+async def test_query_enums_accept_any_case(scratch_client: httpx.AsyncClient) -> None:
+    # Literal, $ref (an Enum) and array items; the canonical spelling reaches the handler.
+    response = await scratch_client.get(
+        "/events",
+        params={"since": SINCE, "kind": "WARN", "severity": "high", "channels": ["Mail", "SMS"]},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["kind"], body["severity"], body["channels"]) == ("warn", "HIGH", ["mail", "sms"])
+    exact = await scratch_client.get("/events", params={"since": SINCE, "kind": "info", "severity": "HIGH"})
+    assert (exact.json()["kind"], exact.json()["severity"]) == ("info", "HIGH")
 
 
 async def test_optional_parameters_may_be_absent(scratch_client: httpx.AsyncClient) -> None:
@@ -57,7 +73,17 @@ async def test_enums_and_uuid(scratch_client: httpx.AsyncClient) -> None:
     assert await _issue(scratch_client, {"level": 4}) == [["query", "level"]]
     assert await _issue(scratch_client, {"level": "two"}) == [["query", "level"]]
     assert await _issue(scratch_client, {"kind": "error"}) == [["query", "kind"]]
+    assert await _issue(scratch_client, {"kind": "WARNING"}) == [["query", "kind"]]
+    assert await _issue(scratch_client, {"severity": "medium"}) == [["query", "severity"]]
+    assert (await _issue(scratch_client, {"channels": ["fax"]}))[0][:2] == ["query", "channels"]
     assert await _issue(scratch_client, {"after": "not-a-uuid"}) == [["query", "after"]]
+
+
+def test_any_case_prefers_an_exact_match_and_leaves_the_rest_to_the_enum() -> None:
+    canonical = any_case(("low", "Ab", "AB"))
+    assert [canonical(v) for v in ("LOW", "Low", "low", "Ab", "AB")] == ["low", "low", "low", "Ab", "AB"]
+    # Ambiguous without regard to case, or no match at all: unchanged, so the enum refuses it (422).
+    assert [canonical(v) for v in ("ab", "aB", "lower", 3)] == ["ab", "aB", "lower", 3]
 
 
 async def test_optional_login(scratch_client: httpx.AsyncClient, client: httpx.AsyncClient) -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
+import pydantic
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from jose import jwt
 
+from generated import models
 from halolight.errors import Unauthorized, ValidationFailed
+from halolight.security import passwords
 from halolight.security.passwords import PasswordHasher, bcrypt_input, check_new_password, is_common
 from halolight.security.rbac import grants
-from halolight.security.tokens import ALGORITHM, TokenCodec
+from halolight.security.tokens import ALGORITHM, TokenCodec, TokenType
 from halolight.settings import Settings
 
 
@@ -151,6 +159,38 @@ class TestTokens:
         with pytest.raises(Unauthorized):
             codec.decode("access", self._signed({"iat": now + 2, "exp": now + 2}))
 
+    @pytest.mark.parametrize(
+        "aud",
+        [
+            "halolight-api",
+            "another-service",
+            ["halolight-api"],
+            ["another-service", "halolight-api"],
+            [],
+            None,
+            "",
+        ],
+    )
+    @pytest.mark.parametrize("kind", ["access", "refresh"])
+    def test_a_token_naming_an_audience_is_refused(
+        self, codec: TokenCodec, kind: TokenType, aud: object
+    ) -> None:
+        # RFC 8725 §3.9: we issue no `aud`, so one that is present names another recipient (even our issuer).
+        now = int(time.time())
+        token = self._signed({"iat": now, "exp": now + 60, "aud": aud}, kind)
+        with pytest.raises(Unauthorized):
+            codec.decode(kind, token)
+
+    def test_our_tokens_carry_no_audience_and_pass(self, codec: TokenCodec) -> None:
+        # Tokens issued before this rule (none had an `aud`) keep working: the rule only refuses an `aud`.
+        kinds: list[TokenType] = ["access", "refresh"]
+        for kind in kinds:
+            issued = codec.issue(kind, "u", "s")
+            assert "aud" not in jwt.get_unverified_claims(issued.token)
+            assert codec.decode(kind, issued.token).user_id == "u"
+        now = int(time.time())
+        assert codec.decode("access", self._signed({"iat": now, "exp": now + 60})).user_id == "u"
+
     def test_other_algorithms_are_refused(self, codec: TokenCodec) -> None:
         claims = jwt.get_unverified_claims(codec.issue("access", "u", "s").token)
         token = jwt.encode(claims, Settings().jwt_secret_key, algorithm="HS512")
@@ -220,6 +260,79 @@ class TestNewPasswordRules:
     def test_uncommon_passwords_pass(self, password: str) -> None:
         assert not is_common(password)
         check_new_password(password)
+
+
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "openapi.yaml"
+# Every body field through which a password is chosen; each must be a `NewPassword`.
+NEW_PASSWORD_FIELDS = [
+    ("RegisterRequest", "password"),
+    ("ResetPasswordRequest", "password"),
+    ("ChangePasswordRequest", "newPassword"),
+    ("UserCreate", "password"),
+    ("UserUpdate", "password"),
+]
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+    return schemas
+
+
+def _model_accepts(password: str) -> bool:
+    try:
+        models.ResetPasswordRequest.model_validate({"token": "t", "password": password})
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def _policy_accepts(password: str) -> bool:
+    try:
+        check_new_password(password)
+    except ValidationFailed:
+        return False
+    return True
+
+
+class TestPasswordPolicy:
+    """One policy (`check_new_password`) for the API and the command line; the spec's bounds rule."""
+
+    def test_the_length_bounds_are_the_spec_schema_s(self) -> None:
+        schema = _schemas()["NewPassword"]
+        assert (schema["minLength"], schema["maxLength"]) == (passwords.MIN_LENGTH, passwords.MAX_LENGTH)
+
+    @pytest.mark.parametrize(("schema", "field"), NEW_PASSWORD_FIELDS)
+    def test_every_new_password_field_is_a_new_password(self, schema: str, field: str) -> None:
+        assert _schemas()[schema]["properties"][field] == {"$ref": "#/components/schemas/NewPassword"}
+
+    @pytest.mark.parametrize(
+        ("password", "type_"),
+        [
+            ("abc", "too_short"),
+            ("x" * 7, "too_short"),
+            ("", "too_short"),
+            ("Zq9" * 24 + "x", "too_long"),
+        ],
+    )
+    def test_lengths_outside_the_bounds_are_refused(self, password: str, type_: str) -> None:
+        with pytest.raises(ValidationFailed) as refused:
+            check_new_password(password, ("body", "newPassword"))
+        assert refused.value.issues == [
+            {"loc": ["body", "newPassword"], "msg": refused.value.message, "type": type_}
+        ]
+
+    @pytest.mark.parametrize("password", ["Zq9-vL2x", "Zq9" * 24, "密" * 72])
+    def test_the_bounds_themselves_pass(self, password: str) -> None:
+        check_new_password(password)
+        assert _model_accepts(password)
+
+    @given(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=80))
+    def test_the_policy_and_the_request_models_agree(self, password: str) -> None:
+        # The models refuse nothing the policy accepts, and accept nothing it refuses but a common password.
+        if _policy_accepts(password):
+            assert _model_accepts(password)
+        elif not is_common(password):
+            assert not _model_accepts(password)
 
 
 class TestSettings:
