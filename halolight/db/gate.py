@@ -88,7 +88,8 @@ class DatabaseGate:
             )
         now = asyncio.get_running_loop().time()
         for wait in list(self._waits):
-            wait.reschedule(now)
+            if not wait.expired():  # one that already expired is on its way out of its block
+                wait.reschedule(now)
         if self._probe is None or self._probe.done():
             self._probe = asyncio.get_running_loop().create_task(self._probe_until_reachable())
 
