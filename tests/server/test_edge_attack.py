@@ -169,3 +169,23 @@ def test_the_refusal_is_the_apis_error_shape(server: tuple[int, Path]) -> None:
     assert response.headers["connection"] == "close"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers.get_list("server") == ["HaloLight"]
+
+
+def test_a_stalled_body_is_the_apis_408_and_the_connection_closes(server: tuple[int, Path]) -> None:
+    port, _ = server
+
+    async def stall() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.monotonic()
+        writer.write(SLOW_REQUEST)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=30)  # read() returns when the server closes
+        writer.close()
+        return answer, time.monotonic() - started
+
+    answer, took = asyncio.run(stall())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer
+    assert b"connection: close" in head.lower()
+    assert body == b'{"detail":"Request body is arriving too slowly"}'
+    assert IDLE_S - 0.5 < took < IDLE_S + 8  # the idle timeout, not the 30 s body deadline
