@@ -268,7 +268,9 @@ class ReadPool:
         if gate is None:
             connection = await self._pool.getconn()
         else:
-            gate.refuse_while_down()
+            if gate.down:
+                # A PoolTimeout, as when no connection can be had: authentication does not retry it.
+                raise PoolTimeout("the database is unreachable; the last connection attempt failed")
             try:
                 async with asyncio.timeout(None) as wait:
                     with gate.abandoned_when_down(wait):
