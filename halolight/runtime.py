@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from halolight.db.engine import create_engine, create_read_pool, create_sessionmaker
+from halolight.db.engine import create_engine, create_gate, create_read_pool, create_sessionmaker
+from halolight.db.gate import DatabaseGate
 from halolight.db.reads import ReadPool
 from halolight.mail import MailSender, build_mail_sender
 from halolight.security.passwords import PasswordHasher
@@ -21,6 +22,8 @@ from halolight.settings import Settings
 @dataclass
 class Runtime:
     settings: Settings
+    # Whether the database answers: both pools connect through it (db/gate.py).
+    gate: DatabaseGate
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     # The sessions of safe (GET/HEAD) requests: their transactions are READ ONLY at the server.
@@ -37,13 +40,15 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, database_url: str) -> Runtime:
-        engine = create_engine(settings, database_url)
+        gate = create_gate(settings, database_url)
+        engine = create_engine(settings, database_url, gate)
         return cls(
             settings=settings,
+            gate=gate,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             read_sessionmaker=create_sessionmaker(engine.execution_options(postgresql_readonly=True)),
-            reads=create_read_pool(settings, database_url),
+            reads=create_read_pool(settings, database_url, gate),
             tokens=TokenCodec(settings),
             passwords=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency),
             throttle=Throttle(
@@ -76,3 +81,4 @@ class Runtime:
         await self.drain()
         await self.reads.close()
         await self.engine.dispose()
+        await self.gate.close()

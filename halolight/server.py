@@ -3,7 +3,9 @@
 Chosen over uvicorn for what slow or hostile clients can do: granian bounds the header block
 (`HTTP_MAX_HEADER_BYTES`, 431 past it) and the time to receive it (`HTTP_HEADER_READ_TIMEOUT_S`), and closes
 idle keep-alive connections after that same timeout; uvicorn with httptools bounds neither. The body's read
-time is bounded by the app itself (`halolight.middleware.RequestGuard`, 408), whatever the server.
+time is bounded by the app itself (`halolight.middleware.RequestGuard` and `halolight.edge.BodyPace`, 408),
+whatever the server, and so are the requests one client address may have in flight
+(`halolight.edge.ClientCap`, 429).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def build(settings: Settings, database_url: str, host: str, port: int) -> MPServ
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=False,
+        # The connection budget (README, "Serving"): each worker holds at most `http_max_connections`
+        # connections at once (granian counts connections, not requests: a permit is taken before `accept`
+        # and kept until the connection closes); more wait in the kernel's accept queue. Per client address,
+        # `halolight.edge.ClientCap` keeps most of them free for others.
+        backlog=settings.http_backlog,
+        backpressure=settings.http_max_connections,
         http1_settings=HTTP1Settings(
             header_read_timeout=int(settings.http_header_read_timeout_s * 1000),
             keep_alive=True,

@@ -157,6 +157,18 @@ class Settings(BaseSettings):
     http_header_read_timeout_s: float = Field(default=10.0, gt=0, le=60)
     http_body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     http_max_header_bytes: int = Field(default=16_384, ge=8192, le=1_048_576)
+    # A body that makes no progress for this long (no byte arrives) gets 408 and the connection is closed; so
+    # does one arriving, after that first grace, slower than the minimum rate (0: no rate rule). Time the app
+    # spends between reads does not count against the client.
+    http_body_idle_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    http_body_min_rate_bytes_s: int = Field(default=1024, ge=0, le=1_048_576)
+    # The connection budget of one `make serve` worker (see README, "Serving"): connections it holds at once
+    # (granian's backpressure; more wait in the kernel's accept queue, HTTP_BACKLOG long), and requests in
+    # flight per client address, past which the answer is an immediate 429 with `Connection: close` (0: no
+    # cap, for a server that sees every client as one reverse proxy's address).
+    http_max_connections: int = Field(default=1024, ge=2, le=65_536)
+    http_backlog: int = Field(default=1024, ge=128, le=65_535)
+    http_max_requests_per_client: int = Field(default=64, ge=0, le=65_536)
     # `make serve` worker processes; 0 means one per CPU core.
     workers: int = Field(default=0, ge=0, le=64)
 
@@ -196,6 +208,11 @@ class Settings(BaseSettings):
             problems.append("METRICS_TOKEN: required in production while METRICS_ENABLED is true")
         if production and self.metrics_token is not None:
             problems += secret_problems("METRICS_TOKEN", self.metrics_token.get_secret_value())
+        if 2 * self.http_max_requests_per_client > self.http_max_connections:
+            problems.append(
+                "HTTP_MAX_REQUESTS_PER_CLIENT: at most half of HTTP_MAX_CONNECTIONS, so that one address "
+                "cannot take a worker's connections"
+            )
         if self.mail_backend == "smtp" and not self.smtp_host:
             problems.append("SMTP_HOST: required when MAIL_BACKEND is smtp")
         if self.mail_backend == "smtp" and "@" not in parseaddr(self.mail_from)[1]:

@@ -19,6 +19,7 @@ one transaction per request.
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,15 +27,18 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg.abc import AdaptContext, Buffer
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 from psycopg.types.datetime import TimestampLoader
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from halolight.db.gate import DatabaseGate
 
 Connection = psycopg.AsyncConnection[Any]
 
@@ -215,18 +219,25 @@ class ReadPool:
         options: str,
         connect_kwargs: Mapping[str, Any],
         connect_timeout_s: float,
+        gate: DatabaseGate | None = None,
     ) -> None:
         async def configure(connection: Connection) -> None:
             register_utc_timestamps(connection)
 
+        self._gate = gate
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=size,
             open=False,
             # A request waits for a connection at most as long as opening one may take (the pool opens them
-            # in the background and retries): an unreachable database is a 503 within seconds, not a hang.
+            # in the background and retries). With a gate, a failed attempt ends the wait at once instead.
             timeout=connect_timeout_s,
+            connection_class=AsyncConnection if gate is None else _gated_connection_class(gate),
+            # After a failed attempt the pool retries with a growing delay (1 s, 2 s, 4 s, ...); give up
+            # after a second instead, so that once the database is back the next request that needs a
+            # connection has one opened at once, not after the rest of a long delay.
+            reconnect_timeout=1.0 if gate is not None else 300.0,
             max_idle=300,
             max_lifetime=3600,
             configure=configure,
@@ -253,7 +264,20 @@ class ReadPool:
 
     async def getconn(self) -> Connection:
         await self._open()
-        connection = await self._pool.getconn()
+        gate = self._gate
+        if gate is None:
+            connection = await self._pool.getconn()
+        else:
+            if gate.down:
+                # A PoolTimeout, as when no connection can be had: authentication does not retry it.
+                raise PoolTimeout("the database is unreachable; the last connection attempt failed")
+            try:
+                async with asyncio.timeout(None) as wait:
+                    with gate.abandoned_when_down(wait):
+                        connection = await self._pool.getconn()
+            except TimeoutError:
+                # An attempt to connect failed while this request waited: not worth the rest of the wait.
+                raise PoolTimeout("the database is unreachable; a connection attempt failed") from None
         self._checked_out += 1
         self._changed()
         return connection
@@ -270,6 +294,17 @@ class ReadPool:
     async def close(self) -> None:
         if self._opened:
             await self._pool.close()
+
+
+def _gated_connection_class(gate: DatabaseGate) -> type[Connection]:
+    """The read pool's connections, opened through `gate` (the pool opens them in its background tasks)."""
+
+    class GatedConnection(AsyncConnection):
+        @classmethod
+        async def connect(cls, conninfo: str = "", **kwargs: Any) -> GatedConnection:
+            return await gate.connect(lambda: super(GatedConnection, cls).connect(conninfo, **kwargs))
+
+    return GatedConnection
 
 
 class PoolReads:

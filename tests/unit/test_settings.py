@@ -212,6 +212,42 @@ class TestDefaultsByEnvironment:
         assert load_settings(_env_file=None, seed_demo_users=False).seed_demo_users is False
 
 
+class TestServingEdge:
+    """The connection budget of a `make serve` worker and the pace of request bodies (README, "Serving")."""
+
+    def test_defaults(self) -> None:
+        settings = Settings(_env_file=None)
+        assert settings.http_body_idle_timeout_s == 5
+        assert settings.http_body_min_rate_bytes_s == 1024
+        assert settings.http_max_connections == 1024
+        assert settings.http_backlog == 1024
+        assert settings.http_max_requests_per_client == 64
+
+    def test_read_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("HTTP_BODY_IDLE_TIMEOUT_S", "2.5")
+        monkeypatch.setenv("HTTP_MAX_REQUESTS_PER_CLIENT", "0")
+        settings = load_settings(_env_file=None)
+        assert settings.http_body_idle_timeout_s == 2.5
+        assert settings.http_max_requests_per_client == 0  # no cap: every client behind one proxy
+
+    def test_one_address_may_take_at_most_half_a_worker(self) -> None:
+        assert problems(http_max_connections=100, http_max_requests_per_client=51) == [
+            "HTTP_MAX_REQUESTS_PER_CLIENT: at most half of HTTP_MAX_CONNECTIONS, so that one address cannot "
+            "take a worker's connections"
+        ]
+        assert load_settings(_env_file=None, http_max_connections=100, http_max_requests_per_client=50)
+
+    def test_bounds(self) -> None:
+        assert problems(
+            http_body_idle_timeout_s=0, http_body_min_rate_bytes_s=-1, http_backlog=10, http_max_connections=1
+        ) == [
+            "HTTP_BODY_IDLE_TIMEOUT_S: Input should be greater than 0",
+            "HTTP_BODY_MIN_RATE_BYTES_S: Input should be greater than or equal to 0",
+            "HTTP_MAX_CONNECTIONS: Input should be greater than or equal to 2",
+            "HTTP_BACKLOG: Input should be greater than or equal to 128",
+        ]
+
+
 class TestSeedDocumentSettings:
     """The environment block of the shared seed document (its README), as a `.env` file."""
 

@@ -1,0 +1,195 @@
+"""The serving edge's two rules (halolight/edge.py) as plain ASGI, without a server: the per-address cap on
+requests in flight, and the pace a request body must keep. `tests/server/test_edge_attack.py` runs the attack
+they answer against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive, Scope, Send
+
+from halolight.edge import BodyPace, ClientCap
+
+
+def scope(address: str = "203.0.113.1", method: str = "POST") -> Scope:
+    return {
+        "type": "http",
+        "method": method,
+        "path": "/api/auth/login",
+        "headers": [],
+        "client": (address, 40000),
+    }
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(next(m["status"] for m in self.messages if m["type"] == "http.response.start"))
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        start = next(m for m in self.messages if m["type"] == "http.response.start")
+        return dict(start["headers"])
+
+    @property
+    def body(self) -> Any:
+        return json.loads(
+            b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
+        )
+
+
+async def no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class TestClientCap:
+    async def test_requests_past_the_cap_are_refused_at_once_and_others_pass(self) -> None:
+        release = asyncio.Event()
+        served: list[str] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await release.wait()
+            served.append(scope["client"][0])
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        cap = ClientCap(app, limit=3)
+        held = [asyncio.create_task(cap(scope("198.51.100.7"), no_body, Recorder())) for _ in range(3)]
+        await asyncio.sleep(0)
+        refused = Recorder()
+        # Answered without waiting for the three in flight (which wait for `release`).
+        await asyncio.wait_for(cap(scope("198.51.100.7"), no_body, refused), timeout=5)
+        assert refused.status == 429
+        assert refused.body == {"detail": "Too many concurrent requests from this address"}
+        assert refused.headers[b"retry-after"] == b"1"
+        assert refused.headers[b"connection"] == b"close"
+        # Another address is not affected.
+        other = asyncio.create_task(cap(scope("198.51.100.8"), no_body, Recorder()))
+        await asyncio.sleep(0)
+        assert cap.in_flight == {"198.51.100.7": 3, "198.51.100.8": 1}
+        release.set()
+        await asyncio.gather(*held, other)
+        assert sorted(served) == ["198.51.100.7"] * 3 + ["198.51.100.8"]
+        assert cap.in_flight == {}  # nothing left behind per address
+        # Once the others are done, the address is served again.
+        again = Recorder()
+        await cap(scope("198.51.100.7"), no_body, again)
+        assert again.status == 204
+
+    async def test_a_failing_request_gives_its_place_back(self) -> None:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            raise RuntimeError("a bug")
+
+        cap = ClientCap(app, limit=1)
+        for _ in range(3):
+            with pytest.raises(RuntimeError):
+                await cap(scope(), no_body, Recorder())
+        assert cap.in_flight == {}
+
+    async def test_zero_means_no_cap(self) -> None:
+        release = asyncio.Event()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await release.wait()
+
+        cap = ClientCap(app, limit=0)
+        tasks = [asyncio.create_task(cap(scope(), no_body, Recorder())) for _ in range(50)]
+        await asyncio.sleep(0)
+        assert not any(task.done() for task in tasks)
+        release.set()
+        await asyncio.gather(*tasks)
+
+
+def reading_app(pause_between_reads_s: float = 0.0) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An app that reads the whole body (pausing between reads, as a handler writing a file would)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+            await asyncio.sleep(pause_between_reads_s)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps({"bytes": len(body)}).encode()})
+
+    return app
+
+
+def trickle(chunk: bytes, every_s: float, chunks: int, first_after_s: float | None = None) -> Receive:
+    """A client sending `chunks` chunks, one every `every_s` seconds."""
+    sent = 0
+
+    async def receive() -> Message:
+        nonlocal sent
+        await asyncio.sleep(every_s if sent or first_after_s is None else first_after_s)
+        sent += 1
+        return {"type": "http.request", "body": chunk, "more_body": sent < chunks}
+
+    return receive
+
+
+async def paced(pace: BodyPace, receive: Receive, method: str = "POST") -> tuple[Recorder | None, float]:
+    """Run one request; the 408 comes back as the HTTPException FastAPI turns into the answer."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    recorder = Recorder()
+    try:
+        await asyncio.wait_for(pace(scope(method=method), receive, recorder), timeout=30)
+    except HTTPException as error:
+        assert error.status_code == 408
+        assert error.detail == "Request body is arriving too slowly"
+        assert error.headers == {"Connection": "close"}
+        return None, loop.time() - started
+    return recorder, loop.time() - started
+
+
+class TestBodyPace:
+    async def test_a_body_that_stops_is_cut_after_the_idle_timeout(self) -> None:
+        pace = BodyPace(reading_app(), idle_timeout_s=0.5, min_rate_bytes_s=0)
+        # One byte at once, then nothing for an hour.
+        answer, took = await paced(pace, trickle(b"{", 3600, 2, first_after_s=0))
+        assert answer is None
+        assert 0.4 < took < 10  # the idle timeout, not the hour (generous: a loaded machine)
+
+    async def test_a_trickle_under_the_minimum_rate_is_cut(self) -> None:
+        # Every chunk arrives well within the idle timeout, but 10 bytes/s is under the 200 bytes/s required
+        # after the first 1 s of grace: cut after about 1.1 s, long before the body's 100 s.
+        pace = BodyPace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
+        answer, took = await paced(pace, trickle(b"x", 0.1, 1000))
+        assert answer is None
+        assert took < 15
+
+    async def test_a_body_at_a_steady_rate_is_read(self) -> None:
+        # 100 bytes every 0.05 s (2000 bytes/s) against a minimum of 200 bytes/s: each chunk earns 0.5 s.
+        pace = BodyPace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
+        answer, _ = await paced(pace, trickle(b"x" * 100, 0.05, 30))
+        assert answer is not None and answer.status == 200 and answer.body == {"bytes": 3000}
+
+    async def test_time_the_app_spends_between_reads_is_not_the_clients(self) -> None:
+        # The app pauses 0.6 s between reads (longer than the idle timeout); the client is always ready.
+        pace = BodyPace(reading_app(pause_between_reads_s=0.6), idle_timeout_s=0.3, min_rate_bytes_s=1000)
+        answer, _ = await paced(pace, trickle(b"x" * 10, 0, 4))
+        assert answer is not None and answer.status == 200 and answer.body == {"bytes": 40}
+
+    async def test_requests_without_a_body_method_are_not_wrapped(self) -> None:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            assert receive is no_body
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        recorder = Recorder()
+        await BodyPace(app, idle_timeout_s=0.1, min_rate_bytes_s=10)(scope(method="GET"), no_body, recorder)
+        assert recorder.status == 204
