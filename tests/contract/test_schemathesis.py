@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.contract.run import run_schemathesis
 from tests.ops.helpers import ROOT, free_port, serve
 from tests.pg import TestServer
 
@@ -55,40 +53,19 @@ def _report(stdout: str) -> str:
 
 
 def test_server_conforms_to_spec(server: Server) -> None:
-    command = [
-        shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis",
-        "run",
-        str(ROOT / "spec" / "openapi.yaml"),
-        "--url",
-        server.url,
-        "--checks",
-        "all",
-        "--phases",
-        "examples,coverage,fuzzing,stateful",
-        "--max-examples",
-        "300" if LONG else "40",
-        "--seed",
-        "20261124",
-        "--workers",
-        "1",
-        "--generation-database",
-        "none",
-        "--request-timeout",
-        "15",
-        "--no-color",
-        # e.g. HALOLIGHT_CONTRACT_ARGS="--include-tag Users" while working on one tag
-        *os.environ.get("HALOLIGHT_CONTRACT_ARGS", "").split(),
-    ]
     env = {
-        **os.environ,
         "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
         "HALOLIGHT_CONTRACT_URL": server.url,
         "HALOLIGHT_CONTRACT_OUTBOX": str(server.outbox),
     }
-    result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000 if LONG else 900
+    result = run_schemathesis(
+        ROOT / "spec" / "openapi.yaml",
+        server.url,
+        max_examples=300 if LONG else 40,
+        seed=20261124,
+        env=env,
+        timeout=3000 if LONG else 900,
     )
-    print(result.stdout[-6000:])  # shown with -s, and by pytest for a failure
     if result.returncode != 0:
         errors = _server_errors(server.log)
         report = f"{_report(result.stdout)}\n{result.stderr[-5000:]}"
