@@ -29,7 +29,7 @@ from generated.operations import OPERATIONS, OperationInfo
 from generated.routers import build_all
 from halolight.db import status
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
-from halolight.edge import BodyPace, ClientCap
+from halolight.edge import ClientCap
 from halolight.errors import ApiError, ValidationFailed
 from halolight.logging import RequestLog, configure_logging
 from halolight.middleware import OperationTable, RequestGuard
@@ -265,12 +265,7 @@ def create_app(
         # wrapper that every request walks through (about 70 µs a request here, measured in process). The
         # generated routers carry no prefix, dependencies or other router-level options to inherit.
         app.router.routes.extend(router.routes)
-    # The serving edge (halolight/edge.py), inside the guard so that its 429 and 408 carry its headers.
-    app.add_middleware(
-        BodyPace,
-        idle_timeout_s=settings.http_body_idle_timeout_s,
-        min_rate_bytes_s=settings.http_body_min_rate_bytes_s,
-    )
+    # The serving edge (halolight/edge.py), inside the guard so that its 429 carries the guard's headers.
     app.add_middleware(ClientCap, limit=settings.http_max_requests_per_client)
     # Added last, so outermost: the guard's own answers (413, 415, 422, 408, 500) carry CORS headers too,
     # and a browser sees "too large" rather than an opaque network error.
@@ -278,6 +273,8 @@ def create_app(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         body_read_timeout_s=settings.http_body_read_timeout_s,
+        body_idle_timeout_s=settings.http_body_idle_timeout_s,
+        body_min_rate_bytes_s=settings.http_body_min_rate_bytes_s,
         operations=table,
     )
     app.add_middleware(

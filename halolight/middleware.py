@@ -7,9 +7,12 @@
   `application/octet-stream` for uploads;
 - a method the path does not declare (405 with `Allow`), before the body is looked at;
 - NUL characters anywhere in the path or query string (422), which PostgreSQL cannot store;
-- bodies that do not arrive within `body_read_timeout_s` (408): slow clients must not hold a worker's
-  connection slot (the server bounds header size and header/idle time, see `halolight.server`). For uploads,
-  whose size may legitimately take longer than that, the deadline applies to each chunk instead;
+- bodies that stall or trickle (408 with `Connection: close`): slow clients must not hold a worker's
+  connection slot (the server bounds header size and header/idle time, see `halolight.server`; the
+  per-address cap is `halolight.edge.ClientCap`). No wait for a chunk may exceed `body_idle_timeout_s`, and,
+  after that first grace, the body must average `body_min_rate_bytes_s` (the time the app spends between two
+  reads is not the client's). A JSON body must also arrive whole within `body_read_timeout_s`; an upload may
+  legitimately take longer;
 - headers every answer carries: `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless the
   handler chose a caching policy (tokens and personal data must not land in shared caches, RFC 6749 §5.1);
 - any exception that escaped the app's own handlers becomes the documented JSON 500, not Starlette's
@@ -104,10 +107,15 @@ class RequestGuard:
         max_body_bytes: int,
         body_read_timeout_s: float = 30.0,
         operations: OperationTable | Sequence[OperationInfo] | None = None,
+        *,
+        body_idle_timeout_s: float = 5.0,
+        body_min_rate_bytes_s: int = 0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_read_timeout_s = body_read_timeout_s
+        self.body_idle_timeout_s = body_idle_timeout_s
+        self.body_min_rate_bytes_s = body_min_rate_bytes_s
         if not isinstance(operations, OperationTable):
             operations = OperationTable(OPERATIONS if operations is None else operations)
         self.operations = operations
@@ -166,29 +174,47 @@ class RequestGuard:
                 detail = f"Request body must be {' or '.join(media_types)}"
                 await _reply(send, 415, {"detail": detail})
                 return
+        if scope["method"] not in _BODY_METHODS:  # no body to read: nothing to limit (the lint gives none)
+            await self.app(scope, receive, send)
+            return
         await self.app(scope, self._limited(receive, limit, streamed), send)
 
     def _limited(self, receive: Receive, limit: int, streamed: bool) -> Receive:
+        """The body's size limit and pace (see the module docstring), in one wrapper of `receive`."""
         received = 0
+        waited = 0.0  # time spent in `receive`, waiting for the client (not the app's time between reads)
         deadline: float | None = None
         complete = False
+        idle, rate = self.body_idle_timeout_s, self.body_min_rate_bytes_s
 
         async def limited_receive() -> Message:
-            nonlocal received, deadline, complete
+            nonlocal received, waited, deadline, complete
             if complete:  # the body is in; later receives wait for a disconnect (streams), unbounded
                 return await receive()
             now = time.monotonic()
-            # JSON bodies get one deadline for the whole body; an upload may legitimately take longer than
-            # that, so each of its chunks gets the deadline instead (a stalled client still gets its 408).
-            deadline = (None if streamed else deadline) or now + self.body_read_timeout_s
+            # Each wait is bounded by the idle timeout and, after that first grace, by the minimum rate: the
+            # client has had `waited` seconds for `received` bytes, and earned `received / rate` more.
+            allowed = min(idle, idle + received / rate - waited) if rate else idle
+            # A JSON body also has one deadline for the whole body; an upload may legitimately take longer.
+            total = False
+            if not streamed:
+                deadline = deadline or now + self.body_read_timeout_s
+                total = deadline - now < allowed
+                allowed = min(allowed, deadline - now)
             try:
-                async with asyncio.timeout(max(0.0, deadline - now)):
+                if allowed <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(allowed):
                     message = await receive()
             except TimeoutError:
                 # Raised inside the app's body read, so FastAPI lets it through to our error handler.
-                raise HTTPException(
-                    408, "Request body was not received in time", headers={"Connection": "close"}
-                ) from None
+                detail = (
+                    "Request body was not received in time"
+                    if total
+                    else "Request body is arriving too slowly"
+                )
+                raise HTTPException(408, detail, headers={"Connection": "close"}) from None
+            waited += time.monotonic() - now
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

@@ -3,8 +3,8 @@
 Chosen over uvicorn for what slow or hostile clients can do: granian bounds the header block
 (`HTTP_MAX_HEADER_BYTES`, 431 past it) and the time to receive it (`HTTP_HEADER_READ_TIMEOUT_S`), and closes
 idle keep-alive connections after that same timeout; uvicorn with httptools bounds neither. The body's read
-time is bounded by the app itself (`halolight.middleware.RequestGuard` and `halolight.edge.BodyPace`, 408),
-whatever the server, and so are the requests one client address may have in flight
+time and pace are bounded by the app itself (`halolight.middleware.RequestGuard`, 408), whatever the
+server, and so are the requests one client address may have in flight
 (`halolight.edge.ClientCap`, 429).
 """
 

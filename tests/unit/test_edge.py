@@ -1,6 +1,6 @@
-"""The serving edge's two rules (halolight/edge.py) as plain ASGI, without a server: the per-address cap on
-requests in flight, and the pace a request body must keep. `tests/server/test_edge_attack.py` runs the attack
-they answer against the real server."""
+"""The serving edge's two rules as plain ASGI, without a server: the per-address cap on requests in flight
+(halolight/edge.py), and the pace a request body must keep (halolight/middleware.py, the guard's one wrapper
+of `receive`). `tests/server/test_edge_attack.py` runs the attack they answer against the real server."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from halolight.edge import BodyPace, ClientCap
+from halolight.edge import ClientCap
+from halolight.middleware import RequestGuard
 
 
 def scope(address: str = "203.0.113.1", method: str = "POST") -> Scope:
@@ -21,9 +22,21 @@ def scope(address: str = "203.0.113.1", method: str = "POST") -> Scope:
         "type": "http",
         "method": method,
         "path": "/api/auth/login",
-        "headers": [],
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
         "client": (address, 40000),
     }
+
+
+def pace(app: ASGIApp, idle_timeout_s: float, min_rate_bytes_s: int) -> RequestGuard:
+    """The guard with only the pace to keep: no size limit, a whole-body deadline out of reach."""
+    return RequestGuard(
+        app,
+        max_body_bytes=10**9,
+        body_read_timeout_s=3600,
+        operations=[],
+        body_idle_timeout_s=idle_timeout_s,
+        body_min_rate_bytes_s=min_rate_bytes_s,
+    )
 
 
 class Recorder:
@@ -112,16 +125,23 @@ class TestClientCap:
 
 
 def reading_app(pause_between_reads_s: float = 0.0) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """An app that reads the whole body (pausing between reads, as a handler writing a file would)."""
+    """An app that reads the whole body (pausing between reads, as a handler writing a file would) and
+    answers an HTTPException as FastAPI's error handler does."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-            await asyncio.sleep(pause_between_reads_s)
+        try:
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+                await asyncio.sleep(pause_between_reads_s)
+        except HTTPException as error:
+            headers = [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
+            await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": json.dumps({"detail": error.detail}).encode()})
+            return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": json.dumps({"bytes": len(body)}).encode()})
 
@@ -141,47 +161,47 @@ def trickle(chunk: bytes, every_s: float, chunks: int, first_after_s: float | No
     return receive
 
 
-async def paced(pace: BodyPace, receive: Receive, method: str = "POST") -> tuple[Recorder | None, float]:
-    """Run one request; the 408 comes back as the HTTPException FastAPI turns into the answer."""
+async def paced(guard: RequestGuard, receive: Receive, method: str = "POST") -> tuple[Recorder | None, float]:
+    """Run one request: its answer, or None for the 408 of a body that is too slow; and how long it took."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     recorder = Recorder()
-    try:
-        await asyncio.wait_for(pace(scope(method=method), receive, recorder), timeout=30)
-    except HTTPException as error:
-        assert error.status_code == 408
-        assert error.detail == "Request body is arriving too slowly"
-        assert error.headers == {"Connection": "close"}
+    await asyncio.wait_for(guard(scope(method=method), receive, recorder), timeout=30)
+    if recorder.status == 408:
+        assert recorder.body == {"detail": "Request body is arriving too slowly"}
+        assert recorder.headers[b"connection"] == b"close"
         return None, loop.time() - started
     return recorder, loop.time() - started
 
 
 class TestBodyPace:
+    """The guard's pace rules."""
+
     async def test_a_body_that_stops_is_cut_after_the_idle_timeout(self) -> None:
-        pace = BodyPace(reading_app(), idle_timeout_s=0.5, min_rate_bytes_s=0)
+        guard = pace(reading_app(), idle_timeout_s=0.5, min_rate_bytes_s=0)
         # One byte at once, then nothing for an hour.
-        answer, took = await paced(pace, trickle(b"{", 3600, 2, first_after_s=0))
+        answer, took = await paced(guard, trickle(b"{", 3600, 2, first_after_s=0))
         assert answer is None
         assert 0.4 < took < 10  # the idle timeout, not the hour (generous: a loaded machine)
 
     async def test_a_trickle_under_the_minimum_rate_is_cut(self) -> None:
         # Every chunk arrives well within the idle timeout, but 10 bytes/s is under the 200 bytes/s required
         # after the first 1 s of grace: cut after about 1.1 s, long before the body's 100 s.
-        pace = BodyPace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
-        answer, took = await paced(pace, trickle(b"x", 0.1, 1000))
+        guard = pace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
+        answer, took = await paced(guard, trickle(b"x", 0.1, 1000))
         assert answer is None
         assert took < 15
 
     async def test_a_body_at_a_steady_rate_is_read(self) -> None:
         # 100 bytes every 0.05 s (2000 bytes/s) against a minimum of 200 bytes/s: each chunk earns 0.5 s.
-        pace = BodyPace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
-        answer, _ = await paced(pace, trickle(b"x" * 100, 0.05, 30))
+        guard = pace(reading_app(), idle_timeout_s=1.0, min_rate_bytes_s=200)
+        answer, _ = await paced(guard, trickle(b"x" * 100, 0.05, 30))
         assert answer is not None and answer.status == 200 and answer.body == {"bytes": 3000}
 
     async def test_time_the_app_spends_between_reads_is_not_the_clients(self) -> None:
         # The app pauses 0.6 s between reads (longer than the idle timeout); the client is always ready.
-        pace = BodyPace(reading_app(pause_between_reads_s=0.6), idle_timeout_s=0.3, min_rate_bytes_s=1000)
-        answer, _ = await paced(pace, trickle(b"x" * 10, 0, 4))
+        guard = pace(reading_app(pause_between_reads_s=0.6), idle_timeout_s=0.3, min_rate_bytes_s=1000)
+        answer, _ = await paced(guard, trickle(b"x" * 10, 0, 4))
         assert answer is not None and answer.status == 200 and answer.body == {"bytes": 40}
 
     async def test_requests_without_a_body_method_are_not_wrapped(self) -> None:
@@ -191,5 +211,5 @@ class TestBodyPace:
             await send({"type": "http.response.body", "body": b""})
 
         recorder = Recorder()
-        await BodyPace(app, idle_timeout_s=0.1, min_rate_bytes_s=10)(scope(method="GET"), no_body, recorder)
+        await pace(app, idle_timeout_s=0.1, min_rate_bytes_s=10)(scope(method="GET"), no_body, recorder)
         assert recorder.status == 204
