@@ -195,9 +195,12 @@ class RequestGuard:
             # Each wait is bounded by the idle timeout and, after that first grace, by the minimum rate: the
             # client has had `waited` seconds for `received` bytes, and earned `received / rate` more.
             allowed = min(idle, idle + received / rate - waited) if rate else idle
-            # A JSON body also has one deadline for the whole body; an upload may legitimately take longer.
+            # A JSON body also has one deadline for the whole body; an upload may legitimately take longer,
+            # so for it that deadline bounds each chunk.
             total = False
-            if not streamed:
+            if streamed:
+                allowed = min(allowed, self.body_read_timeout_s)
+            else:
                 deadline = deadline or now + self.body_read_timeout_s
                 total = deadline - now < allowed
                 allowed = min(allowed, deadline - now)
