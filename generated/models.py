@@ -135,6 +135,63 @@ class Error(ResponseModel):
     """
 
 
+class Folder(ResponseModel):
+    id: str
+    name: str
+    parentId: str | None
+    owner: UserSummary
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class FolderCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=100, min_length=1, pattern='^[^/]+$')]
+    """
+    Any text but `/` (it separates the names in a folder's path).
+    """
+    parentId: Annotated[
+        str | None | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    The folder to create it in (one of the caller's); absent or null for the top level.
+    """
+
+
+class FolderList(ResponseModel):
+    data: list[Folder]
+
+
+class FolderNode(ResponseModel):
+    id: str
+    name: str
+    children: list[FolderNode]
+
+
+class FolderTree(ResponseModel):
+    data: list[FolderNode]
+
+
+class FolderUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        str | MISSING, Field(max_length=100, min_length=1, pattern='^[^/]+$')
+    ] = MISSING
+    """
+    Any text but `/` (it separates the names in a folder's path).
+    """
+    parentId: Annotated[
+        str | None | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    Where to move it (one of the caller's folders); null for the top level.
+    """
+
+
 class ForgotPasswordRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -631,3 +688,6 @@ class ValidationIssue(ResponseModel):
     loc: list[str | int]
     msg: str
     type: str
+
+
+FolderNode.model_rebuild()

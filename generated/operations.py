@@ -30,6 +30,12 @@ OPERATIONS: tuple[OperationInfo, ...] = (
     OperationInfo('resetPassword', 'POST', '/api/auth/reset-password', 'Auth', None, True, ('application/json',), None),
     OperationInfo('listSessions', 'GET', '/api/auth/sessions', 'Auth', None, False),
     OperationInfo('revokeSession', 'DELETE', '/api/auth/sessions/{id}', 'Auth', None, False),
+    OperationInfo('listFolders', 'GET', '/api/folders', 'Folders', 'files:view', False),
+    OperationInfo('createFolder', 'POST', '/api/folders', 'Folders', 'files:upload', False, ('application/json',), None),
+    OperationInfo('getFolderTree', 'GET', '/api/folders/tree', 'Folders', 'files:view', False),
+    OperationInfo('deleteFolder', 'DELETE', '/api/folders/{id}', 'Folders', 'files:delete', False),
+    OperationInfo('getFolder', 'GET', '/api/folders/{id}', 'Folders', 'files:view', False),
+    OperationInfo('updateFolder', 'PATCH', '/api/folders/{id}', 'Folders', 'files:upload', False, ('application/json',), None),
     OperationInfo('listPermissions', 'GET', '/api/permissions', 'Permissions', 'permissions:view', False),
     OperationInfo('createPermission', 'POST', '/api/permissions', 'Permissions', 'permissions:create', False, ('application/json',), None),
     OperationInfo('deletePermission', 'DELETE', '/api/permissions/{id}', 'Permissions', 'permissions:delete', False),
@@ -59,6 +65,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
 
 TAG_MODULES: dict[str, str] = {
     'Auth': 'auth',
+    'Folders': 'folders',
     'Permissions': 'permissions',
     'Roles': 'roles',
     'System': 'system',

@@ -6,17 +6,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import handlers.auth
+import handlers.folders
 import handlers.permissions
 import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, permissions, roles, system, teams, users
+from generated.routers import auth, folders, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
+        folders.build_router(handlers.folders),
         permissions.build_router(handlers.permissions),
         roles.build_router(handlers.roles),
         system.build_router(handlers.system),
