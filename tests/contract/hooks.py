@@ -11,7 +11,7 @@
   shared sessions and passwords keep working. Its password is known: change-password gets the right
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
-  (users, roles, permissions, teams with members): reads and updates share one set, each deleting operation
+  (users, roles, permissions, teams with members, the admin's folders): reads and updates share one set, each deleting operation
   has its own, so deletions do not leave the other operations (or later phases) only unknown ids. Body ids
   marked `x-references` are filled by tests/contract/references.py (its `flatmap_body` hook, and here for
   the coverage phase, which skips that hook).
@@ -188,7 +188,7 @@ def _valid_id(value: Any) -> bool:
 # rows, and one set per deleting operation (DELETE), so a deletion never takes away what another operation,
 # or a later phase, would find.
 POOL_SIZE = 3
-KINDS = ("users", "roles", "permissions", "teams")
+KINDS = ("users", "roles", "permissions", "teams", "folders")
 
 
 class Pool:
@@ -210,6 +210,8 @@ class Pool:
             body = {"name": f"Pool{tag}"}
         elif kind == "permissions":
             body = {"action": f"pool{tag}:view"}
+        elif kind == "folders":  # the admin's own (folders are private): others get 404, as they should
+            body = {"name": f"Pool {tag}"}
         else:
             body = {"name": f"Pool {self.owner} {n}"}
         row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]

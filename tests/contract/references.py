@@ -72,7 +72,12 @@ def _checked_fields(method: str, path: str) -> dict[str, str]:
 
 
 # Real rows, listed once through the API as the demo administrator (who may use every one of them).
-LISTS = {"Role": "/api/roles", "Permission": "/api/permissions", "User": "/api/users"}
+LISTS = {
+    "Role": "/api/roles",
+    "Permission": "/api/permissions",
+    "User": "/api/users",
+    "Folder": "/api/folders",  # the admin's top-level folders
+}
 
 
 @cache
