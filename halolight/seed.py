@@ -15,7 +15,8 @@ import asyncio
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from halolight.db.models import Permission, Role, RolePermission, User, UserRole, UserStatus
+from halolight.db.models import Folder, Permission, Role, RolePermission, User, UserRole, UserStatus
+from halolight.db.types import new_id
 from halolight.security.passwords import PasswordHasher
 
 DEMO_PASSWORD = "123456"  # noqa: S105 - the documented demo password of the whole HaloLight family
@@ -86,6 +87,18 @@ DEMO_USERS: list[tuple[str, str, str, str, UserStatus]] = [
     ("suspended@halolight.h7ml.cn", "suspended", "Suspended User", "USER", UserStatus.SUSPENDED),
 ]
 
+# The demo accounts' folders, as paths of names (the parent first), so `make run` shows a file tree. Stored as
+# `repositories.folders` stores folders: path `/<ownerId>/<name>/…`.
+DEMO_FOLDERS: dict[str, list[tuple[str, ...]]] = {
+    "admin@halolight.h7ml.cn": [
+        ("项目",),
+        ("项目", "HaloLight 2.0"),
+        ("项目", "HaloLight 2.0", "设计稿"),
+        ("Reports",),
+    ],
+    "demo@halolight.h7ml.cn": [("Drafts",), ("Drafts", "Marketing"), ("图片",)],
+}
+
 
 async def seed(db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool) -> None:
     existing = {p.action: p for p in (await db.scalars(select(Permission))).all()}
@@ -121,6 +134,22 @@ async def _seed_demo_users(db: AsyncSession, passwords: PasswordHasher, role_ids
         db.add(user)
         await db.flush()
         db.add(UserRole(user_id=user.id, role_id=role_ids[role_name]))
+        _seed_demo_folders(db, user.id, DEMO_FOLDERS.get(email, []))
+
+
+def _seed_demo_folders(db: AsyncSession, owner_id: str, names: list[tuple[str, ...]]) -> None:
+    """A new demo account's folders (parents listed before their children)."""
+    ids: dict[tuple[str, ...], str] = {}
+    for path in names:
+        folder = Folder(
+            name=path[-1],
+            path="/".join(("", owner_id, *path)),
+            parent_id=ids.get(path[:-1]),
+            owner_id=owner_id,
+        )
+        folder.id = new_id()
+        ids[path] = folder.id
+        db.add(folder)
 
 
 # Resources whose write verbs (and `<resource>:*`) let an account take over others: with `*`, they make an

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from halolight.db.models import Folder
 from halolight.repositories import roles
 from halolight.repositories.folders import MAX_DEPTH
-from tests.api.helpers import bearer, register
+from tests.api.helpers import ADMIN, auth_headers, bearer, register
 from tests.conftest import CountStatements
 
 pytestmark = pytest.mark.asyncio
@@ -436,3 +436,11 @@ class TestStatementCounts:
             assert answer.status_code == 200
             assert count(answer.json()) == 100  # the rows exist: the comparison is not vacuous
             assert len(many) == len(few), (few, many)
+
+
+async def test_the_demo_seed_gives_the_admin_a_tree(client: httpx.AsyncClient) -> None:
+    tree = (await client.get("/api/folders/tree", headers=await auth_headers(client, ADMIN))).json()["data"]
+    names = {node["name"]: node for node in tree}
+    assert {"项目", "Reports"} <= set(names)
+    assert names["项目"]["children"][0]["name"] == "HaloLight 2.0"
+    assert names["项目"]["children"][0]["children"][0]["name"] == "设计稿"
