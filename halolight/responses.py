@@ -17,7 +17,6 @@ A HEAD request gets the headers only; the stream is closed unread.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, ClassVar
 
@@ -25,7 +24,6 @@ from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
 JSON_MEDIA_TYPE = "application/json"
-log = logging.getLogger("halolight")
 
 
 class TypedResponse:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import httpx
+import pytest
+from starlette.responses import StreamingResponse
+
+from halolight.responses import LengthMismatch, TypedResponse, to_response
 
 
 def _seen() -> dict[str, Any]:
@@ -124,3 +130,31 @@ async def test_a_streamed_text_body(scratch_client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     assert response.text == "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+
+
+async def test_a_stream_of_another_length_than_declared_is_cut() -> None:
+    """Never passed off as the whole file: the server aborts the connection instead of ending the body."""
+
+    @dataclass(frozen=True, kw_only=True)
+    class Sized(TypedResponse):
+        STATUS: ClassVar[int] = 200
+        MEDIA_TYPE: ClassVar[str | None] = "application/octet-stream"
+        HEADERS: ClassVar[dict[str, str]] = {"content_length": "Content-Length"}
+
+        content: AsyncIterable[bytes]
+        content_length: int
+
+    async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+
+    for parts, declared in (((b"abc", b"de"), 4), ((b"ab",), 3)):
+        response = await to_response(Sized(content=chunks(*parts), content_length=declared))
+        assert response.headers["content-length"] == str(declared)
+        assert isinstance(response, StreamingResponse)
+        with pytest.raises(LengthMismatch):
+            async for _ in response.body_iterator:
+                pass
+    exact = await to_response(Sized(content=chunks(b"ab", b"c"), content_length=3))
+    assert isinstance(exact, StreamingResponse)
+    assert [c async for c in exact.body_iterator] == [b"ab", b"c"]

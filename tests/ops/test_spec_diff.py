@@ -156,6 +156,20 @@ def test_removing_an_optional_response_field_fails(spec: Spec, tmp_path: Path) -
     assert "GET /api/users: response 200 (application/json): field 'data[].nickname' removed" in result.stdout
 
 
+def test_a_recursive_schema_is_compared_too(spec: Spec, tmp_path: Path) -> None:
+    """The folder tree's node holds nodes: a field it loses is found where the node is first inlined."""
+
+    def drop_node_name(copied: Spec) -> None:
+        node = schemas(copied)["FolderNode"]
+        node["required"].remove("name")
+        del node["properties"]["name"]
+
+    assert compare(tmp_path, spec, spec).returncode == 0
+    result = compare(tmp_path, spec, changed(spec, drop_node_name))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "GET /api/folders/tree: response 200 (application/json): field 'data[].name' removed" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("before", "after", "passes"),
     [

@@ -99,6 +99,24 @@ function spellNull(node) {
   return out;
 }
 
+// The `$ref`s a dereference that ignores cycles leaves (every reference to a schema on a cycle, such as a
+// tree node whose `children` are nodes), unrolled once: the schema is inlined where it is first referenced,
+// and a reference back to a schema being inlined becomes `{"x-cycle": "<ref>"}` (openapi-diff would try to
+// inline it again, and fail). A change to the node is then seen where it is inlined.
+function unrollCycles(node, root, inlining = []) {
+  if (Array.isArray(node)) return node.map((value) => unrollCycles(value, root, inlining));
+  if (!node || typeof node !== "object") return node;
+  if (typeof node.$ref === "string") {
+    if (inlining.includes(node.$ref)) return { "x-cycle": node.$ref };
+    const target = node.$ref
+      .slice(2)
+      .split("/")
+      .reduce((at, part) => at[part.replaceAll("~1", "/").replaceAll("~0", "~")], root);
+    return unrollCycles(target, root, [...inlining, node.$ref]);
+  }
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, unrollCycles(value, root, inlining)]));
+}
+
 // The operations of a spec by "METHOD /path", dereferenced (self-contained, so equal JSON means no change)
 // and with the path item's parameters merged in; also info.version.
 async function load(text, label) {
@@ -106,8 +124,8 @@ async function load(text, label) {
   try {
     spec = yaml.load(text);
     const v30 = new Converter(spec).convert();
-    // A recursive schema cannot be inlined; it stops here with a clear message rather than deep in a library.
-    const inlined = await $RefParser.dereference(v30, { dereference: { circular: false } });
+    const inlined = await $RefParser.dereference(v30, { dereference: { circular: "ignore" } });
+    inlined.paths = unrollCycles(inlined.paths ?? {}, inlined);
     spec = { version: String(spec.info?.version ?? ""), v30: inlined };
   } catch (error) {
     fail(`cannot read the ${label} spec: ${error.message.split("\n")[0]}`);
