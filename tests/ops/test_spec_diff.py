@@ -167,7 +167,9 @@ def test_a_recursive_schema_is_compared_too(spec: Spec, tmp_path: Path) -> None:
     assert compare(tmp_path, spec, spec).returncode == 0
     result = compare(tmp_path, spec, changed(spec, drop_node_name))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "GET /api/folders/tree: response 200 (application/json): field 'data[].name' removed" in result.stdout
+    assert (
+        "GET /api/folders/tree: response 200 (application/json): field 'data[].name' removed" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(
