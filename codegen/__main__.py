@@ -119,7 +119,7 @@ def generate(out: Path, spec: Path = SPEC, package: str = "generated", handlers:
         (out / "routers" / f"{routers.module_name(tag)}.py").write_text(text, encoding="utf-8")
     index = routers.render_router_index(tags, package, handlers)
     (out / "routers" / "__init__.py").write_text(index, encoding="utf-8")
-    (out / "operations.py").write_text(routers.render_index(tags, ops), encoding="utf-8")
+    (out / "operations.py").write_text(routers.render_index(document, tags, ops), encoding="utf-8")
     (out / "__init__.py").write_text(routers.HEADER, encoding="utf-8")
 
 

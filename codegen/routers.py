@@ -391,7 +391,7 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         successes = [_Success(document, op, code) for code in op.success_codes()]
         simple = _is_simple(successes)
         # A download (a GET with a streamed answer) answers HEAD too: the same headers, no body.
-        head = op.method == "get" and any(success.streamed for success in successes)
+        head = _answers_head(document, op)
         if head:
             imports.add("fastapi", "Request")
             route_args.insert(0, "request: Request")
@@ -501,7 +501,12 @@ def _error_model(document: dict[str, Any], op: Operation, code: str) -> str:
     return _ref_name(schema["$ref"]) if "$ref" in schema else "Error"
 
 
-def render_index(tags: list[str], ops: list[Operation]) -> str:
+def _answers_head(document: dict[str, Any], op: Operation) -> bool:
+    """A GET with a streamed answer (a download) is routed for HEAD too (`render_tag`)."""
+    return op.method == "get" and any(_Success(document, op, code).streamed for code in op.success_codes())
+
+
+def render_index(document: dict[str, Any], tags: list[str], ops: list[Operation]) -> str:
     out = [HEADER, '"""Every operation of the spec and the router builder of every tag."""\n\n']
     out.append("from __future__ import annotations\n\n")
     out.append("from typing import NamedTuple\n\n\n")
@@ -513,12 +518,16 @@ def render_index(tags: list[str], ops: list[Operation]) -> str:
     out.append("    # The request body's media type (empty: no body) and its size limit (None: the global\n")
     out.append("    # one); the request guard applies them before routing.\n")
     out.append("    media_types: tuple[str, ...] = ()\n")
-    out.append("    max_body_bytes: int | None = None\n\n\n")
+    out.append("    max_body_bytes: int | None = None\n")
+    out.append("    # A GET with a streamed answer (a download) answers HEAD too.\n")
+    out.append("    head: bool = False\n\n\n")
     out.append("OPERATIONS: tuple[OperationInfo, ...] = (\n")
     for op in sorted(ops, key=lambda o: (o.tag, o.path, o.method)):
         extra = ""
         if op.body_media_type is not None:
             extra = f", ({op.body_media_type!r},), {op.max_body_bytes!r}"
+        if _answers_head(document, op):
+            extra += ", head=True"
         out.append(
             f"    OperationInfo({op.operation_id!r}, {op.method.upper()!r}, {op.path!r}, {op.tag!r}, "
             f"{op.permission!r}, {op.public!r}{extra}),\n"

@@ -17,6 +17,8 @@ class OperationInfo(NamedTuple):
     # one); the request guard applies them before routing.
     media_types: tuple[str, ...] = ()
     max_body_bytes: int | None = None
+    # A GET with a streamed answer (a download) answers HEAD too.
+    head: bool = False
 
 
 OPERATIONS: tuple[OperationInfo, ...] = (

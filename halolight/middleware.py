@@ -76,20 +76,21 @@ class OperationTable:
 
     def find(self, method: str, path: str) -> OperationInfo | None:
         if method == "HEAD":  # downloads answer HEAD as their GET (generated routes)
-            method = "GET"
+            found = self.find("GET", path)
+            return found if found is not None and found.head else None
         found = self.exact.get((method, path))
         if found is not None:
             return found
         return next((op for pattern, op in self.templated.get(method, ()) if pattern.match(path)), None)
 
     def allowed_methods(self, path: str) -> list[str]:
-        """The spec's methods for `path` (the `Allow` header of a 405), with the same precedence."""
-        exact = {method for method, template in self.exact if template == path}
-        if exact:
-            return sorted(exact)
-        return sorted(
-            method for method, entries in self.templated.items() if any(p.match(path) for p, _ in entries)
-        )
+        """The spec's methods for `path` (the `Allow` header of a 405), with the same precedence; HEAD where
+        a download's GET answers it."""
+        found = [op for (_, template), op in self.exact.items() if template == path]
+        if not found:
+            found = [op for entries in self.templated.values() for p, op in entries if p.match(path)]
+        methods = {op.method for op in found} | {"HEAD" for op in found if op.head}
+        return sorted(methods)
 
 
 def _accepts(media_types: Sequence[str], content_type: str) -> bool:

@@ -91,7 +91,11 @@ async def test_a_method_the_path_does_not_declare_is_405_with_allow(scratch_clie
         )
         assert response.status_code == 405, (method, response.text)
         assert response.json() == {"detail": "Method Not Allowed"}
-        assert response.headers["allow"] == "GET, PATCH"
+        assert response.headers["allow"] == "GET, HEAD, PATCH"  # the download answers HEAD
+    # A JSON GET does not answer HEAD, and says so.
+    head = await scratch_client.head("/counters/c1")
+    assert head.status_code == 405
+    assert head.headers["allow"] == "GET"
 
 
 async def test_delete_bodies_are_checked_like_the_others(client: Any) -> None:
