@@ -47,6 +47,7 @@ import pytest
 from halolight.db import migrate
 from halolight.serve import seed_database
 from halolight.settings import Settings
+from tests.debian import apt_install
 from tests.ops.helpers import free_port
 from tests.pg import TestServer
 
@@ -73,20 +74,10 @@ def _ensure_tools() -> str | None:
     missing = [tool for tool in ("buildah", "debootstrap") if shutil.which(tool) is None]
     if not missing:
         return None
-    if shutil.which("apt-get") is None:
-        return f"{' and '.join(missing)} not installed, and apt-get is not available to install them"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
-    install.append("debian-archive-keyring")  # debootstrap checks the mirror's signature with it
-    try:
-        for command in (["apt-get", "update", "-qq"], install):
-            subprocess.run(
-                command, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=600
-            )
-    except subprocess.CalledProcessError as error:
-        return f"apt-get could not install {' and '.join(missing)}: {error.stderr.decode()[-500:]}"
-    except subprocess.TimeoutExpired:
-        return f"apt-get did not install {' and '.join(missing)} within 10 minutes"
+    # debian-archive-keyring: debootstrap checks the mirror's signature with it.
+    reason = apt_install(*missing, "debian-archive-keyring")
+    if reason is not None:
+        return f"{' and '.join(missing)} not installed, and apt-get could not install them: {reason}"
     still = [tool for tool in missing if shutil.which(tool) is None]
     return f"apt-get ran but {' and '.join(still)} is still missing" if still else None
 
