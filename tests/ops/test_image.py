@@ -62,6 +62,7 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 IMAGE_UID = 10001  # the Dockerfile's `useradd --uid`
 STORAGE_PREFIX = "halolight-image-test-"
 MB = 1_000_000
+BUILDAH_LINE = re.compile(r"(DEBU|INFO|WARN|ERRO)\[\d+\] ")
 
 
 # --- tools and host facts -----------------------------------------------------------------------------------
@@ -598,7 +599,8 @@ class Container:
 
 
 def _json_lines(output: str) -> list[dict[str, Any]]:
-    lines = [line for line in output.splitlines() if line.strip()]
+    """Every line the container wrote, parsed; buildah's own warnings (`WARN[0000] …`) are not the image's."""
+    lines = [line for line in output.splitlines() if line.strip() and not BUILDAH_LINE.match(line)]
     parsed = []
     for line in lines:
         try:
