@@ -31,6 +31,7 @@ from tests.pg import TestServer, server_fixture
 # --no-loadscope-reorder) each worker starts with one of them, in parallel with the rest, instead of being
 # handed one last and finishing alone. Prefixes of node ids; the rest keeps its order.
 SLOW_FIRST = (
+    "tests/ops/test_image.py",  # mostly waiting: on debootstrap's downloads, on buildah
     "tests/contract/",
     "tests/codegen/test_scratch_contract.py",
     "tests/ops/test_embedded.py",
@@ -46,6 +47,22 @@ def _slowness_rank(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_slowness_rank)  # stable
+
+
+# Lines a test records with `record_property("report", line)` (the image's size, build times), printed at the
+# end of the run; under pytest-xdist they travel with the test reports.
+_REPORTED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "report" and value not in _REPORTED:
+            _REPORTED.append(str(value))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _REPORTED:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

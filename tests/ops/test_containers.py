@@ -1,7 +1,7 @@
 """The shipped container files: compose validated by a real Compose implementation, the image's shape, and
 the application running without the embedded-database extra that the image leaves out.
 
-No Docker engine runs on these machines, so the image itself is not built here (README, Known limits)."""
+No Docker engine runs on these machines: tests/ops/test_image.py builds and runs the image with buildah."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ never used). Any request to another host than the API is refused and fails the t
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.debian import apt_install
 from tests.ops.helpers import Server, free_port, serve, shared_tmp
 from tests.pg import TestServer
 
@@ -36,13 +36,9 @@ def _ensure_chromium() -> str | None:
     """The path of Debian's chromium, installing it if needed; None (and why) where that is impossible."""
     if Path(CHROMIUM).exists():
         return None
-    if shutil.which("apt-get") is None:
-        return "Debian's chromium is not installed and apt-get is not available"
-    try:
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-            subprocess.run(command, check=True, capture_output=True, timeout=900)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, PermissionError) as error:
-        return f"chromium could not be installed with apt-get ({error})"
+    reason = apt_install("chromium", recommends=True)
+    if reason is not None:
+        return f"Debian's chromium is not installed and could not be installed with apt-get: {reason}"
     return None if Path(CHROMIUM).exists() else "apt-get ran but /usr/bin/chromium is still missing"
 
 
