@@ -306,7 +306,7 @@ def _base_tree() -> tuple[Path, float | None]:
 class Buildah:
     """buildah with its own storage folder (root, run root), so nothing of the host's storage is touched."""
 
-    def __init__(self, top: Path) -> None:
+    def __init__(self, top: Path, driver: str = "overlay") -> None:
         self.top = top
         self.argv = [
             "buildah",
@@ -315,8 +315,18 @@ class Buildah:
             "--runroot",
             str(top / "run"),
             "--storage-driver",
-            "overlay",
+            driver,
         ]
+
+    def works(self) -> bool:
+        """Whether this storage driver can mount a container here (overlay needs the kernel's support)."""
+        container = self("from", "scratch", timeout=60, check=False)
+        if not container:
+            return False
+        mounted = _run([*self.argv, "mount", container], timeout=60, check=False).returncode == 0
+        self("umount", container, timeout=60, check=False)
+        self("rm", container, timeout=60, check=False)
+        return mounted
 
     def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> str:
         return _run([*self.argv, *args], timeout=timeout, check=check).stdout.strip()
@@ -348,7 +358,14 @@ def _private_storage() -> Buildah:
             _remove_tree(old)
     top = Path(tempfile.mkdtemp(prefix=STORAGE_PREFIX, dir=tmp))
     (top / "pid").write_text(str(os.getpid()))
-    return Buildah(top)
+    overlay = Buildah(top)
+    if overlay.works():
+        return overlay
+    # A kernel (or sandbox) without overlay mounts: vfs copies each layer, slower but it works anywhere.
+    overlay.close()
+    top.mkdir()
+    (top / "pid").write_text(str(os.getpid()))
+    return Buildah(top, "vfs")
 
 
 def _import_base(buildah: Buildah, tar: Path) -> None:
