@@ -59,6 +59,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         environment="test",
         bcrypt_rounds=4,
         mail_outbox_dir=str(tmp_path_factory.mktemp("outbox")),
+        storage_local_dir=str(tmp_path_factory.mktemp("files")),
         auth_rate_limit="1000/minute",
     )
 
