@@ -194,6 +194,8 @@ class Settings(BaseSettings):
     storage_local_dir: str = "var/files"
     # Unset: AWS's own endpoint for STORAGE_S3_REGION. SeaweedFS, MinIO, Ceph, R2, ...: their URL.
     storage_s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # The store's URL as browsers reach it, for presigned download URLs (unset: STORAGE_S3_ENDPOINT_URL).
+    storage_s3_public_endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     # A DNS label (3-63 of a-z 0-9 . -), as every S3 implementation requires.
     storage_s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     storage_s3_region: str = "us-east-1"
@@ -218,6 +220,7 @@ class Settings(BaseSettings):
         "smtp_password",
         "metrics_token",
         "storage_s3_endpoint_url",
+        "storage_s3_public_endpoint_url",
         "storage_s3_bucket",
         "storage_s3_access_key_id",
         "storage_s3_secret_access_key",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -100,20 +100,34 @@ class S3Storage:
         self.bucket = settings.storage_s3_bucket
         self.part_size = settings.storage_s3_part_size_mb * 1024 * 1024
         self._settings = settings
-        self._client_stack: AsyncExitStack | None = None
-        self._client_instance: S3Client | None = None
+        self._stack = AsyncExitStack()
+        self._clients: tuple[S3Client, S3Client] | None = None
         self._lock = asyncio.Lock()
 
     async def _client(self) -> S3Client:
-        # Built on first use, inside the event loop that will use it (aiohttp sessions belong to one loop);
-        # building one opens no connection.
-        if self._client_instance is None:
-            async with self._lock:
-                if self._client_instance is None:
-                    self._client_instance = await self._open_client()
-        return self._client_instance
+        return (await self._both())[0]
 
-    async def _open_client(self) -> S3Client:
+    async def _signer(self) -> S3Client:
+        """The client whose endpoint goes into presigned URLs: STORAGE_S3_PUBLIC_ENDPOINT_URL when the API
+        reaches the store by another name than browsers do (`http://storage:8333` inside compose). The host
+        is part of the signature, so the URL must be signed for the name the browser will use."""
+        return (await self._both())[1]
+
+    async def _both(self) -> tuple[S3Client, S3Client]:
+        # Built on first use, inside the event loop that will use them (aiohttp sessions belong to one
+        # loop); building a client opens no connection.
+        if self._clients is None:
+            async with self._lock:
+                if self._clients is None:
+                    session = get_session()
+                    settings = self._settings
+                    client = await self._open_client(session, settings.storage_s3_endpoint_url)
+                    public = settings.storage_s3_public_endpoint_url
+                    signer = client if public is None else await self._open_client(session, public)
+                    self._clients = (client, signer)
+        return self._clients
+
+    async def _open_client(self, session: AioSession, endpoint_url: str | None) -> S3Client:
         settings = self._settings
         secret = settings.storage_s3_secret_access_key
         config = AioConfig(
@@ -128,11 +142,10 @@ class S3Storage:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        stack = AsyncExitStack()
-        client = await stack.enter_async_context(
-            get_session().create_client(
+        client = await self._stack.enter_async_context(
+            session.create_client(
                 "s3",
-                endpoint_url=settings.storage_s3_endpoint_url,
+                endpoint_url=endpoint_url,
                 region_name=settings.storage_s3_region,
                 aws_access_key_id=settings.storage_s3_access_key_id,
                 aws_secret_access_key=secret.get_secret_value() if secret else None,
@@ -142,13 +155,12 @@ class S3Storage:
         # botocore asks for `Expect: 100-continue` on uploads, and aiohttp then waits for the "100 Continue"
         # with no timeout at all: a hung store would hold the upload forever. The header is not signed.
         client.meta.events.register("before-sign.s3", _no_expect_header)
-        self._client_stack = stack
         return client
 
     async def close(self) -> None:
-        if self._client_stack is not None:
-            await self._client_stack.aclose()
-            self._client_stack = self._client_instance = None
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+        self._clients = None
 
     async def put(
         self,
@@ -287,7 +299,7 @@ class S3Storage:
 
     async def download_url(self, key: str, *, filename: str, content_type: str, expires_s: int) -> str | None:
         check_key(key)
-        client = await self._client()
+        client = await self._signer()
         # Signed locally (no request): the query parameters are part of the signature, so neither the
         # key nor the file name can be changed by whoever holds the URL.
         return await client.generate_presigned_url(

@@ -85,6 +85,26 @@ class TestDownloadUrl:
                 assert answer.status_code == 403, bad
                 assert expected(100, seed=2) not in answer.content
 
+    async def test_urls_are_signed_for_the_public_endpoint(self, seaweed: SeaweedServer) -> None:
+        """The API reaches the store as 127.0.0.1, browsers as localhost: the URL names (and signs) the
+        latter, and the store refuses it under the other name."""
+        public = seaweed.endpoint_url.replace("127.0.0.1", "localhost")
+        store = S3Storage(
+            s3_settings(seaweed, await new_bucket(seaweed), storage_s3_public_endpoint_url=public)
+        )
+        try:
+            key = await put(store, 100)
+            url = await store.download_url(key, filename="a.txt", content_type="text/plain", expires_s=60)
+            assert url is not None and url.startswith(f"{public}/{store.bucket}/{key}?")
+            async with httpx.AsyncClient() as client:
+                answer = await client.get(url)
+                assert (answer.status_code, answer.content) == (200, expected(100))
+                internal = url.replace(public, seaweed.endpoint_url)
+                assert (await client.get(internal)).status_code == 403
+        finally:
+            await store.close()
+            await drop_bucket(seaweed, store.bucket)
+
     async def test_an_expired_url_is_refused(self, s3: S3Storage) -> None:
         key = await put(s3, 100)
         url = await s3.download_url(key, filename="a.txt", content_type="text/plain", expires_s=1)
