@@ -35,6 +35,7 @@ SLOW_FIRST = (
     "tests/codegen/test_scratch_contract.py",
     "tests/ops/test_embedded.py",
     "tests/api/test_production.py",
+    "tests/storage/test_storage.py",
     "tests/ops/",
     "tests/server/",
 )
