@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate revision test fuzz check clean bench bench-quick sdk spec-diff
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate storage-gc revision test fuzz check clean bench bench-quick sdk spec-diff
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -17,6 +17,7 @@ help:
 	@echo "make fuzz       long schemathesis run (stateful included)"
 	@echo "make migrate    alembic upgrade head + seed, nothing else"
 	@echo "make reset-db   delete the embedded database's data (asks first)"
+	@echo "make storage-gc report stored files without a row and rows without bytes (YES=1 removes the objects)"
 	@echo "make check      check-gen + lint + test (what CI runs)"
 	@echo "make bench      API vs a ceiling app on 100,000 users with wrk (< 10 min): bench/results.md"
 	@echo "make bench-quick  the same with short runs (< 2 min)"
@@ -62,6 +63,11 @@ reset-db: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/halolight db seed
+
+# Orphans in both directions between the file store (STORAGE_BACKEND) and the `files` table; reports only,
+# unless YES=1, which removes the orphan objects (never rows).
+storage-gc: $(STAMP)
+	$(BIN)/halolight storage gc $(if $(YES),--yes,)
 
 revision: $(STAMP)
 	@test -n "$(m)" || (echo 'usage: make revision m="what changes"' && exit 1)

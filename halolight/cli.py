@@ -8,7 +8,9 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -22,7 +24,9 @@ from halolight.errors import ApiError, ValidationFailed
 from halolight.repositories import roles, users
 from halolight.security.passwords import PasswordHasher, check_new_password
 from halolight.seed import seed
+from halolight.services import storage_gc
 from halolight.settings import ConfigurationError, Settings, load_settings
+from halolight.storage import FILES_PREFIX, StorageError, build_storage
 
 ADMIN_ROLE = "ADMIN"
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "openapi.yaml"
@@ -168,6 +172,83 @@ def openapi_bundle(output: Path | None, fmt: str | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@main.group("storage")
+def storage_group() -> None:
+    """Stored file bytes (STORAGE_BACKEND): a local folder or an S3-compatible store."""
+
+
+REPORT_LINES = 50  # per kind; the counts are always whole
+
+
+@storage_group.command("gc")
+@click.option("--yes", is_flag=True, help="Remove the orphan objects found (otherwise only report them).")
+@click.option(
+    "--grace-minutes",
+    type=click.IntRange(min=0),
+    help="Leave objects younger than this alone (default: STORAGE_GC_GRACE_MINUTES).",
+)
+def storage_gc_command(yes: bool, grace_minutes: int | None) -> None:
+    """Find where stored bytes and `files` rows disagree, in both directions (as `make storage-gc`).
+
+    Objects no `files.path` names, older than the grace period (uploads in flight have bytes before their
+    row), are reported, and removed with --yes. Rows whose object is missing are reported, never deleted.
+    """
+    settings = _settings()
+    grace = timedelta(minutes=settings.storage_gc_grace_minutes if grace_minutes is None else grace_minutes)
+    with _database(settings) as database:
+        report = asyncio.run(_storage_gc(settings, database.url, grace, remove=yes))
+    for line in gc_lines(settings, report, grace, removing=yes):
+        click.echo(line)
+
+
+async def _storage_gc(settings: Settings, url: str, grace: timedelta, *, remove: bool) -> storage_gc.GcReport:
+    engine = create_engine(settings, url)
+    storage = build_storage(settings)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            return await storage_gc.collect(storage, db, grace=grace, remove=remove)
+    except ApiError as error:  # StorageUnavailable
+        raise click.ClickException(f"storage: {error.message}") from None
+    except StorageError as error:
+        raise click.ClickException(f"storage: {error}") from None
+    finally:
+        await storage.close()
+        await engine.dispose()
+
+
+def gc_lines(
+    settings: Settings, report: storage_gc.GcReport, grace: timedelta, *, removing: bool
+) -> list[str]:
+    where = (
+        f"s3 bucket {settings.storage_s3_bucket}"
+        if settings.storage_backend == "s3"
+        else f"local folder {Path(settings.storage_local_dir).resolve()}"
+    )
+    minutes = int(grace.total_seconds() // 60)
+    lines = [f"storage gc: {where}: {report.objects} objects under {FILES_PREFIX}"]
+    lines.append(f"objects without a row, older than {minutes} min: {len(report.orphans)}")
+    lines += [
+        f"  {o.key} {o.size} bytes {o.modified:%Y-%m-%dT%H:%M:%SZ}" for o in report.orphans[:REPORT_LINES]
+    ]
+    lines += _more(report.orphans)
+    lines.append(f"objects without a row, younger (left alone): {len(report.young_orphans)}")
+    lines.append(f"rows without an object (reported only, never deleted): {len(report.rows_without_bytes)}")
+    lines += [
+        f"  file {r.id} owner {r.owner_id} path {r.path!r} name {r.name!r}"
+        for r in report.rows_without_bytes[:REPORT_LINES]
+    ]
+    lines += _more(report.rows_without_bytes)
+    if removing:
+        lines.append(f"removed {report.removed} objects")
+    elif report.orphans:
+        lines.append(f"nothing removed; run with --yes to remove the {len(report.orphans)} objects")
+    return lines
+
+
+def _more(items: list[Any]) -> list[str]:
+    return [f"  … and {len(items) - REPORT_LINES} more"] if len(items) > REPORT_LINES else []
 
 
 @main.group("users")

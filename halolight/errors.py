@@ -68,6 +68,16 @@ class ServiceUnavailable(ApiError):
     default_message = "Service temporarily unavailable"
 
 
+class StorageUnavailable(ServiceUnavailable):
+    """The object store did not answer in time (or refused the connection). Only operations that touch
+    stored bytes raise it; the client may retry after a few seconds."""
+
+    default_message = "File storage temporarily unavailable"
+
+    def __init__(self, retry_after_s: int = 5) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after_s)})
+
+
 class ValidationFailed(ApiError):
     """A semantic validation failure, rendered in the same list shape as request-validation 422s."""
 

@@ -17,6 +17,7 @@ from halolight.security.passwords import PasswordHasher
 from halolight.security.throttle import Throttle
 from halolight.security.tokens import TokenCodec
 from halolight.settings import Settings
+from halolight.storage import Storage, build_storage
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Runtime:
     passwords: PasswordHasher
     throttle: Throttle
     mail: MailSender
+    # Where file bytes live (halolight/storage/): a local folder or an S3-compatible store. Building it
+    # reaches nothing, so the API starts (and serves everything but files) while the store is down.
+    storage: Storage
     # Fire-and-forget work started after a commit (mail): held here so it is not garbage-collected
     # mid-flight, and awaited on shutdown so a graceful stop does not drop it.
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
@@ -57,6 +61,7 @@ class Runtime:
                 settings.rate_limit_storage_url,
             ),
             mail=build_mail_sender(settings),
+            storage=build_storage(settings),
         )
 
     def spawn(self, work: Awaitable[None], what: str) -> None:
@@ -79,6 +84,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.drain()
+        await self.storage.close()
         await self.reads.close()
         await self.engine.dispose()
         await self.gate.close()

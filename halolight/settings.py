@@ -188,8 +188,43 @@ class Settings(BaseSettings):
     # uses a fresh private folder per run.
     prometheus_multiproc_dir: str | None = None
 
+    # Where file bytes live (halolight/storage/): `local`, a folder on this host, or `s3`, any S3-compatible
+    # object store. Keys are made by the server, never taken from a client's file name.
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_local_dir: str = "var/files"
+    # Unset: AWS's own endpoint for STORAGE_S3_REGION. SeaweedFS, MinIO, Ceph, R2, ...: their URL.
+    storage_s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # The store's URL as browsers reach it, for presigned download URLs (unset: STORAGE_S3_ENDPOINT_URL).
+    storage_s3_public_endpoint_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # A DNS label (3-63 of a-z 0-9 . -), as every S3 implementation requires.
+    storage_s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str | None = Field(default=None, repr=False)
+    storage_s3_secret_access_key: SecretStr | None = Field(default=None, repr=False)
+    # `path` (https://host/bucket/key: SeaweedFS, MinIO) or `virtual` (https://bucket.host/key: AWS).
+    storage_s3_addressing_style: Literal["path", "virtual"] = "path"
+    # Uploads larger than one part go up as S3 multipart uploads of this size (S3's minimum part is 5 MiB);
+    # a worker holds about two parts of each upload in memory at once.
+    storage_s3_part_size_mb: int = Field(default=8, ge=5, le=512)
+    # An unreachable store answers 503 within these bounds (each request is tried once).
+    storage_connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    storage_read_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # `halolight storage gc` leaves stored objects younger than this alone: an upload in flight has its
+    # bytes before its row commits.
+    storage_gc_grace_minutes: int = Field(default=60, ge=0, le=7 * ONE_DAY_MINUTES)
+
     @field_validator(
-        "smtp_host", "smtp_port", "smtp_username", "smtp_password", "metrics_token", mode="before"
+        "smtp_host",
+        "smtp_port",
+        "smtp_username",
+        "smtp_password",
+        "metrics_token",
+        "storage_s3_endpoint_url",
+        "storage_s3_public_endpoint_url",
+        "storage_s3_bucket",
+        "storage_s3_access_key_id",
+        "storage_s3_secret_access_key",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -213,6 +248,7 @@ class Settings(BaseSettings):
                 "HTTP_MAX_REQUESTS_PER_CLIENT: at most half of HTTP_MAX_CONNECTIONS, so that one address "
                 "cannot take a worker's connections"
             )
+        problems += self._storage_problems()
         if self.mail_backend == "smtp" and not self.smtp_host:
             problems.append("SMTP_HOST: required when MAIL_BACKEND is smtp")
         if self.mail_backend == "smtp" and "@" not in parseaddr(self.mail_from)[1]:
@@ -250,6 +286,19 @@ class Settings(BaseSettings):
                 "unsafe_settings", "\n".join(problems).replace("{", "(").replace("}", ")")
             )
         return self
+
+    def _storage_problems(self) -> list[str]:
+        if self.storage_backend != "s3":
+            return []
+        problems = [
+            f"{name.upper()}: required when STORAGE_BACKEND is s3"
+            for name in ("storage_s3_bucket", "storage_s3_access_key_id", "storage_s3_secret_access_key")
+            if getattr(self, name) is None
+        ]
+        if self.environment == "production" and self.storage_s3_secret_access_key is not None:
+            secret = self.storage_s3_secret_access_key.get_secret_value()
+            problems += secret_problems("STORAGE_S3_SECRET_ACCESS_KEY", secret)
+        return problems
 
     def startup_warnings(self) -> list[str]:
         warnings = []

@@ -36,6 +36,7 @@ SLOW_FIRST = (
     "tests/codegen/test_scratch_contract.py",
     "tests/ops/test_embedded.py",
     "tests/api/test_production.py",
+    "tests/storage/test_storage.py",
     "tests/ops/",
     "tests/server/",
 )
@@ -76,6 +77,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         environment="test",
         bcrypt_rounds=4,
         mail_outbox_dir=str(tmp_path_factory.mktemp("outbox")),
+        storage_local_dir=str(tmp_path_factory.mktemp("files")),
         auth_rate_limit="1000/minute",
     )
 

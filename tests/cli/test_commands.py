@@ -24,6 +24,8 @@ COMMANDS = [
     ["openapi"],
     ["openapi", "lint"],
     ["openapi", "bundle"],
+    ["storage"],
+    ["storage", "gc"],
 ]
 
 

@@ -10,10 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.debian import debian_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"JWT_SECRET_KEY": "x" * 8, "JWT_REFRESH_SECRET_KEY": "y" * 8}
+SECRETS = {
+    "JWT_SECRET_KEY": "x" * 8,
+    "JWT_REFRESH_SECRET_KEY": "y" * 8,
+    "STORAGE_S3_ACCESS_KEY_ID": "halolight",
+    "STORAGE_S3_SECRET_ACCESS_KEY": "z" * 8,
+}
 
 
 def _compose() -> str:
@@ -36,9 +43,26 @@ def test_compose_file_is_valid_and_needs_the_secrets() -> None:
     valid = _config(SECRETS)
     assert valid.returncode == 0, valid.stderr
     assert "ENVIRONMENT: production" in valid.stdout
-    missing = _config({})
+    missing = _config({k: v for k, v in SECRETS.items() if k.startswith("STORAGE_")})
     assert missing.returncode != 0
     assert "set JWT_SECRET_KEY" in missing.stderr
+    without_store = _config({k: v for k, v in SECRETS.items() if not k.startswith("STORAGE_")})
+    assert without_store.returncode != 0
+    assert "set STORAGE_S3_" in without_store.stderr
+
+
+def test_compose_gives_the_api_an_s3_store() -> None:
+    config = yaml.safe_load(_config(SECRETS).stdout)
+    storage = config["services"]["storage"]
+    assert storage["image"].startswith("chrislusf/seaweedfs:")
+    assert "-s3" in storage["command"]
+    assert storage["environment"]["AWS_SECRET_ACCESS_KEY"] == SECRETS["STORAGE_S3_SECRET_ACCESS_KEY"]
+    api = config["services"]["api"]["environment"]
+    assert api["STORAGE_BACKEND"] == "s3"
+    assert api["STORAGE_S3_ENDPOINT_URL"] == "http://storage:8333"
+    assert api["STORAGE_S3_SECRET_ACCESS_KEY"] == SECRETS["STORAGE_S3_SECRET_ACCESS_KEY"]
+    assert api["STORAGE_S3_BUCKET"] == "halolight-files"
+    assert "storage" in config["services"]["api"]["depends_on"]
 
 
 def test_image_is_multi_stage_non_root_with_a_readiness_healthcheck() -> None:

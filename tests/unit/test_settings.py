@@ -8,7 +8,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -245,6 +245,69 @@ class TestServingEdge:
             "HTTP_BODY_MIN_RATE_BYTES_S: Input should be greater than or equal to 0",
             "HTTP_MAX_CONNECTIONS: Input should be greater than or equal to 2",
             "HTTP_BACKLOG: Input should be greater than or equal to 128",
+        ]
+
+
+class TestStorage:
+    """Where file bytes live (halolight/storage/): a folder by default, or an S3-compatible store."""
+
+    S3: ClassVar[dict[str, str]] = {
+        "storage_backend": "s3",
+        "storage_s3_endpoint_url": "http://localhost:8333",
+        "storage_s3_bucket": "halolight-files",
+        "storage_s3_access_key_id": "halolight",
+    }
+
+    def test_defaults(self) -> None:
+        settings = Settings(_env_file=None)
+        assert settings.storage_backend == "local"
+        assert settings.storage_local_dir == "var/files"
+        assert settings.storage_s3_part_size_mb == 8
+        assert (settings.storage_connect_timeout_s, settings.storage_read_timeout_s) == (2, 10)
+        assert settings.storage_gc_grace_minutes == 60
+
+    def test_s3_needs_a_bucket_and_credentials(self) -> None:
+        assert problems(storage_backend="s3") == [
+            "STORAGE_S3_BUCKET: required when STORAGE_BACKEND is s3",
+            "STORAGE_S3_ACCESS_KEY_ID: required when STORAGE_BACKEND is s3",
+            "STORAGE_S3_SECRET_ACCESS_KEY: required when STORAGE_BACKEND is s3",
+        ]
+
+    def test_s3_from_the_environment_keeps_the_secret_out_of_sight(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        secret = strong()
+        monkeypatch.setenv("STORAGE_BACKEND", "s3")
+        monkeypatch.setenv("STORAGE_S3_BUCKET", "halolight-files")
+        monkeypatch.setenv("STORAGE_S3_ACCESS_KEY_ID", "halolight")
+        monkeypatch.setenv("STORAGE_S3_SECRET_ACCESS_KEY", secret)
+        monkeypatch.setenv("STORAGE_S3_ENDPOINT_URL", "")  # compose's `${VAR:-}`: unset, so AWS
+        settings = load_settings(_env_file=None)
+        assert settings.storage_s3_secret_access_key is not None
+        assert settings.storage_s3_secret_access_key.get_secret_value() == secret
+        assert settings.storage_s3_endpoint_url is None
+        assert secret not in repr(settings) and secret not in str(settings.model_dump())
+
+    @pytest.mark.parametrize("bucket", ["hl", "Halolight", "halolight_files", "-halolight", "a" * 64])
+    def test_bucket_names_are_dns_labels(self, bucket: str) -> None:
+        lines = problems(**{**self.S3, "storage_s3_bucket": bucket}, storage_s3_secret_access_key=strong())
+        assert len(lines) == 1 and lines[0].startswith("STORAGE_S3_BUCKET: String should match pattern")
+
+    def test_production_refuses_a_predictable_secret_key(self) -> None:
+        lines = problems(**production(**self.S3, storage_s3_secret_access_key="halolight-secret"))
+        assert lines == [
+            "STORAGE_S3_SECRET_ACCESS_KEY: too predictable (fewer than 128 bits estimated: too few distinct "
+            "characters, a repeated pattern or a sequence); use e.g. `openssl rand -base64 48`"
+        ]
+        load_settings(_env_file=None, **production(**self.S3, storage_s3_secret_access_key=strong()))
+
+    def test_bounds(self) -> None:
+        assert problems(
+            storage_s3_part_size_mb=4, storage_connect_timeout_s=0, storage_gc_grace_minutes=-1
+        ) == [
+            "STORAGE_S3_PART_SIZE_MB: Input should be greater than or equal to 5",
+            "STORAGE_CONNECT_TIMEOUT_S: Input should be greater than 0",
+            "STORAGE_GC_GRACE_MINUTES: Input should be greater than or equal to 0",
         ]
 
 

@@ -1,0 +1,226 @@
+"""The `local` backend: one folder on this host (STORAGE_LOCAL_DIR).
+
+Writes go to a temporary file in the object's own folder, are flushed to disk (fsync), then renamed over the
+key: a crash or a failing upload never leaves a half object under a key, and readers never see one. Blocking
+file work runs in worker threads, in chunks of at most 1 MiB, so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from halolight.errors import PayloadTooLarge
+from halolight.storage.base import (
+    CHUNK_BYTES,
+    FILES_PREFIX,
+    ByteStream,
+    InvalidKey,
+    ObjectInfo,
+    ObjectMissing,
+    StoredObject,
+    check_key,
+    is_key,
+    new_key,
+)
+
+TEMPORARY_PREFIX = ".tmp-"  # keys never start a segment with `.`: temporary files are never keys
+
+
+def _info(key: str, stat: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=stat.st_size,
+        etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
+        modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+    )
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk too.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write(out: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
+    # In a worker thread: hashlib releases the GIL on large buffers, so hashing costs the loop nothing.
+    digest.update(data)
+    out.write(data)
+
+
+def _finish(out: BinaryIO, temporary: str, path: Path) -> os.stat_result:
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
+    os.replace(temporary, path)
+    _fsync_folder(path.parent)
+    return path.stat()
+
+
+def _discard(out: BinaryIO, temporary: str) -> None:
+    out.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)
+
+
+def _read(handle: BinaryIO, size: int) -> bytes:
+    return handle.read(size)
+
+
+def _open_at(path: Path, start: int) -> BinaryIO:
+    handle = path.open("rb")
+    handle.seek(start)
+    return handle
+
+
+def _copy(src: Path, path: Path) -> os.stat_result:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX)
+    out = os.fdopen(fd, "wb")
+    try:
+        with src.open("rb") as source:
+            shutil.copyfileobj(source, out, CHUNK_BYTES)
+        return _finish(out, temporary, path)
+    except BaseException:
+        _discard(out, temporary)
+        raise
+
+
+def _scan(folder: Path) -> tuple[list[Path], list[tuple[Path, os.stat_result]]]:
+    folders, files = [], []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return [], []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            files.append((Path(entry.path), entry.stat(follow_symlinks=False)))
+    return folders, files
+
+
+class LocalStorage:
+    new_key = staticmethod(new_key)
+    backend = "local"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        path = self.root / check_key(key)
+        # The grammar already forbids `..` and absolute keys; this also refuses a folder that is a symlink
+        # leading out of the root.
+        if not path.parent.resolve().is_relative_to(self.root):
+            raise InvalidKey("not a storage key")
+        return path
+
+    async def put(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        max_bytes: int | None = None,
+    ) -> StoredObject:
+        path = self._path(key)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        fd, temporary = await asyncio.to_thread(tempfile.mkstemp, dir=path.parent, prefix=TEMPORARY_PREFIX)
+        out = os.fdopen(fd, "wb")
+        digest = hashlib.sha256()
+        size = 0
+        pending: list[bytes] = []
+        pending_bytes = 0
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise PayloadTooLarge()
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= CHUNK_BYTES:  # one thread hop per MiB, not per network chunk
+                    await asyncio.to_thread(_write, out, digest, b"".join(pending))
+                    pending, pending_bytes = [], 0
+            await asyncio.to_thread(_write, out, digest, b"".join(pending))
+            stat = await asyncio.to_thread(_finish, out, temporary, path)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(_discard, out, temporary))
+            raise
+        return StoredObject(key=key, size=size, sha256=digest.hexdigest(), etag=_info(key, stat).etag)
+
+    async def open(self, key: str, start: int = 0, stop: int | None = None) -> ByteStream:
+        path = self._path(key)
+        try:
+            handle = await asyncio.to_thread(_open_at, path, start)
+        except (FileNotFoundError, IsADirectoryError):
+            raise ObjectMissing(key) from None
+        remaining = None if stop is None else max(stop - start, 0)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal remaining
+            while remaining is None or remaining > 0:
+                want = CHUNK_BYTES if remaining is None else min(CHUNK_BYTES, remaining)
+                data = await asyncio.to_thread(_read, handle, want)
+                if not data:
+                    return
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+
+        async def release() -> None:
+            await asyncio.to_thread(handle.close)
+
+        return ByteStream(chunks(), release)
+
+    async def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            stat = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            raise ObjectMissing(key) from None
+        return _info(key, stat)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            await self.delete(key)
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        source, path = self._path(src), self._path(dst)
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        try:
+            stat = await asyncio.to_thread(_copy, source, path)
+        except FileNotFoundError:
+            raise ObjectMissing(src) from None
+        return _info(dst, stat)
+
+    async def keys(self, prefix: str = FILES_PREFIX) -> AsyncIterator[ObjectInfo]:
+        # One folder per thread hop: a large store streams out without being listed into memory first.
+        folders = [self.root / prefix.rpartition("/")[0]]
+        while folders:
+            subfolders, files = await asyncio.to_thread(_scan, folders.pop())
+            folders.extend(reversed(subfolders))
+            for path, stat in files:
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and is_key(key):
+                    yield _info(key, stat)
+
+    async def download_url(self, key: str, *, filename: str, content_type: str, expires_s: int) -> str | None:
+        return None  # the API signs its own download URL and streams the file itself
+
+    async def close(self) -> None:
+        return None

