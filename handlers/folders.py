@@ -11,6 +11,7 @@ from halolight.context import AuthContext
 from halolight.errors import Conflict, NotFound, UnknownReference, ValidationFailed
 from halolight.repositories import folders
 from halolight.repositories.folders import MAX_DEPTH, Placed
+from halolight.storage.base import is_key
 
 NAME_TAKEN = "A folder with this name already exists here"
 
@@ -85,7 +86,18 @@ async def delete_folder(ctx: AuthContext, *, id: str, recursive: bool) -> None:
     folder = await _placed_or_404(ctx, id)
     if not recursive and await folders.holds_anything(ctx.db, folder.id):
         raise Conflict("The folder is not empty; delete it with recursive=true to delete what it holds")
-    await folders.delete_subtree(ctx.db, ctx.user_id, folder)
+    removed = await folders.delete_subtree(ctx.db, ctx.user_id, folder)
+    # The bytes go once the rows are gone for good (never if the deletion rolls back), without holding the
+    # answer; keys of rows another backend wrote in another scheme are not ours to remove (storage gc
+    # reports what stays).
+    keys = [key for key in removed.file_keys if is_key(key)]
+    if keys:
+        storage = ctx.runtime.storage
+
+        async def remove_bytes() -> None:
+            await storage.delete_many(keys)
+
+        ctx.after_commit(remove_bytes, background=True)
 
 
 async def _placed_or_404(ctx: AuthContext, folder_id: str) -> Placed:

@@ -7,6 +7,7 @@ Every folder here belongs to a freshly registered user (role USER: `files:view` 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import select, text
 from halolight.db.models import Folder
 from halolight.repositories import roles
 from halolight.repositories.folders import MAX_DEPTH
+from halolight.storage import Storage
 from tests.api.helpers import ADMIN, auth_headers, bearer, register
 from tests.conftest import CountStatements
 
@@ -326,6 +328,8 @@ class TestDeleteFolder:
         top = await create(client, owner, "top")
         inner = await create(client, owner, "inner", top["id"])
         keep = await create(client, owner, "keep")
+        storage = app.state.runtime.storage
+        k1, k2, k3 = [await _stored(storage, b"x" * size) for size in (100, 20, 7)]
         async with app.state.runtime.sessionmaker() as db:
             await db.execute(
                 text(
@@ -336,7 +340,7 @@ class TestDeleteFolder:
                     {
                         "id": f"{owner.id}-f1",
                         "name": "a",
-                        "path": "k1",
+                        "path": k1,
                         "size": 100,
                         "folder": inner["id"],
                         "owner": owner.id,
@@ -344,7 +348,7 @@ class TestDeleteFolder:
                     {
                         "id": f"{owner.id}-f2",
                         "name": "b",
-                        "path": "k2",
+                        "path": k2,
                         "size": 20,
                         "folder": top["id"],
                         "owner": owner.id,
@@ -352,7 +356,7 @@ class TestDeleteFolder:
                     {
                         "id": f"{owner.id}-f3",
                         "name": "c",
-                        "path": "k3",
+                        "path": k3,
                         "size": 7,
                         "folder": keep["id"],
                         "owner": owner.id,
@@ -386,6 +390,9 @@ class TestDeleteFolder:
             assert folder is None  # the document stays, at the top level
             used = await db.scalar(text('SELECT "quotaUsed" FROM users WHERE id = :id'), {"id": owner.id})
             assert used == 7
+        await app.state.runtime.drain()  # the bytes go after the commit, in the background
+        remaining = {info.key async for info in storage.keys()}  # noqa: SIM118 (not a dict)
+        assert (k1 in remaining, k2 in remaining, k3 in remaining) == (False, False, True)
 
     async def test_someone_elses_folder_is_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         owner = await new_owner(client, app, deletes=True)
@@ -393,6 +400,15 @@ class TestDeleteFolder:
         theirs = await create(client, other, "theirs")
         response = await client.delete(f"/api/folders/{theirs['id']}", headers=owner.headers)
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+async def _stored(storage: Storage, data: bytes) -> str:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    key = storage.new_key()
+    await storage.put(key, chunks(), content_type="text/plain")
+    return key
 
 
 class TestStatementCounts:
