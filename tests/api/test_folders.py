@@ -460,3 +460,20 @@ async def test_the_demo_seed_gives_the_admin_a_tree(client: httpx.AsyncClient) -
     assert {"项目", "Reports"} <= set(names)
     assert names["项目"]["children"][0]["name"] == "HaloLight 2.0"
     assert names["项目"]["children"][0]["children"][0]["name"] == "设计稿"
+
+
+async def test_a_level_is_read_by_its_index(app: FastAPI) -> None:
+    """The list's query, planned without sequential scans: the owner/parent/name index serves it in order."""
+    async with app.state.runtime.engine.connect() as connection:
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = (
+            await connection.execute(
+                text(
+                    "EXPLAIN SELECT id FROM folders WHERE \"ownerId\" = 'o' AND \"parentId\" = 'p' "
+                    "ORDER BY name, id"
+                )
+            )
+        ).scalars()
+        text_plan = "\n".join(plan)
+    assert "halolight_folders_owner_parent_name" in text_plan
+    assert "Sort" not in text_plan
