@@ -86,11 +86,11 @@ async def delete_folder(ctx: AuthContext, *, id: str, recursive: bool) -> None:
     folder = await _placed_or_404(ctx, id)
     if not recursive and await folders.holds_anything(ctx.db, folder.id):
         raise Conflict("The folder is not empty; delete it with recursive=true to delete what it holds")
-    removed = await folders.delete_subtree(ctx.db, ctx.user_id, folder)
+    file_keys = await folders.delete_subtree(ctx.db, ctx.user_id, folder)
     # The bytes go once the rows are gone for good (never if the deletion rolls back), without holding the
     # answer; keys of rows another backend wrote in another scheme are not ours to remove (storage gc
     # reports what stays).
-    keys = [key for key in removed.file_keys if is_key(key)]
+    keys = [key for key in file_keys if is_key(key)]
     if keys:
         storage = ctx.runtime.storage
 

@@ -189,18 +189,10 @@ async def holds_anything(db: AsyncSession, folder_id: str) -> bool:
     return bool(await db.scalar(select(or_(*(query.exists() for query in inside)))))
 
 
-@dataclass(frozen=True)
-class Removed:
-    """What deleting a subtree took with it: the stored keys of its files, for removal after the commit."""
-
-    folders: int
-    file_keys: list[str]
-
-
-async def delete_subtree(db: AsyncSession, owner_id: str, folder: Placed) -> Removed:
+async def delete_subtree(db: AsyncSession, owner_id: str, folder: Placed) -> list[str]:
     """Delete the folder, every folder inside it and every file in them (their owners' storage use goes down
     by their sizes); documents in them stay, at the top level. A fixed number of statements, whatever the
-    subtree's size."""
+    subtree's size. Returns the stored keys of the deleted files, for removal after the commit."""
     ids = select(Folder.id).where(_subtree(owner_id, folder.path)).scalar_subquery()
     gone = (
         await db.execute(
@@ -208,22 +200,21 @@ async def delete_subtree(db: AsyncSession, owner_id: str, folder: Placed) -> Rem
         )
     ).all()
     await db.execute(update(Document).where(Document.folder.in_(ids)).values(folder=None))
-    removed = await db.execute(
-        delete(Folder).where(_subtree(owner_id, folder.path)).returning(Folder.id),
+    await db.execute(
+        delete(Folder).where(_subtree(owner_id, folder.path)),
         execution_options={"synchronize_session": False},
     )
-    count = len(removed.all())
     freed: dict[str, int] = {}
     for row in gone:
         freed[row.owner_id] = freed.get(row.owner_id, 0) + int(row.size)
     if freed:
         await _free_quota(db, freed)
-    return Removed(folders=count, file_keys=[row.path for row in gone])
+    return [row.path for row in gone]
 
 
 async def _free_quota(db: AsyncSession, freed: dict[str, int]) -> None:
     """Lower each owner's `quotaUsed` by the bytes freed (never below 0), in one UPDATE for all owners."""
-    owners = sorted(freed)  # rows in key order: two such deletes cannot deadlock on them
+    owners = list(freed)
     amounts = (
         select(
             func.unnest(bindparam("owners", owners, type_=ARRAY(Text))).label("owner"),
