@@ -209,6 +209,26 @@ class Settings(BaseSettings):
     # An unreachable store answers 503 within these bounds (each request is tried once).
     storage_connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
     storage_read_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Files: each user's storage quota (`users.quotaUsed` counts against it), the largest upload (the spec's
+    # x-max-body-bytes of uploadFile, 4 GiB, is the hard ceiling above this), the media types uploads may not
+    # have (detected from the bytes, never taken from the client; 415), and how long a download URL works.
+    files_quota_mb: int = Field(default=10 * 1024, ge=1, le=1024 * 1024 * 1024)
+    files_max_upload_mb: int = Field(default=2048, ge=1, le=4096)
+    files_refused_types: list[str] = Field(
+        default=[
+            "application/x-dosexec",
+            "application/x-msdownload",
+            "application/x-executable",
+            "application/x-sharedlib",
+            "application/x-pie-executable",
+            "application/x-mach-binary",
+        ],
+        max_length=200,
+    )
+    files_download_url_ttl_s: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    # The API's own URL as browsers reach it (https://api.example.com), for the download URLs the `local`
+    # backend signs; unset: they are paths (`/api/files/…/download?…`) that clients put after their base URL.
+    public_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+[^/\s?#]$")
     # `halolight storage gc` leaves stored objects younger than this alone: an upload in flight has its
     # bytes before its row commits.
     storage_gc_grace_minutes: int = Field(default=60, ge=0, le=7 * ONE_DAY_MINUTES)
