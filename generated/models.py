@@ -128,10 +128,105 @@ class CursorPageMeta(ResponseModel):
     """
 
 
+class DownloadUrl(ResponseModel):
+    url: str
+    """
+    Absolute with an S3 store or PUBLIC_API_URL set; else a path under the API's base URL.
+    """
+    expiresAt: AwareDatetime
+
+
 class Error(ResponseModel):
     detail: str
     """
     A human-readable message. Never contains submitted values.
+    """
+
+
+class File(ResponseModel):
+    id: str
+    name: str
+    path: str
+    """
+    Where it is, for display - its folders' names and its own, `/Projects/2026/report.pdf`.
+    """
+    mimeType: str
+    """
+    The media type detected from the bytes at upload.
+    """
+    type: FileKind
+    size: Annotated[int, Field(ge=0)]
+    """
+    In bytes.
+    """
+    thumbnail: str | None
+    """
+    Always null (thumbnails are not generated); kept for the HaloLight front ends.
+    """
+    folderId: str | None
+    isFavorite: StrictBool
+    owner: UserSummary
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class FileCopy(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    folderId: Annotated[
+        str | None | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    The copy's folder (one of the caller's); absent for the original's, null for the top level.
+    """
+    name: Annotated[
+        str | MISSING, Field(max_length=255, min_length=1, pattern='^[^/\\\\]+$')
+    ] = MISSING
+    """
+    A file's name; any text but `/` and `\\`.
+    """
+
+
+class FileKind(StrEnum):
+    """
+    What a file is, by the media type detected at upload: `image/*`, `video/*`, `audio/*`, `document`
+    (text, PDF, office and OpenDocument formats), `archive` (zip, tar, gzip, bzip2, xz, 7z, rar), `other`.
+
+    """
+
+    image = 'image'
+    video = 'video'
+    audio = 'audio'
+    document = 'document'
+    archive = 'archive'
+    other = 'other'
+
+
+class FileList(ResponseModel):
+    data: list[File]
+    meta: PaginationMeta
+
+
+class FileMove(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    folderId: Annotated[
+        str | None, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ]
+    """
+    The target folder (one of the caller's); null for the top level.
+    """
+
+
+class FileRename(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[str, Field(max_length=255, min_length=1, pattern='^[^/\\\\]+$')]
+    """
+    A file's name; any text but `/` and `\\`.
     """
 
 
@@ -406,6 +501,21 @@ class RoleWithPermissionNames(ResponseModel):
     name: str
     label: str
     permissions: list[str]
+
+
+class StorageInfo(ResponseModel):
+    used: Annotated[int, Field(ge=0)]
+    """
+    Bytes the caller's files take.
+    """
+    total: Annotated[int, Field(ge=1)]
+    """
+    The caller's quota in bytes (FILES_QUOTA_MB).
+    """
+    percentage: Annotated[float, Field(ge=0.0)]
+    """
+    `used` as a percentage of `total`, to two decimals (above 100 only if the quota was lowered).
+    """
 
 
 class Team(ResponseModel):

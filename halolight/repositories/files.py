@@ -1,5 +1,10 @@
-"""SQL for the shared `files` table (`path` holds the storage key). For now what `halolight storage gc`
-needs; the Files module extends it."""
+"""SQL for the shared `files` table: a user's own files, their quota, and what `halolight storage gc` needs.
+
+`path` holds the storage key (`files/3f/3f9c…`, never shown to clients); the path clients see is built from
+the folder's path and the name. Quota is a limited resource: `charge_quota` is one conditional UPDATE
+(`quotaUsed + size <= quota`) in the transaction that inserts the row, so concurrent uploads never exceed it,
+and every statement that deletes rows gives their bytes back in the same transaction (`free_quota`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,29 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, any_, bindparam, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from halolight.db.models import File
+from halolight.db.models import File, Folder, User
+from halolight.db.reads import Reads, Statement
+from halolight.db.types import utcnow
+from halolight.repositories.paging import Page, contains_any, fetch_page
+from halolight.storage import sniff
 
 # Rows come from the server in batches this size (a server-side cursor): the table is never in memory.
 STREAM_BATCH = 1000
@@ -37,3 +61,206 @@ async def created_before(db: AsyncSession, instant: datetime) -> AsyncIterator[A
     )
     async for row in result:
         yield row
+
+
+# Reads: a file with what its answer shows (the owner's summary, the folder's path for the display path).
+_ROW = (
+    File.id,
+    File.name,
+    File.path.label("key"),
+    File.mime_type.label("mime_type"),
+    File.size,
+    File.thumbnail,
+    File.folder_id.label("folder_id"),
+    File.is_favorite.label("is_favorite"),
+    File.owner_id.label("owner_id"),
+    User.name.label("owner_name"),
+    User.email.label("owner_email"),
+    User.avatar.label("owner_avatar"),
+    Folder.path.label("folder_path"),
+    File.created_at.label("created_at"),
+    File.updated_at.label("updated_at"),
+)
+_NEWEST_FIRST = (File.created_at.desc(), File.id.desc())
+
+
+def _rows() -> Any:
+    return (
+        select(*_ROW)
+        .join(User, User.id == File.owner_id)
+        .outerjoin(Folder, Folder.id == File.folder_id)
+    )
+
+
+_ONE = Statement(_rows().where(File.id == bindparam("id"), File.owner_id == bindparam("owner_id")))
+_ANYONES = Statement(
+    select(File.id, File.name, File.path.label("key"), File.size).where(File.id == bindparam("id"))
+)
+_QUOTA_USED = Statement(select(User.quota_used).where(User.id == bindparam("id")))
+
+
+async def get_owned(reads: Reads, owner_id: str, file_id: str) -> Any | None:
+    """The file (a row of `_ROW`) if `owner_id` owns it."""
+    return await _ONE.first(reads, id=file_id, owner_id=owner_id)
+
+
+async def get_for_download(reads: Reads, file_id: str) -> Any | None:
+    """`id, name, key, size` of any file: a signed download URL is checked against the row's key."""
+    return await _ANYONES.first(reads, id=file_id)
+
+
+async def quota_used(reads: Reads, user_id: str) -> int:
+    return int(await _QUOTA_USED.scalar(reads, id=user_id) or 0)
+
+
+def of_kind(kind: str) -> ColumnElement[bool]:
+    """Files whose media type is of `kind` (the SQL twin of `sniff.kind`)."""
+    mime = File.mime_type
+    if kind in sniff.MEDIA_PREFIXES:
+        return func.starts_with(mime, literal(sniff.MEDIA_PREFIXES[kind], Text))
+    document = or_(
+        mime == any_(literal(list(sniff.DOCUMENT_TYPES), ARRAY(Text))),
+        *(func.starts_with(mime, literal(prefix, Text)) for prefix in sniff.DOCUMENT_PREFIXES),
+    )
+    archive = mime == any_(literal(list(sniff.ARCHIVE_TYPES), ARRAY(Text)))
+    if kind == "document":
+        return document
+    if kind == "archive":
+        return archive
+    media = [func.starts_with(mime, literal(prefix, Text)) for prefix in sniff.MEDIA_PREFIXES.values()]
+    return not_(or_(*media, document, archive))
+
+
+async def list_owned(
+    reads: Reads,
+    owner_id: str,
+    *,
+    page: int,
+    limit: int,
+    folder_id: str | None,
+    kind: str | None,
+    search: str | None,
+    favorite: bool | None,
+) -> Page[Any]:
+    """A page of the owner's files, newest first (the (ownerId, createdAt, id) index orders it)."""
+    keys = select(File.id).where(File.owner_id == owner_id)
+    if folder_id is not None:
+        keys = keys.where(File.folder_id == folder_id)
+    if kind is not None:
+        keys = keys.where(of_kind(kind))
+    if search:
+        keys = keys.where(contains_any(search, File.name))
+    if favorite is not None:
+        keys = keys.where(File.is_favorite == favorite)
+    keys = keys.order_by(*_NEWEST_FIRST)
+
+    def page_rows(ids: Any) -> Any:
+        return _rows().where(File.id.in_(ids)).order_by(*_NEWEST_FIRST)
+
+    return await fetch_page(reads, keys, page=page, limit=limit, rows=page_rows)
+
+
+# Writes: the request's transaction (ctx.db).
+
+
+async def charge_quota(db: AsyncSession, user_id: str, size: int, quota: int) -> bool:
+    """Add `size` bytes to the user's use if it stays within `quota`: one conditional UPDATE, so two
+    uploads at once cannot both pass a check that only one of them fits."""
+    charged = await db.scalar(
+        update(User)
+        .where(User.id == user_id, User.quota_used + size <= quota)
+        .values(quota_used=User.quota_used + size)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return charged is not None
+
+
+async def free_quota(db: AsyncSession, user_id: str, size: int) -> None:
+    if size:
+        await db.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(quota_used=func.greatest(User.quota_used - size, 0))
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def create(
+    db: AsyncSession,
+    *,
+    owner_id: str,
+    name: str,
+    key: str,
+    mime_type: str,
+    size: int,
+    folder_id: str | None,
+) -> str:
+    inserted = await db.scalar(
+        insert(File)
+        .values(
+            name=name, path=key, mime_type=mime_type, size=size, folder_id=folder_id, owner_id=owner_id
+        )  # id, times: column defaults
+        .returning(File.id)
+    )
+    return str(inserted)
+
+
+async def placed(db: AsyncSession, owner_id: str, file_id: str) -> Any | None:
+    """`id, name, key, mime_type, size, folder_id` of the owner's file, in the transaction (for writes)."""
+    return (
+        await db.execute(
+            select(
+                File.id,
+                File.name,
+                File.path.label("key"),
+                File.mime_type.label("mime_type"),
+                File.size,
+                File.folder_id.label("folder_id"),
+            ).where(File.id == file_id, File.owner_id == owner_id)
+        )
+    ).first()
+
+
+async def change(db: AsyncSession, owner_id: str, file_id: str, **values: Any) -> bool:
+    """Set `values` (name, folder_id) on the owner's file; False when there is no such file."""
+    changed = await db.scalar(
+        update(File)
+        .where(File.id == file_id, File.owner_id == owner_id)
+        .values(**values, updated_at=utcnow())
+        .returning(File.id)
+        .execution_options(synchronize_session=False)
+    )
+    return changed is not None
+
+
+async def toggle_favorite(db: AsyncSession, owner_id: str, file_id: str) -> bool:
+    """Flip `isFavorite` in the statement itself (no read-then-write); False when there is no such file."""
+    flipped = await db.scalar(
+        update(File)
+        .where(File.id == file_id, File.owner_id == owner_id)
+        .values(is_favorite=not_(File.is_favorite), updated_at=utcnow())
+        .returning(File.id)
+        .execution_options(synchronize_session=False)
+    )
+    return flipped is not None
+
+
+async def delete_owned(db: AsyncSession, owner_id: str, file_ids: list[str]) -> list[str]:
+    """Delete those of `file_ids` the owner owns and give their bytes back to the quota, in two statements
+    whatever their number. Returns the deleted files' storage keys, for removal after the commit."""
+    gone = (
+        await db.execute(
+            delete(File)
+            .where(
+                and_(
+                    File.owner_id == owner_id,
+                    File.id == any_(bindparam("ids", file_ids, type_=ARRAY(Text))),
+                )
+            )
+            .returning(File.path, File.size)
+        )
+    ).all()
+    await free_quota(db, owner_id, sum(int(row.size) for row in gone))
+    return [row.path for row in gone]
+

@@ -56,8 +56,16 @@ def _concrete(path: str) -> str:
     return re.sub(r"{[^}]+}", "cunknown000000000000000000", path)
 
 
-def _request_body(operation: OperationInfo) -> dict[str, Any] | None:
-    return {} if operation.method in ("POST", "PUT", "PATCH") else None
+def _request_body(operation: OperationInfo) -> dict[str, Any]:
+    """Keyword arguments of httpx for a body of the operation's own media type (else the guard's 415 comes
+    first): an empty JSON object, a one-byte file part, or one raw byte."""
+    if operation.method not in ("POST", "PUT", "PATCH"):
+        return {}
+    if "multipart/form-data" in operation.media_types:
+        return {"files": {"file": ("a.txt", b"x", "text/plain")}}
+    if "application/octet-stream" in operation.media_types:
+        return {"content": b"x", "headers": {"Content-Type": "application/octet-stream"}}
+    return {"json": {}}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +77,7 @@ async def unprivileged(client: httpx.AsyncClient) -> dict[str, str]:
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if o.public], ids=lambda o: o.operation_id)
 async def test_public_operations_need_no_login(client: httpx.AsyncClient, operation: OperationInfo) -> None:
     response = await client.request(
-        operation.method, _concrete(operation.path), json=_request_body(operation)
+        operation.method, _concrete(operation.path), **_request_body(operation)
     )
     assert response.status_code not in (401, 403), response.text
     assert "www-authenticate" not in response.headers
@@ -78,7 +86,7 @@ async def test_public_operations_need_no_login(client: httpx.AsyncClient, operat
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if not o.public], ids=lambda o: o.operation_id)
 async def test_anonymous_is_401(client: httpx.AsyncClient, operation: OperationInfo) -> None:
     response = await client.request(
-        operation.method, _concrete(operation.path), json=_request_body(operation)
+        operation.method, _concrete(operation.path), **_request_body(operation)
     )
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
@@ -89,8 +97,8 @@ async def test_anonymous_is_401(client: httpx.AsyncClient, operation: OperationI
 async def test_without_the_permission_is_403_naming_it(
     client: httpx.AsyncClient, unprivileged: dict[str, str], operation: OperationInfo
 ) -> None:
-    response = await client.request(
-        operation.method, _concrete(operation.path), json=_request_body(operation), headers=unprivileged
-    )
+    kwargs = _request_body(operation)
+    kwargs["headers"] = {**kwargs.get("headers", {}), **unprivileged}
+    response = await client.request(operation.method, _concrete(operation.path), **kwargs)
     assert response.status_code == 403, response.text
     assert response.json() == {"detail": f"Missing permission: {operation.permission}"}
