@@ -85,11 +85,7 @@ _NEWEST_FIRST = (File.created_at.desc(), File.id.desc())
 
 
 def _rows() -> Any:
-    return (
-        select(*_ROW)
-        .join(User, User.id == File.owner_id)
-        .outerjoin(Folder, Folder.id == File.folder_id)
-    )
+    return select(*_ROW).join(User, User.id == File.owner_id).outerjoin(Folder, Folder.id == File.folder_id)
 
 
 _ONE = Statement(_rows().where(File.id == bindparam("id"), File.owner_id == bindparam("owner_id")))
@@ -263,4 +259,3 @@ async def delete_owned(db: AsyncSession, owner_id: str, file_ids: list[str]) -> 
     ).all()
     await free_quota(db, owner_id, sum(int(row.size) for row in gone))
     return [row.path for row in gone]
-

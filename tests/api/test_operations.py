@@ -76,18 +76,14 @@ async def unprivileged(client: httpx.AsyncClient) -> dict[str, str]:
 
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if o.public], ids=lambda o: o.operation_id)
 async def test_public_operations_need_no_login(client: httpx.AsyncClient, operation: OperationInfo) -> None:
-    response = await client.request(
-        operation.method, _concrete(operation.path), **_request_body(operation)
-    )
+    response = await client.request(operation.method, _concrete(operation.path), **_request_body(operation))
     assert response.status_code not in (401, 403), response.text
     assert "www-authenticate" not in response.headers
 
 
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if not o.public], ids=lambda o: o.operation_id)
 async def test_anonymous_is_401(client: httpx.AsyncClient, operation: OperationInfo) -> None:
-    response = await client.request(
-        operation.method, _concrete(operation.path), **_request_body(operation)
-    )
+    response = await client.request(operation.method, _concrete(operation.path), **_request_body(operation))
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json() == {"detail": "Not authenticated"}
