@@ -402,14 +402,15 @@ class TestChanges:
         on = await client.patch(f"/api/files/{body['id']}/favorite", headers=owner.headers)
         off = await client.patch(f"/api/files/{body['id']}/favorite", headers=owner.headers)
         assert (on.json()["isFavorite"], off.json()["isFavorite"]) == (True, False)
-        for method, path, kwargs in [
-            ("PATCH", "rename", {"json": {"name": "x"}}),
-            ("POST", "move", {"json": {"folderId": None}}),
-            ("PATCH", "favorite", {}),
-            ("POST", "copy", {"json": {}}),
-        ]:
+        attempts: list[tuple[str, str, Any]] = [
+            ("PATCH", "rename", {"name": "x"}),
+            ("POST", "move", {"folderId": None}),
+            ("PATCH", "favorite", None),
+            ("POST", "copy", {}),
+        ]
+        for method, path, payload in attempts:
             response = await client.request(
-                method, f"/api/files/{body['id']}/{path}", headers=other.headers, **kwargs
+                method, f"/api/files/{body['id']}/{path}", headers=other.headers, json=payload
             )
             assert (response.status_code, response.json()) == (404, NOT_FOUND), path
 
