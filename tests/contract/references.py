@@ -55,7 +55,8 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 def _body_properties(method: str, path: str) -> dict[str, Any]:
     operation = _spec()["paths"].get(path, {}).get(method.lower(), {})
-    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    contents = operation.get("requestBody", {}).get("content", {})
+    content = contents.get("application/json") or contents.get("multipart/form-data") or {}
     properties: dict[str, Any] = _resolve(content.get("schema", {})).get("properties", {})
     return properties
 
