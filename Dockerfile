@@ -15,7 +15,11 @@ RUN python -m venv /venv && /venv/bin/pip install .
 
 FROM python:3.11-slim
 WORKDIR /app
-RUN useradd --system --uid 10001 --no-create-home halolight
+# libmagic: uploads' media types are detected from their bytes (python-magic, halolight/storage/sniff.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmagic1 \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home halolight
 COPY --from=build /venv /venv
 # The application runs from /app (`python -m`, so /app comes first on sys.path): the code beside what it reads
 # relative to itself at run time, the migrations (alembic.ini, alembic/) and the served spec (spec/).

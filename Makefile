@@ -25,6 +25,7 @@ help:
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || (echo "creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV))
+	@sh tools/ensure-libmagic.sh
 	@echo "installing the pinned dependencies into $(VENV) (about a minute the first time)"
 	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev,embedded]'
 	touch $(STAMP)

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Folder, Permission, Role, RolePermission, User, UserRole, UserStatus
 from halolight.db.types import new_id
+from halolight.demo_files import demo_files, seed_files
 from halolight.security.passwords import PasswordHasher
+from halolight.storage import Storage
 
 DEMO_PASSWORD = "123456"  # noqa: S105 - the documented demo password of the whole HaloLight family
 
@@ -100,7 +102,10 @@ DEMO_FOLDERS: dict[str, list[tuple[str, ...]]] = {
 }
 
 
-async def seed(db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool) -> None:
+async def seed(
+    db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool, storage: Storage | None = None
+) -> None:
+    """`storage`: where the new demo accounts' files go (none without it)."""
     existing = {p.action: p for p in (await db.scalars(select(Permission))).all()}
     for action, description in PERMISSIONS.items():
         if action not in existing:
@@ -120,11 +125,14 @@ async def seed(db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool)
         role_ids[name] = role.id
 
     if demo_users:
-        await _seed_demo_users(db, passwords, role_ids)
+        await _seed_demo_users(db, passwords, role_ids, storage)
     await db.flush()
 
 
-async def _seed_demo_users(db: AsyncSession, passwords: PasswordHasher, role_ids: dict[str, str]) -> None:
+async def _seed_demo_users(
+    db: AsyncSession, passwords: PasswordHasher, role_ids: dict[str, str], storage: Storage | None
+) -> None:
+    files = demo_files()
     password_hash: str | None = None
     for email, username, name, role_name, status in DEMO_USERS:
         if (await db.scalars(select(User.id).where(func.lower(User.email) == email))).first() is not None:
@@ -134,11 +142,16 @@ async def _seed_demo_users(db: AsyncSession, passwords: PasswordHasher, role_ids
         db.add(user)
         await db.flush()
         db.add(UserRole(user_id=user.id, role_id=role_ids[role_name]))
-        _seed_demo_folders(db, user.id, DEMO_FOLDERS.get(email, []))
+        folders = _seed_demo_folders(db, user.id, DEMO_FOLDERS.get(email, []))
+        if storage is not None and email in files:
+            await db.flush()
+            await seed_files(db, storage, user.id, folders, files[email])
 
 
-def _seed_demo_folders(db: AsyncSession, owner_id: str, names: list[tuple[str, ...]]) -> None:
-    """A new demo account's folders (parents listed before their children)."""
+def _seed_demo_folders(
+    db: AsyncSession, owner_id: str, names: list[tuple[str, ...]]
+) -> dict[tuple[str, ...], str]:
+    """A new demo account's folders (parents listed before their children); their ids by path of names."""
     ids: dict[tuple[str, ...], str] = {}
     for path in names:
         folder = Folder(
@@ -150,6 +163,7 @@ def _seed_demo_folders(db: AsyncSession, owner_id: str, names: list[tuple[str, .
         folder.id = new_id()
         ids[path] = folder.id
         db.add(folder)
+    return ids
 
 
 # Resources whose write verbs (and `<resource>:*`) let an account take over others: with `*`, they make an

@@ -37,6 +37,7 @@ from halolight.security.passwords import PasswordHasher
 from halolight.seed import DEMO_PASSWORD, DEMO_USERS, accounts_with_demo_password, seed
 from halolight.server import worker_count as server_workers
 from halolight.settings import ConfigurationError, Settings, load_settings
+from halolight.storage import build_storage
 
 log = logging.getLogger("halolight")
 startup_log = logging.getLogger("halolight.startup")
@@ -60,9 +61,14 @@ async def seed_database(settings: Settings, url: str) -> None:
     engine = create_engine(settings, url)
     try:
         passwords = PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_max_concurrency)
+        storage = build_storage(settings)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                await seed(db, passwords, demo_users=bool(settings.seed_demo_users), storage=storage)
+                await db.commit()
+        finally:
+            await storage.close()
         async with create_sessionmaker(engine)() as db:
-            await seed(db, passwords, demo_users=bool(settings.seed_demo_users))
-            await db.commit()
             if settings.environment == "production":
                 emails = await accounts_with_demo_password(db, passwords)
                 if emails:

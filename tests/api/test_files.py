@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from halolight.storage import links
+from tests.api.helpers import ADMIN, auth_headers
 from tests.api.test_folders import Owner, new_owner
 from tests.api.test_folders import create as create_folder
 from tests.conftest import CountStatements
@@ -515,3 +516,16 @@ class TestStatementCounts:
             assert len(response.json()["data"]) == limit
             counts.append(len(statements))
         assert counts[0] == counts[1]
+
+
+async def test_the_demo_seed_gives_the_admin_files_with_real_bytes(client: httpx.AsyncClient) -> None:
+    admin = Owner("", ADMIN, await auth_headers(client, ADMIN))
+    listed = await client.get("/api/files", params={"limit": 100}, headers=admin.headers)
+    by_name = {item["name"]: item for item in listed.json()["data"]}
+    assert {"README.txt", "logo.png", "首页.svg", "sales-2026.csv"} <= set(by_name)
+    logo = by_name["logo.png"]
+    assert (logo["mimeType"], logo["path"]) == ("image/png", "/项目/HaloLight 2.0/设计稿/logo.png")
+    response = await download(client, admin, logo["id"])
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(response.content) == logo["size"]
+    assert by_name["sales-2026.csv"]["mimeType"] == "text/csv"

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from halolight.cli import main
+from halolight.demo_files import demo_files
 from halolight.settings import Settings
 from halolight.storage import Storage, build_storage
 from tests.pg import TestServer
@@ -21,6 +22,7 @@ from tests.storage.conftest import drop_bucket, new_bucket, s3_settings
 from tests.storage.seaweed import SeaweedServer, free_port
 from tests.storage.test_storage import body, listed
 
+DEMO_OBJECTS = sum(len(files) for files in demo_files().values())
 LEGACY_PATH = "/uploads/2024/legacy.png"  # a path another backend wrote: no object of ours
 
 
@@ -60,6 +62,11 @@ def _add_rows(pg_server: TestServer, url: str, paths: list[str]) -> None:
             )
 
 
+def _keys(pg_server: TestServer, url: str) -> set[str]:
+    with psycopg.connect(pg_server.libpq_url(url)) as conn:
+        return {str(row[0]) for row in conn.execute("SELECT path FROM files")}
+
+
 def _rows(pg_server: TestServer, url: str) -> int:
     with psycopg.connect(pg_server.libpq_url(url)) as conn:
         row = conn.execute("SELECT count(*) FROM files").fetchone()
@@ -89,6 +96,8 @@ def test_gc_finds_orphans_both_ways_and_removes_objects_only_when_asked(
         return kept, orphan, missing
 
     kept, orphan, missing = asyncio.run(_run(settings, store))
+    demo = _keys(pg_server, url)  # the demo accounts' files, stored by the seed
+    assert len(demo) == DEMO_OBJECTS
     _add_rows(pg_server, url, [kept, missing, LEGACY_PATH])
     where = (
         f"s3 bucket {settings.storage_s3_bucket}"
@@ -98,7 +107,8 @@ def test_gc_finds_orphans_both_ways_and_removes_objects_only_when_asked(
 
     # Fresh objects are inside the grace period (60 minutes): an upload whose row is not committed yet.
     lines = _gc(env)
-    assert lines[0] == f"storage gc: {where}: 2 objects under files/"
+    # The seed stored the demo accounts' files too (each with its row): 2 + those.
+    assert lines[0] == f"storage gc: {where}: {2 + DEMO_OBJECTS} objects under files/"
     assert lines[1:4] == [
         "objects without a row, older than 60 min: 0",
         "objects without a row, younger (left alone): 1",
@@ -114,13 +124,13 @@ def test_gc_finds_orphans_both_ways_and_removes_objects_only_when_asked(
     assert reported[1] == "objects without a row, older than 0 min: 1"
     assert reported[2].startswith(f"  {orphan} 10 bytes 20")
     assert reported[-1] == "nothing removed; run with --yes to remove the 1 objects"
-    assert set(asyncio.run(_run(settings, listed))) == {kept, orphan}
+    assert set(asyncio.run(_run(settings, listed))) == {kept, orphan} | demo
 
     removed = _gc(env, "--grace-minutes", "0", "--yes")
     assert removed[-1] == "removed 1 objects"
-    assert asyncio.run(_run(settings, listed)) == [kept]
+    assert set(asyncio.run(_run(settings, listed))) == {kept} | demo
     assert asyncio.run(_run(settings, lambda s: listed(s, "avatars/"))) == ["avatars/ab/abcdef"]
-    assert _rows(pg_server, url) == 3  # rows without bytes are never deleted
+    assert _rows(pg_server, url) == 3 + DEMO_OBJECTS  # rows without bytes are never deleted
 
     again = _gc(env, "--grace-minutes", "0", "--yes")
     assert again[1] == "objects without a row, older than 0 min: 0" and again[-1] == "removed 0 objects"
