@@ -13,8 +13,8 @@
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
   (users, roles, permissions, teams with members, the admin's folders and files): reads and updates share
   one set, each deleting operation has its own, so deletions do not leave the other operations (or later
-  phases) only unknown ids. Body ids marked `x-references` are filled by tests/contract/references.py (its `flatmap_body` hook, and here for
-  the coverage phase, which skips that hook).
+  phases) only unknown ids. Body ids marked `x-references` are filled by tests/contract/references.py (its
+  `flatmap_body` hook, and here for the coverage phase, which skips that hook; multipart bodies excepted).
 - **Live download links.** downloadFile gets, three times in four, a valid signature for its (pool) file, so
   its fuzzed range and revalidation headers meet real bytes.
 - **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
