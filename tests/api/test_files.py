@@ -529,3 +529,20 @@ async def test_the_demo_seed_gives_the_admin_files_with_real_bytes(client: httpx
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(response.content) == logo["size"]
     assert by_name["sales-2026.csv"]["mimeType"] == "text/csv"
+
+
+async def test_a_page_is_read_by_its_index(app: FastAPI) -> None:
+    """The list's key query, planned without sequential scans: the owner-newest index serves it in order."""
+    async with app.state.runtime.engine.connect() as connection:
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = (
+            await connection.execute(
+                text(
+                    "EXPLAIN SELECT id FROM files WHERE \"ownerId\" = 'o' "
+                    'ORDER BY "createdAt" DESC, id DESC LIMIT 10 OFFSET 20'
+                )
+            )
+        ).scalars()
+        text_plan = "\n".join(plan)
+    assert "halolight_files_owner_newest" in text_plan
+    assert "Sort" not in text_plan
