@@ -30,8 +30,10 @@ from halolight.storage.base import ObjectMissing, content_disposition, is_key
 from halolight.uploads import Multipart
 
 MIB = 1024 * 1024
+MAX_NAME = 255  # components/schemas/FileName
 NOT_FOUND = "File not found"
 LINK_REFUSED = "This download link is invalid or has expired"
+MISSING_CONTENT = "The file's content is not in this API's storage"
 
 
 async def list_files(
@@ -80,7 +82,8 @@ async def upload_file(ctx: AuthContext, *, body: Multipart[UploadFileForm]) -> m
     )
     # 2. The whole body is in and its fields are valid: now the row, and the quota in the same transaction.
     form = body.form
-    name = form.name or body.file.filename or "untitled"
+    # The part's file name (path stripped, NUL removed by the parser) within FileName's bounds.
+    name = form.name or (body.file.filename or "").replace("/", "_")[:MAX_NAME] or "untitled"
     folder_id = form.folder_id
     if folder_id is not None and await folders.placed(ctx.db, ctx.user_id, folder_id) is None:
         raise UnknownReference("folderId", "Folder")
@@ -137,7 +140,7 @@ async def get_file_download_url(ctx: AuthContext, *, id: str) -> models.Download
         ctx.runtime.storage,
         ctx.runtime.settings,
         file_id=row.id,
-        object_key=row.key,
+        object_key=_stored_key(row),
         filename=row.name,
         content_type=row.mime_type,
     )
@@ -158,8 +161,8 @@ async def download_file(
     if expires <= now.timestamp():
         raise Forbidden(LINK_REFUSED)
     row = await files.get_for_download(ctx.reads, id)
-    key = ctx.runtime.settings.jwt_secret_key
-    if row is None or not links.verify(links.link_key(key), id, row.key, expires, signature, now=now):
+    secret = ctx.runtime.settings.jwt_secret_key
+    if row is None or not links.verify(links.link_key(secret), id, row.key, expires, signature, now=now):
         # A file deleted since the URL was made answers as a forged URL does: nothing to tell apart.
         raise Forbidden(LINK_REFUSED)
     # Stored bytes never change under a key (new bytes are a new key): the key names this representation.
@@ -172,7 +175,7 @@ async def download_file(
     try:
         content = await ctx.runtime.storage.open(row.key, start, stop)
     except ObjectMissing:
-        raise NotFound("The file's content is missing") from None
+        raise NotFound(MISSING_CONTENT) from None
     disposition = content_disposition(row.name)
     if part is not None:
         return DownloadFile206Response(
@@ -224,9 +227,9 @@ async def copy_file(ctx: AuthContext, *, id: str, body: models.FileCopy) -> mode
     # Inside the transaction (the row must exist to be copied): a server-side copy with S3, a file copy
     # locally; the row's lock is not held, only the quota update's.
     try:
-        await storage.copy(original.key, key)
+        await storage.copy(_stored_key(original), key)
     except ObjectMissing:
-        raise NotFound("The file's content is missing") from None
+        raise NotFound(MISSING_CONTENT) from None
     file_id = await files.create(
         ctx.db,
         owner_id=ctx.user_id,
@@ -243,6 +246,13 @@ async def toggle_file_favorite(ctx: AuthContext, *, id: str) -> models.File:
     if not await files.toggle_favorite(ctx.db, ctx.user_id, id):
         raise NotFound(NOT_FOUND)
     return await _answer(ctx, id)
+
+
+def _stored_key(row: Any) -> str:
+    """The row's storage key; a row another backend wrote (`/uploads/…`) has no bytes in this API's store."""
+    if not is_key(row.key):
+        raise NotFound(MISSING_CONTENT)
+    return str(row.key)
 
 
 async def _check_folder(ctx: AuthContext, folder_id: str | None) -> None:

@@ -493,6 +493,33 @@ class TestDelete:
         assert too_many.status_code == 422
 
 
+class TestRowsOfOtherBackends:
+    async def test_a_row_without_bytes_here_is_listed_but_has_no_content(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        owner = await new_owner(client, app, deletes=True)
+        async with app.state.runtime.sessionmaker() as db:
+            await db.execute(
+                text(
+                    'INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "updatedAt") '
+                    "VALUES (:id, 'legacy.png', '/uploads/2024/legacy.png', 'image/png', 10, :owner, now())"
+                ),
+                {"id": f"{owner.id}-legacy", "owner": owner.id},
+            )
+            await db.commit()
+        file_id = f"{owner.id}-legacy"
+        assert (await client.get(f"/api/files/{file_id}", headers=owner.headers)).json()[
+            "path"
+        ] == "/legacy.png"
+        missing = {"detail": "The file's content is not in this API's storage"}
+        for method, path, payload in [("GET", "download-url", None), ("POST", "copy", {})]:
+            response = await client.request(
+                method, f"/api/files/{file_id}/{path}", headers=owner.headers, json=payload
+            )
+            assert (response.status_code, response.json()) == (404, missing), path
+        assert (await client.delete(f"/api/files/{file_id}", headers=owner.headers)).status_code == 204
+
+
 class TestStatementCounts:
     async def test_the_list_sends_as_many_statements_for_100_files_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
