@@ -25,7 +25,16 @@ from tests.migrations.conftest import Database
 
 REFERENCE: dict[str, Any] = json.loads((Path(__file__).parent / "prisma-schema.json").read_text())
 SHARED_TABLES = frozenset(REFERENCE["tables"])
-OUR_TABLES = frozenset({"auth_sessions", "password_reset_tokens", "halolight_row_counts", "alembic_version"})
+OUR_TABLES = frozenset(
+    {
+        "auth_sessions",
+        "password_reset_tokens",
+        "halolight_row_counts",
+        "halolight_file_shares",
+        "halolight_file_access_logs",
+        "alembic_version",
+    }
+)
 SECTIONS = ("tables", "indexes", "constraints")
 # Indexes of our own on the shared tables (migration 0004: list orders, lookups, search): allowed by prefix.
 OUR_INDEX_PREFIX = "halolight_"
@@ -263,7 +272,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0006"
+        assert version == "0008"
         assert kept == "KEEP"
 
 
