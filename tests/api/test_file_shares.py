@@ -582,3 +582,17 @@ class TestStatementCounts:
 
             assert (size(answer.json()), size(answer_many.json())) == (few_items, many_items)
             assert len(many) == len(few), (few, many)
+
+
+async def test_the_shared_path_is_routed_before_every_file_id_path(app: FastAPI) -> None:
+    """`/api/files/shared/{token}` must win over `/api/files/{id}/…` (the Files tag's paths included): its
+    route comes first in the app (this tag's router is built before the Files one, its paths sorted)."""
+    routes: list[Any] = []
+    for route in app.routes:
+        included = getattr(route, "original_router", None)
+        routes.extend(included.routes if included is not None else [route])
+    paths = [getattr(route, "path", "") for route in routes]
+    shared = paths.index("/api/files/shared/{token}")
+    by_id = [i for i, path in enumerate(paths) if path.startswith("/api/files/{id}")]
+    assert by_id
+    assert shared < min(by_id)

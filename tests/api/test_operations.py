@@ -59,6 +59,7 @@ def _optional_login() -> frozenset[str]:
 
 
 OPTIONAL_LOGIN = _optional_login()
+ANONYMOUS_REFUSED = [o for o in OPERATIONS if not o.public and o.operation_id not in OPTIONAL_LOGIN]
 
 
 def test_generated_index_matches_the_spec() -> None:
@@ -89,24 +90,7 @@ async def test_public_operations_need_no_login(client: httpx.AsyncClient, operat
     assert "www-authenticate" not in response.headers
 
 
-@pytest.mark.parametrize(
-    "operation", [o for o in OPERATIONS if o.operation_id in OPTIONAL_LOGIN], ids=lambda o: o.operation_id
-)
-async def test_optional_login_serves_anonymous_callers_and_refuses_a_bad_token(
-    client: httpx.AsyncClient, operation: OperationInfo
-) -> None:
-    path, body = _concrete(operation.path), _request_body(operation)
-    anonymous = await client.request(operation.method, path, json=body)
-    assert anonymous.status_code not in (401, 403), anonymous.text
-    bad = await client.request(operation.method, path, json=body, headers={"Authorization": "Bearer x"})
-    assert bad.status_code == 401, bad.text
-
-
-@pytest.mark.parametrize(
-    "operation",
-    [o for o in OPERATIONS if not o.public and o.operation_id not in OPTIONAL_LOGIN],
-    ids=lambda o: o.operation_id,
-)
+@pytest.mark.parametrize("operation", ANONYMOUS_REFUSED, ids=lambda o: o.operation_id)
 async def test_anonymous_is_401(client: httpx.AsyncClient, operation: OperationInfo) -> None:
     response = await client.request(
         operation.method, _concrete(operation.path), json=_request_body(operation)
@@ -125,3 +109,16 @@ async def test_without_the_permission_is_403_naming_it(
     )
     assert response.status_code == 403, response.text
     assert response.json() == {"detail": f"Missing permission: {operation.permission}"}
+
+
+@pytest.mark.parametrize(
+    "operation", [o for o in OPERATIONS if o.operation_id in OPTIONAL_LOGIN], ids=lambda o: o.operation_id
+)
+async def test_optional_login_serves_anonymous_callers_and_refuses_a_bad_token(
+    client: httpx.AsyncClient, operation: OperationInfo
+) -> None:
+    path = _concrete(operation.path)  # GETs (getSharedFile): no body
+    anonymous = await client.request(operation.method, path)
+    assert anonymous.status_code not in (401, 403), anonymous.text
+    bad = await client.request(operation.method, path, headers={"Authorization": "Bearer x"})
+    assert bad.status_code == 401, bad.text

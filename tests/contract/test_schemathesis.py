@@ -23,6 +23,7 @@ class Server:
     url: str
     outbox: Path
     log: Path
+    database: str  # libpq URL: the hooks insert what no operation makes yet (files)
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,19 @@ def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> I
     port = free_port()
     tmp = tmp_path_factory.mktemp("contract")
     database = pg_server.create_database("contract")
-    # The fuzzer logs in far more often than any person; throttling has its own HTTP tests.
-    with serve(port, tmp, DATABASE_URL=database, AUTH_RATE_LIMIT="100000/minute") as process:
+    # The fuzzer logs in (and opens share links) far more often than any person; throttling has its own
+    # HTTP tests.
+    with serve(
+        port,
+        tmp,
+        DATABASE_URL=database,
+        AUTH_RATE_LIMIT="100000/minute",
+        FILES_SHARE_RATE_LIMIT="100000/minute",
+    ) as process:
         process.wait_ready(port)
-        yield Server(f"http://127.0.0.1:{port}", tmp / "outbox", process.log_path)
+        yield Server(
+            f"http://127.0.0.1:{port}", tmp / "outbox", process.log_path, pg_server.libpq_url(database)
+        )
 
 
 def _server_errors(log: Path, limit: int = 8000) -> str:
@@ -57,6 +67,7 @@ def test_server_conforms_to_spec(server: Server) -> None:
         "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
         "HALOLIGHT_CONTRACT_URL": server.url,
         "HALOLIGHT_CONTRACT_OUTBOX": str(server.outbox),
+        "HALOLIGHT_CONTRACT_DATABASE": server.database,
     }
     result = run_schemathesis(
         ROOT / "spec" / "openapi.yaml",
