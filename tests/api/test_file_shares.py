@@ -596,3 +596,29 @@ async def test_the_shared_path_is_routed_before_every_file_id_path(app: FastAPI)
     by_id = [i for i, path in enumerate(paths) if path.startswith("/api/files/{id}")]
     assert by_id
     assert shared < min(by_id)
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            "SELECT id FROM halolight_file_access_logs WHERE \"fileId\" = 'f' "
+            'ORDER BY "accessedAt" DESC, id DESC',
+            "halolight_file_access_logs_fileId_accessedAt_id_idx",
+        ),
+        (
+            'SELECT id FROM halolight_file_shares WHERE "fileId" = \'f\' AND "revokedAt" IS NULL '
+            'ORDER BY "createdAt" DESC, id DESC LIMIT 100',
+            "halolight_file_shares_fileId_createdAt_id_idx",
+        ),
+    ],
+)
+async def test_the_lists_are_read_by_their_index_in_order(app: FastAPI, query: str, index: str) -> None:
+    async with app.state.runtime.engine.connect() as connection:
+        # The test tables hold a few rows, which a bitmap scan and a sort read as cheaply: what is checked is
+        # that the index yields the list's order by itself.
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
+        await connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = "\n".join((await connection.execute(text(f"EXPLAIN {query}"))).scalars())
+    assert index in plan, plan
+    assert "Sort" not in plan, plan
