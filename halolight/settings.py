@@ -233,8 +233,9 @@ class Settings(BaseSettings):
     # `halolight storage gc` leaves stored objects younger than this alone: an upload in flight has its
     # bytes before its row commits.
     storage_gc_grace_minutes: int = Field(default=60, ge=0, le=7 * ONE_DAY_MINUTES)
-    # File share links: where the HaloLight front end opens one (the token is appended as `/<token>`; an
-    # https:// URL in production), and how many resolutions one client address may make (429 beyond it).
+    # File share links: where the HaloLight front end opens one (the token is appended as `/<token>`; give
+    # production the front end's https:// URL), and how many resolutions one client address may make (429
+    # beyond it).
     files_share_url: str = Field(
         default="http://localhost:3000/share", pattern=r"^https?://[^\s?#]+[^/\s?#]$"
     )
