@@ -25,6 +25,7 @@ from sqlalchemy import text
 from halolight.repositories.file_shares import MAX_LINKS
 from halolight.storage import links
 from tests.api.helpers import ADMIN, auth_headers, bearer, register
+from tests.api.test_operations import _api_routes as api_routes
 from tests.conftest import CountStatements
 
 pytestmark = pytest.mark.asyncio
@@ -587,11 +588,7 @@ class TestStatementCounts:
 async def test_the_shared_path_is_routed_before_every_file_id_path(app: FastAPI) -> None:
     """`/api/files/shared/{token}` must win over `/api/files/{id}/…` (the Files tag's paths included): its
     route comes first in the app (this tag's router is built before the Files one, its paths sorted)."""
-    routes: list[Any] = []
-    for route in app.routes:
-        included = getattr(route, "original_router", None)
-        routes.extend(included.routes if included is not None else [route])
-    paths = [getattr(route, "path", "") for route in routes]
+    paths = [route.path for route in api_routes(app)]
     shared = paths.index("/api/files/shared/{token}")
     by_id = [i for i, path in enumerate(paths) if path.startswith("/api/files/{id}")]
     assert by_id
