@@ -170,6 +170,23 @@ class File(ResponseModel):
     updatedAt: AwareDatetime
 
 
+class FileAccessLog(ResponseModel):
+    id: str
+    shareId: str
+    accessedAt: AwareDatetime
+    ipAddress: str | None
+    userAgent: str | None
+    user: FileSharePerson | None
+    """
+    Who opened the link, if they were logged in.
+    """
+
+
+class FileAccessLogList(ResponseModel):
+    data: Annotated[list[FileAccessLog], Field(max_length=100)]
+    meta: PaginationMeta
+
+
 class FileCopy(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -228,6 +245,92 @@ class FileRename(ApiModel):
     """
     A file's name; any text but `/` and `\\`.
     """
+
+
+class FileShare(ResponseModel):
+    id: str
+    fileId: str
+    shareToken: str | None
+    """
+    The link's token, in the answer that made the link only (`null` in lists).
+    """
+    shareUrl: str | None
+    """
+    Where the HaloLight front end opens the link (`FILES_SHARE_URL` + `/` + token); in the answer that
+    made the link only (`null` in lists).
+
+    """
+    permission: FileSharePermission
+    userId: str | None
+    """
+    The one user the link is restricted to.
+    """
+    teamId: str | None
+    """
+    The team the link is restricted to.
+    """
+    expiresAt: AwareDatetime | None
+    accessCount: Annotated[int, Field(ge=0)]
+    """
+    Successful resolutions so far.
+    """
+    maxAccessCount: Annotated[int | None, Field(ge=1)]
+    isRevoked: StrictBool
+    createdAt: AwareDatetime
+
+
+class FileShareCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Id | None | MISSING = MISSING
+    """
+    Only this user (logged in) may open the link. Not with `teamId`.
+    """
+    teamId: Id | None | MISSING = MISSING
+    """
+    Only the members and the owner of this team (logged in) may open the link. Not with `userId`.
+    """
+    permission: FileSharePermission | MISSING = MISSING
+    """
+    What the link gives; `VIEW` when absent.
+    """
+    expiresInDays: Annotated[int | None | MISSING, Field(ge=1, le=365)] = MISSING
+    """
+    The link ends this many days from now; absent or null, it does not expire.
+    """
+    maxAccessCount: Annotated[int | None | MISSING, Field(ge=1, le=1000000)] = MISSING
+    """
+    The link answers this many times, then ends; absent or null, no limit.
+    """
+
+
+FileShareList = TypeAliasType(
+    "FileShareList", Annotated[list[FileShare], Field(max_length=100)]
+)
+
+
+class FileSharePermission(StrEnum):
+    """
+    What a link gives: `VIEW` the file's name, type and size; `READ`, `DOWNLOAD` and `EDIT` also a
+    download URL. No link lets anyone change the file (`EDIT` is kept for the front end's vocabulary).
+
+    """
+
+    VIEW = 'VIEW'
+    READ = 'READ'
+    DOWNLOAD = 'DOWNLOAD'
+    EDIT = 'EDIT'
+
+
+class FileSharePerson(ResponseModel):
+    """
+    A person, as a link shows them (no contact data).
+    """
+
+    id: str
+    name: str
+    avatar: str | None
 
 
 class Folder(ResponseModel):
@@ -443,6 +546,16 @@ class ResetPasswordRequest(ApiModel):
     """
 
 
+class RevokeShareRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    shareId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    A link of this file (422 otherwise).
+    """
+
+
 class Role(ResponseModel):
     id: str
     name: str
@@ -501,6 +614,31 @@ class RoleWithPermissionNames(ResponseModel):
     name: str
     label: str
     permissions: list[str]
+
+
+class SharedFile(ResponseModel):
+    id: str
+    name: str
+    mimeType: str
+    size: Annotated[int, Field(ge=0)]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+    owner: FileSharePerson
+    permission: FileSharePermission
+    expiresAt: AwareDatetime | None
+    """
+    When the link ends; null if it does not expire.
+    """
+    downloadUrl: str | None
+    """
+    A short-lived URL that downloads the file as an attachment (the store's presigned URL, or the
+    API's signed `/api/files/{id}/download?expires=…&signature=…`); `null` for a `VIEW` link.
+
+    """
+    downloadUrlExpiresAt: AwareDatetime | None
+    """
+    When `downloadUrl` stops working; `null` with it.
+    """
 
 
 class StorageInfo(ResponseModel):

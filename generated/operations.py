@@ -32,6 +32,11 @@ OPERATIONS: tuple[OperationInfo, ...] = (
     OperationInfo('resetPassword', 'POST', '/api/auth/reset-password', 'Auth', None, True, ('application/json',), None),
     OperationInfo('listSessions', 'GET', '/api/auth/sessions', 'Auth', None, False),
     OperationInfo('revokeSession', 'DELETE', '/api/auth/sessions/{id}', 'Auth', None, False),
+    OperationInfo('getSharedFile', 'GET', '/api/files/shared/{token}', 'FileShares', None, False),
+    OperationInfo('listFileAccessLogs', 'GET', '/api/files/{id}/access-logs', 'FileShares', 'files:view', False),
+    OperationInfo('revokeFileShare', 'POST', '/api/files/{id}/revoke-share', 'FileShares', 'files:upload', False, ('application/json',), None),
+    OperationInfo('shareFile', 'POST', '/api/files/{id}/share', 'FileShares', 'files:upload', False, ('application/json',), None),
+    OperationInfo('listFileShares', 'GET', '/api/files/{id}/shares', 'FileShares', 'files:view', False),
     OperationInfo('listFiles', 'GET', '/api/files', 'Files', 'files:view', False),
     OperationInfo('batchDeleteFiles', 'POST', '/api/files/batch-delete', 'Files', 'files:delete', False, ('application/json',), None),
     OperationInfo('getStorage', 'GET', '/api/files/storage', 'Files', 'files:view', False),
@@ -80,6 +85,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
 
 TAG_MODULES: dict[str, str] = {
     'Auth': 'auth',
+    'FileShares': 'file_shares',
     'Files': 'files',
     'Folders': 'folders',
     'Permissions': 'permissions',

@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any, Literal
 
+from limits import parse as parse_rate
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -232,6 +233,13 @@ class Settings(BaseSettings):
     # `halolight storage gc` leaves stored objects younger than this alone: an upload in flight has its
     # bytes before its row commits.
     storage_gc_grace_minutes: int = Field(default=60, ge=0, le=7 * ONE_DAY_MINUTES)
+    # File share links: where the HaloLight front end opens one (the token is appended as `/<token>`; give
+    # production the front end's https:// URL), and how many resolutions one client address may make (429
+    # beyond it).
+    files_share_url: str = Field(
+        default="http://localhost:3000/share", pattern=r"^https?://[^\s?#]+[^/\s?#]$"
+    )
+    files_share_rate_limit: str = "60/minute"
 
     @field_validator(
         "smtp_host",
@@ -250,6 +258,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # `SMTP_PASSWORD: ${SMTP_PASSWORD:-}` in a compose file sets an empty variable: that means none.
         return None if value == "" else value
+
+    @field_validator("files_share_rate_limit")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise ValueError("a rate such as `60/minute` or `1000/hour`") from None
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_unsafe_production(self) -> Settings:

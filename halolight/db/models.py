@@ -443,3 +443,38 @@ class RowCount(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class FileShare(Base):
+    """A share link of a file (our table, migration 0008; the FileShares tag). The token is stored only as its
+    SHA-256 (`tokenHash`); the CHECK constraints (permission vocabulary, one audience at most, counts within
+    `maxAccessCount`) live in the migration. Indexes are the migration's too (`halolight_…`)."""
+
+    __tablename__ = "halolight_file_shares"
+
+    id: Mapped[str] = _id()
+    file_id: Mapped[str] = _fk("fileId", "files")
+    token_hash: Mapped[str] = mapped_column("tokenHash", Text)
+    permission: Mapped[str] = mapped_column(Text, server_default=text("'VIEW'::text"), default="VIEW")
+    user_id: Mapped[str | None] = _fk("userId", "users")
+    team_id: Mapped[str | None] = _fk("teamId", "teams")
+    expires_at: Mapped[datetime | None] = mapped_column("expiresAt", UtcDateTime())
+    access_count: Mapped[int] = mapped_column("accessCount", Integer, server_default=text("0"), default=0)
+    max_access_count: Mapped[int | None] = mapped_column("maxAccessCount", Integer)
+    revoked_at: Mapped[datetime | None] = mapped_column("revokedAt", UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class FileAccessLog(Base):
+    """One successful resolution of a share link (our table, migration 0008): who (NULL: anonymous, or an
+    account deleted since), from which address, with which user agent, when."""
+
+    __tablename__ = "halolight_file_access_logs"
+
+    id: Mapped[str] = _id()
+    share_id: Mapped[str] = _fk("shareId", "halolight_file_shares")
+    file_id: Mapped[str] = _fk("fileId", "files")
+    user_id: Mapped[str | None] = _fk("userId", "users", on_delete="SET NULL")
+    ip_address: Mapped[str | None] = mapped_column("ipAddress", Text)
+    user_agent: Mapped[str | None] = mapped_column("userAgent", Text)
+    accessed_at: Mapped[datetime] = _created_at("accessedAt")

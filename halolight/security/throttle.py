@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -63,6 +64,11 @@ def _storage_errors() -> Iterator[None]:
         ) from None
 
 
+@cache
+def _parsed(rate: str) -> RateLimitItem:
+    return parse(rate)
+
+
 class Throttle:
     def __init__(
         self, rate: str, reset_mail_rate: str = "3/15 minutes", storage_url: str = "memory://"
@@ -73,10 +79,17 @@ class Throttle:
 
     async def hit(self, action: str, *keys: str) -> None:
         """Count one attempt against every key; 429 with Retry-After if any of them is over the limit."""
+        await self._hit(self._item, action, keys)
+
+    async def hit_rate(self, rate: str, action: str, *keys: str) -> None:
+        """`hit` at a rate of its own (a setting such as FILES_SHARE_RATE_LIMIT, parsed once)."""
+        await self._hit(_parsed(rate), action, keys)
+
+    async def _hit(self, item: RateLimitItem, action: str, keys: tuple[str, ...]) -> None:
         with _storage_errors():
             for key in keys:
-                if not await self._limiter.hit(self._item, action, key):
-                    raise TooManyRequests(await self._retry_after(self._item, action, key))
+                if not await self._limiter.hit(item, action, key):
+                    raise TooManyRequests(await self._retry_after(item, action, key))
 
     async def check_login(self, account: str, address: str) -> None:
         """Before a password is checked: count the attempt against the address, then refuse an address that

@@ -47,6 +47,21 @@ def test_every_operation_is_served_and_nothing_else(app: FastAPI) -> None:
     assert served == _spec_operations()
 
 
+def _optional_login() -> frozenset[str]:
+    """The operationIds with optional login (`security: [{}, {bearerAuth: []}]`): anonymous is served."""
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    return frozenset(
+        op["operationId"]
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method in HTTP_METHODS and {} in op.get("security", [])
+    )
+
+
+OPTIONAL_LOGIN = _optional_login()
+ANONYMOUS_REFUSED = [o for o in OPERATIONS if not o.public and o.operation_id not in OPTIONAL_LOGIN]
+
+
 def test_generated_index_matches_the_spec() -> None:
     assert {(o.method, o.path, o.operation_id) for o in OPERATIONS} == _spec_operations()
 
@@ -81,7 +96,7 @@ async def test_public_operations_need_no_login(client: httpx.AsyncClient, operat
     assert "www-authenticate" not in response.headers
 
 
-@pytest.mark.parametrize("operation", [o for o in OPERATIONS if not o.public], ids=lambda o: o.operation_id)
+@pytest.mark.parametrize("operation", ANONYMOUS_REFUSED, ids=lambda o: o.operation_id)
 async def test_anonymous_is_401(client: httpx.AsyncClient, operation: OperationInfo) -> None:
     response = await client.request(operation.method, _concrete(operation.path), **_request_body(operation))
     assert response.status_code == 401, response.text
@@ -98,3 +113,16 @@ async def test_without_the_permission_is_403_naming_it(
     response = await client.request(operation.method, _concrete(operation.path), **kwargs)
     assert response.status_code == 403, response.text
     assert response.json() == {"detail": f"Missing permission: {operation.permission}"}
+
+
+@pytest.mark.parametrize(
+    "operation", [o for o in OPERATIONS if o.operation_id in OPTIONAL_LOGIN], ids=lambda o: o.operation_id
+)
+async def test_optional_login_serves_anonymous_callers_and_refuses_a_bad_token(
+    client: httpx.AsyncClient, operation: OperationInfo
+) -> None:
+    path = _concrete(operation.path)  # GETs (getSharedFile): no body
+    anonymous = await client.request(operation.method, path)
+    assert anonymous.status_code not in (401, 403), anonymous.text
+    bad = await client.request(operation.method, path, headers={"Authorization": "Bearer x"})
+    assert bad.status_code == 401, bad.text

@@ -41,6 +41,7 @@ LISTS = [
     "/api/permissions?search=bulk",
     "/api/teams",
     "/api/teams?search=bulk",
+    "/api/files/bulk-file-1/access-logs",
 ]
 
 BULK_ROWS = """
@@ -65,6 +66,15 @@ SELECT 'bulk-team-' || i, 'Bulk team ' || i, 'bulk-user-' || i, now() FROM gener
 INSERT INTO team_members ("teamId", "userId", "roleId")
 SELECT 'bulk-team-' || i, 'bulk-user-' || ((i + k) % __ROWS__ + 1), 'bulk-role-1'
 FROM generate_series(1, __ROWS__) i, generate_series(0, 2) k;
+INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "updatedAt")
+SELECT 'bulk-file-1', 'bulk.pdf', 'files/bu/bulk', 'application/pdf', 1, id, now()
+FROM users WHERE email = 'admin@halolight.h7ml.cn';
+INSERT INTO halolight_file_shares (id, "fileId", "tokenHash")
+VALUES ('bulk-share-1', 'bulk-file-1', repeat('0', 64));
+INSERT INTO halolight_file_access_logs (id, "shareId", "fileId", "userId", "ipAddress", "accessedAt")
+SELECT 'bulk-access-' || i, 'bulk-share-1', 'bulk-file-1', 'bulk-user-' || i, '192.0.2.1',
+       now() - i * interval '1 s'
+FROM generate_series(1, __ROWS__) i;
 """.replace("__ROWS__", str(ROWS))
 
 

@@ -17,6 +17,9 @@
   `flatmap_body` hook, and here for the coverage phase, which skips that hook; multipart bodies excepted).
 - **Live download links.** downloadFile gets, three times in four, a valid signature for its (pool) file, so
   its fuzzed range and revalidation headers meet real bytes.
+- **Share links.** getSharedFile gets the token of a live link of a pool file three times in four, and
+  revokeFileShare the id of a fresh link of the file in its path (revoking has its own files, so the shared
+  links stay live).
 - **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
   three times in four; createPermission gets a `resource` that matches its `action` (`x-must-match`), so its
   positive cases are valid data and not a documented refusal (the mismatch has its HTTP tests).
@@ -45,10 +48,12 @@ from tests.contract import references  # also registers the x-references / x-mus
 
 BASE_URL = os.environ.get("HALOLIGHT_CONTRACT_URL", "http://127.0.0.1:8000")
 OUTBOX = os.environ.get("HALOLIGHT_CONTRACT_OUTBOX", "")
+DATABASE = os.environ.get("HALOLIGHT_CONTRACT_DATABASE", "")  # libpq URL of the server's database
 ADMIN = ("admin@halolight.h7ml.cn", "123456")
 # The password of every account the hooks create (not a common one, so registration accepts it).
 PASSWORD = "Fuzz-Kx7q-2wLm-9vTz"
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # components/schemas/Id
+SHARE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # getSharedFile's token
 ACTION = re.compile(r"^(\*|[a-z][a-z0-9-]{0,39}:(\*|[a-z][a-z0-9-]{0,39}))$")  # PermissionCreate.action
 RESOURCE = re.compile(r"^(\*|[a-z][a-z0-9-]{0,39})$")  # PermissionCreate.resource
 
@@ -205,6 +210,16 @@ class Pool:
             self.rows[kind] = [self._create(kind, n) for n in range(POOL_SIZE)]
         return self.rows[kind]
 
+    def share_tokens(self) -> list[str]:
+        """Tokens of live links (no use limit, no audience) of this pool's files, one per permission."""
+        if "share-tokens" not in self.rows:
+            token, files = _admin_token(), self.ids("files")
+            self.rows["share-tokens"] = [
+                _post(f"/api/files/{files[i]}/share", {"permission": p}, token, 201)["shareToken"]
+                for i, p in enumerate(("VIEW", "READ", "DOWNLOAD"))
+            ]
+        return self.rows["share-tokens"]
+
     def _create(self, kind: str, n: int) -> str:
         token, tag = _admin_token(), uuid.uuid4().hex[:10]
         if kind == "users":
@@ -234,10 +249,13 @@ class Pool:
 
 
 _pools: dict[str, Pool] = {}
+# Operations that end what they name, each with rows of its own (see Pool).
+ENDING = frozenset({"/api/files/{id}/revoke-share"})
 
 
 def _pool(case: Any) -> Pool:
-    owner = case.operation.label if case.operation.method.upper() == "DELETE" else "shared"
+    ending = case.operation.method.upper() == "DELETE" or case.operation.path in ENDING
+    owner = case.operation.label if ending else "shared"
     with _lock:
         return _pools.setdefault(owner, Pool(owner))
 
@@ -255,6 +273,11 @@ def _real_path_ids(case: Any) -> None:
         return
     pool, parameters = _pool(case), dict(case.path_parameters)
     for name, value in parameters.items():
+        if name == "token" and isinstance(value, str) and SHARE_TOKEN.match(value) and _often(case, "token"):
+            with _lock:
+                tokens = pool.share_tokens()
+            parameters[name] = tokens[_digest(case, "row-token") % len(tokens)]
+            continue
         kind = _kind(case.operation.path, name)
         if kind is None or not _valid_id(value) or not _often(case, f"path-{name}"):
             continue
@@ -265,6 +288,18 @@ def _real_path_ids(case: Any) -> None:
         parameters[name] = rows[_digest(case, f"row-{name}") % len(rows)]
     if parameters != case.path_parameters:
         case.path_parameters = parameters
+
+
+def _real_share_id(case: Any) -> None:
+    """revokeFileShare: a fresh link of the file in the path (when it is one of the pool's) as `shareId`."""
+    body, file_id = case.body, (case.path_parameters or {}).get("id")
+    if not isinstance(body, dict) or not _valid_id(body.get("shareId")) or not _often(case, "share"):
+        return
+    with _lock:
+        if file_id not in _pool(case).ids("files"):
+            return
+    made = _post(f"/api/files/{file_id}/share", {}, _admin_token(), 201)
+    case.body = {**body, "shareId": made["id"]}
 
 
 def _matching_resource(case: Any) -> None:
@@ -331,6 +366,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _matching_resource(case)
     if case.operation.path == "/api/auth/reset-password":
         _real_reset_token(case)
+    if case.operation.path == "/api/files/{id}/revoke-share":
+        _real_share_id(case)
     if case.operation.path == DOWNLOAD_PATH:
         _live_download_link(case)
 

@@ -78,6 +78,7 @@ LISTS = {
     "Permission": "/api/permissions",
     "User": "/api/users",
     "Folder": "/api/folders",  # the admin's top-level folders
+    "Team": "/api/teams",  # every team: the admin holds teams:*
 }
 
 

@@ -30,8 +30,15 @@ def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> I
     port = free_port()
     tmp = tmp_path_factory.mktemp("contract")
     database = pg_server.create_database("contract")
-    # The fuzzer logs in far more often than any person; throttling has its own HTTP tests.
-    with serve(port, tmp, DATABASE_URL=database, AUTH_RATE_LIMIT="100000/minute") as process:
+    # The fuzzer logs in (and opens share links) far more often than any person; throttling has its own
+    # HTTP tests.
+    with serve(
+        port,
+        tmp,
+        DATABASE_URL=database,
+        AUTH_RATE_LIMIT="100000/minute",
+        FILES_SHARE_RATE_LIMIT="100000/minute",
+    ) as process:
         process.wait_ready(port)
         yield Server(f"http://127.0.0.1:{port}", tmp / "outbox", process.log_path)
 
