@@ -52,6 +52,10 @@ def detect(head: bytes, declared: str = "") -> str:
     found = str(magic.from_buffer(head[:SNIFF_BYTES], mime=True)).lower()
     if found in _EMPTY or not found:
         return "application/octet-stream"
+    if found == "application/x-dosexec" and not head.startswith(b"MZ"):
+        # libmagic's guess at a DOS .COM program: any file whose first byte is a jump (0xE9, 0xEB), so one
+        # random binary (an encrypted or compressed file) in 128. Real executables start with "MZ".
+        return "application/octet-stream"
     declared = declared.split(";", 1)[0].strip().lower()
     if declared in _REFINABLE.get(found, ()):
         return declared
