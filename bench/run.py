@@ -498,8 +498,14 @@ def main() -> None:
 
         api_rss = worker_rss_mib(api.pid)
         ceiling_rss = worker_rss_mib(ceiling.pid)
+        # Files (bench/files.py): servers of its own on this database, its section after the table.
+        from bench import files
+
+        ceiling_page = runs["ceiling page"]
+        files_section = files.measure(url, Path(folder), env, quick=args.quick, ceiling_page=ceiling_page)
         total = time.monotonic() - started
         write_results(runs, api_rss, ceiling_rss, args.quick, seconds, total)
+        files.append(BENCH / "results.md", files_section)
         log(f"wrote bench/results.md ({total:.0f} s)")
         readme.main()  # the README's Performance table follows
     finally:
