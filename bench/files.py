@@ -43,6 +43,7 @@ from bench.run import (
     http_json,
     log,
     lua_request,
+    require_free,
     start,
     stop,
     wait_until_up,
@@ -402,6 +403,7 @@ def measure(
     """Everything above, on `database_url` (bench/run.py's dataset); the lines of the results section."""
     from tests.storage.seaweed import SeaweedServer  # the same `weed` command line as the tests
 
+    require_free(LOCAL_PORT, S3_PORT)
     started = time.monotonic()
     runs = 3 if quick else 7
     seconds = 4 if quick else 12
