@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate storage-gc revision test fuzz check clean bench bench-quick sdk spec-diff
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate storage-gc revision test fuzz check clean bench bench-quick bench-files sdk spec-diff
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -21,6 +21,7 @@ help:
 	@echo "make check      check-gen + lint + test (what CI runs)"
 	@echo "make bench      API vs a ceiling app on 100,000 users with wrk (< 10 min): bench/results.md"
 	@echo "make bench-quick  the same with short runs (< 2 min)"
+	@echo "make bench-files  only the Files part (uploads, downloads, worker memory, list); prints it"
 	@echo "make sdk        typed clients from the spec: sdk/python/ and sdk/typescript/ (git-ignored)"
 
 $(STAMP): pyproject.toml
@@ -91,6 +92,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+# Only the Files part of `make bench` (bench/files.py): uploads, downloads, worker memory and the files list, on a
+# fresh bench database; prints its section instead of writing bench/results.md. QUICK=1: fewer and shorter runs.
+bench-files: $(STAMP)
+	$(BIN)/python -m bench.files $(if $(QUICK),--quick,)
 
 # Typed clients from spec/openapi.yaml into sdk/ (git-ignored; remade when the spec or the settings change):
 # sdk/python/ (openapi-python-client, settings in sdk/openapi-python-client.yaml: the pip-installable package

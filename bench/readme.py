@@ -12,9 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
 README = ROOT / "README.md"
 START, END = "<!-- performance-table -->", "<!-- /performance-table -->"
+FILES_SECTION = "### Files"  # bench/files.py's heading (bench/files.py: SECTION)
 
 
 def block(results: str) -> str:
+    # bench/files.py's section follows the main table and its targets; it is copied whole, after them.
+    results, heading, files = results.partition(FILES_SECTION)
     lines = results.splitlines()
     command = next(line for line in lines if line.startswith("Command:"))
     machine = next(line for line in lines if line.startswith("Machine:")).removeprefix("Machine: ")
@@ -34,6 +37,7 @@ def block(results: str) -> str:
             "Targets of issue 14 in that run:",
             "",
             *targets,
+            *([] if not heading else ["", heading + files.rstrip("\n")]),
             END,
         ]
     )

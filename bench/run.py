@@ -169,6 +169,17 @@ async def explain(url: str, token: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- servers
+def require_free(*ports: int) -> None:
+    """Refuse to start beside another run (another checkout's `make bench`): its servers would answer on
+    these ports, and `wait_until_up` would take them for ours."""
+    import socket
+
+    for port in ports:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use (another benchmark running?): stop it first")
+
+
 def wait_until_up(port: int, path: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -368,6 +379,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         log("wrk is missing: installing it from Debian")
         subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True, check=True)
+    require_free(API_PORT, CEILING_PORT)
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="halolight-bench-")
     server, url = build_database(folder)
@@ -498,8 +510,14 @@ def main() -> None:
 
         api_rss = worker_rss_mib(api.pid)
         ceiling_rss = worker_rss_mib(ceiling.pid)
+        # Files (bench/files.py): servers of its own on this database, its section after the table.
+        from bench import files
+
+        ceiling_page = runs["ceiling page"]
+        files_section = files.measure(url, Path(folder), env, quick=args.quick, ceiling_page=ceiling_page)
         total = time.monotonic() - started
         write_results(runs, api_rss, ceiling_rss, args.quick, seconds, total)
+        files.append(BENCH / "results.md", files_section)
         log(f"wrote bench/results.md ({total:.0f} s)")
         readme.main()  # the README's Performance table follows
     finally:

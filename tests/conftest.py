@@ -27,6 +27,9 @@ from halolight.serve import seed_database
 from halolight.settings import Settings
 from tests.pg import TestServer, server_fixture
 
+# The session's SeaweedFS (`seaweed`), for tests/storage and tests/server alike: one per test process.
+pytest_plugins = ["tests.storage.seaweed"]
+
 # The longest test files first, in this order: under pytest-xdist (`make test`: --dist loadfile
 # --no-loadscope-reorder) each worker starts with one of them, in parallel with the rest, instead of being
 # handed one last and finishing alone. Prefixes of node ids; the rest keeps its order.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import AsyncExitStack
@@ -174,40 +175,39 @@ class S3Storage:
         client = await self._client()
         digest = hashlib.sha256()
         size = 0
-        # Chunks wait here until they make one part, which is joined (one copy) and sent: about two parts
-        # of memory at the peak, whatever the size of the upload.
-        pending: list[bytes] = []
-        pending_bytes = 0
+        # Chunks are written into one part's buffer (a BytesIO, reused part after part) and the buffer itself
+        # is the request's body: botocore and aiohttp read a file-like body in small pieces, so a part is
+        # never copied whole (a joined `bytes` part was a second part of memory at the peak).
+        part = io.BytesIO()
         multipart: _Multipart | None = None
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if max_bytes is not None and size > max_bytes:
                     raise PayloadTooLarge()
-                while chunk:
-                    room = self.part_size - pending_bytes
-                    piece, chunk = chunk[:room], chunk[room:]
-                    pending.append(piece)
-                    pending_bytes += len(piece)
-                    if pending_bytes == self.part_size:
-                        part = b"".join(pending)
-                        pending, pending_bytes = [], 0
+                view = memoryview(chunk)
+                while view:
+                    piece = view[: self.part_size - part.tell()]
+                    part.write(piece)
+                    view = view[len(piece) :]
+                    if part.tell() == self.part_size:
                         if multipart is None:
                             multipart = await _Multipart.start(client, self.bucket, key, content_type)
-                        await asyncio.to_thread(digest.update, part)
+                        await _hash(digest, part)
                         await multipart.upload(part)
-                        del part
-            data = b"".join(pending)
-            await asyncio.to_thread(digest.update, data)
+                        part.seek(0)  # overwritten by the next part: allocated once, not grown per part
+            rest = part.tell()  # the last part's bytes, or the whole object's
+            part.truncate(rest)  # what is left of the previous part past them
+            await _hash(digest, part)
             if multipart is None:
                 with _translated():
                     answer = await client.put_object(
-                        Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+                        Bucket=self.bucket, Key=key, Body=part, ContentType=content_type
                     )
                 etag = answer["ETag"]
             else:
-                if data:
-                    await multipart.upload(data)
+                if rest:
+                    await multipart.upload(part)
                 etag = await multipart.complete()
         except BaseException:
             if multipart is not None:
@@ -314,6 +314,14 @@ class S3Storage:
         )
 
 
+async def _hash(digest: hashlib._Hash, part: io.BytesIO) -> None:
+    """Add the part's bytes to the object's digest in a worker thread (hashlib releases the GIL), and leave
+    the part at its start, to be sent."""
+    with part.getbuffer() as view:
+        await asyncio.to_thread(digest.update, view)
+    part.seek(0)
+
+
 class _Multipart:
     """One multipart upload in progress: its parts' tags, and its abort when anything fails."""
 
@@ -327,8 +335,9 @@ class _Multipart:
             answer = await client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
         return cls(client, bucket, key, answer["UploadId"])
 
-    async def upload(self, data: bytes) -> None:
+    async def upload(self, data: io.BytesIO) -> None:
         number = len(self.parts) + 1
+        data.seek(0)
         with _translated():
             answer = await self.client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data

