@@ -149,7 +149,8 @@ class FilesHandlers(Protocol):
         browser can follow it. With an S3 store it is the store's own presigned URL (the bytes never pass
         through the API); with local storage it is `downloadFile`'s URL, signed by the API (a path when
         PUBLIC_API_URL is unset). It downloads the bytes as they are when it is used; once the file is
-        deleted it stops working.
+        deleted it stops working. A presigned URL is made without a request to the store (a round trip per
+        URL saved): while the store is down this still answers 200, and the store refuses the URL.
         """
         ...
 
