@@ -275,6 +275,7 @@ def create_app(
         body_read_timeout_s=settings.http_body_read_timeout_s,
         body_idle_timeout_s=settings.http_body_idle_timeout_s,
         body_min_rate_bytes_s=settings.http_body_min_rate_bytes_s,
+        max_header_bytes=settings.http_max_header_bytes,
         operations=table,
     )
     app.add_middleware(

@@ -1,7 +1,8 @@
 """`make serve`: the API as in production, on granian (Rust HTTP/1 server, uvloop), N worker processes.
 
-Chosen over uvicorn for what slow or hostile clients can do: granian bounds the header block
-(`HTTP_MAX_HEADER_BYTES`, 431 past it) and the time to receive it (`HTTP_HEADER_READ_TIMEOUT_S`), and closes
+Chosen over uvicorn for what slow or hostile clients can do: granian bounds the header block (its read
+buffer, `HTTP_READ_BUFFER_BYTES`; the app answers 431 past `HTTP_MAX_HEADER_BYTES`) and the time to receive
+it (`HTTP_HEADER_READ_TIMEOUT_S`), and closes
 idle keep-alive connections after that same timeout; uvicorn with httptools bounds neither. The body's read
 time and pace are bounded by the app itself (`halolight.middleware.RequestGuard`, 408), whatever the
 server, and so are the requests one client address may have in flight
@@ -56,7 +57,9 @@ def build(settings: Settings, database_url: str, host: str, port: int) -> MPServ
         http1_settings=HTTP1Settings(
             header_read_timeout=int(settings.http_header_read_timeout_s * 1000),
             keep_alive=True,
-            max_buffer_size=settings.http_max_header_bytes,
+            # Body chunks come in pieces of this size; the header block's own bound (HTTP_MAX_HEADER_BYTES)
+            # is the app's (RequestGuard, 431), unless a block is larger than the buffer itself.
+            max_buffer_size=max(settings.http_read_buffer_bytes, settings.http_max_header_bytes),
         ),
         log_access=False,
         # granian's own lines go through the application's handler (JSON in production).

@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     http_header_read_timeout_s: float = Field(default=10.0, gt=0, le=60)
     http_body_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     http_max_header_bytes: int = Field(default=16_384, ge=8192, le=1_048_576)
+    # granian's read buffer per connection (`make serve`): request bodies arrive in pieces of at most this
+    # size, so a small one makes uploads slow (16 KiB: about half the upload speed of 256 KiB, measured);
+    # it is also the most a header block can take before the app's HTTP_MAX_HEADER_BYTES check (431) runs.
+    http_read_buffer_bytes: int = Field(default=262_144, ge=65_536, le=4_194_304)
     # A body that makes no progress for this long (no byte arrives) gets 408 and the connection is closed; so
     # does one arriving, after that first grace, slower than the minimum rate (0: no rate rule). Time the app
     # spends between reads does not count against the client.
