@@ -6,18 +6,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import handlers.auth
+import handlers.documents
 import handlers.folders
 import handlers.permissions
 import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, folders, permissions, roles, system, teams, users
+from generated.routers import auth, documents, folders, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
+        documents.build_router(handlers.documents),
         folders.build_router(handlers.folders),
         permissions.build_router(handlers.permissions),
         roles.build_router(handlers.roles),

@@ -190,7 +190,7 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 10  # 0004: 9, 0006: the folders one
+        assert len(our_indexes(catalog)) == 15  # 0004: 9, 0006: the folders one, 0007: documents 5
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
@@ -263,7 +263,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0006"
+        assert version == "0007"
         assert kept == "KEEP"
 
 
