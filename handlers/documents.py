@@ -142,7 +142,9 @@ async def share_document(ctx: AuthContext, *, id: str, body: models.DocumentShar
     user_id, team_id = _one_target(body)
     if user_id is not None:
         if user_id == ctx.user_id:
-            raise ValidationFailed(("body", "userId"), "You cannot share a document with yourself")
+            raise ValidationFailed(
+                ("body", "userId"), "You cannot share a document with yourself", "self_reference"
+            )
         await authz.referenced(ctx, User, "userId", [user_id])
     else:
         assert team_id is not None

@@ -201,7 +201,8 @@ class DocumentsHandlers(Protocol):
         Gives `userId`, or every member of `teamId`, `permission` on the document: READ and COMMENT see it,
         EDIT also changes its title, content and tags. Exactly one of `userId` and `teamId` (422 otherwise).
         The user must be one the caller can see (`GET /api/users/{id}`), the team one the caller can see
-        (owns, belongs to, or every team with `teams:*`), and not the caller themself (422 otherwise).
+        (owns, belongs to, or every team with `teams:*`), and not the caller themself (422 otherwise: `type`
+        `not_found`, and `self_reference` for the caller).
         Sharing again with the same user or team replaces the permission (one share each). Only the owner
         shares a document (403 for others who can see it).
         """

@@ -11,11 +11,12 @@
   shared sessions and passwords keep working. Its password is known: change-password gets the right
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
-  (users, roles, permissions, teams with members, the admin's folders): reads and updates share one set,
-  each deleting operation has its own, so deletions do not leave the other operations (or later phases)
-  only unknown ids. Body ids
+  (users, roles, permissions, teams with members, the admin's folders and documents): reads and updates
+  share one set, each deleting operation has its own, so deletions do not leave the other operations (or
+  later phases) only unknown ids. Body ids
   marked `x-references` are filled by tests/contract/references.py (its `flatmap_body` hook, and here for
   the coverage phase, which skips that hook).
+- **Versions.** A well-formed `If-Match` is replaced by `*`, in every phase (a random tag is a correct 412).
 - **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
   three times in four; createPermission gets a `resource` that matches its `action` (`x-must-match`), so its
   positive cases are valid data and not a documented refusal (the mismatch has its HTTP tests).
@@ -189,7 +190,7 @@ def _valid_id(value: Any) -> bool:
 # rows, and one set per deleting operation (DELETE), so a deletion never takes away what another operation,
 # or a later phase, would find.
 POOL_SIZE = 3
-KINDS = ("users", "roles", "permissions", "teams", "folders")
+KINDS = ("users", "roles", "permissions", "teams", "folders", "documents")
 
 
 class Pool:
@@ -213,6 +214,8 @@ class Pool:
             body = {"action": f"pool{tag}:view"}
         elif kind == "folders":  # the admin's own (folders are private): others get 404, as they should
             body = {"name": f"Pool {tag}"}
+        elif kind == "documents":  # the admin's own, shared with nobody: others get 404, as they should
+            body = {"title": f"Pool {tag}", "content": f"池 {tag} 项目管理 pool document"}
         else:
             body = {"name": f"Pool {self.owner} {n}"}
         row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]
@@ -298,10 +301,21 @@ def _real_reset_token(case: Any) -> None:
             case.body = {**body, "token": real}
 
 
+def _current_version(case: Any) -> None:
+    """A well-formed `If-Match` becomes `*` (any current version): a random tag is a correct 412, which the
+    fuzzer would take for a refusal of valid data; stale tags have their HTTP tests. In every phase, the
+    stateful one included."""
+    headers = dict(case.headers or {})
+    match = headers.get("If-Match")
+    if isinstance(match, str) and len(match) <= 200 and match != "*":
+        case.headers = {**headers, "If-Match": "*"}
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Real ids in paths, a matching `resource`, a live reset token: just before a case is sent (generation
     makes more cases than are sent), in every phase but the stateful one, whose links supply its ids."""
+    _current_version(case)
     if _is_stateful(case):
         return
     _real_path_ids(case)
@@ -317,3 +331,18 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _matching_resource(case)
     if case.operation.path == "/api/auth/reset-password":
         _real_reset_token(case)
+    _not_into_itself(case)
+
+
+def _not_into_itself(case: Any) -> None:
+    """A real folder id in the path and a real one in `parentId` can be the same folder: moving a folder into
+    itself is a documented 422 (its HTTP test has it), not valid data: such a move goes to the top level."""
+    body, path_id = case.body, (case.path_parameters or {}).get("id")
+    if (
+        case.operation.method.upper() == "PATCH"
+        and case.operation.path == "/api/folders/{id}"
+        and isinstance(body, dict)
+        and body.get("parentId") is not None
+        and body.get("parentId") == path_id
+    ):
+        case.body = {**body, "parentId": None}
