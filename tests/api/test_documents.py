@@ -540,3 +540,19 @@ class TestDeleteDocuments:
                 "/api/documents/batch-delete", json={"ids": ids}, headers=owner.headers
             )
             _assert_422(response)
+
+
+async def test_the_demo_seed_gives_living_documents(client: httpx.AsyncClient) -> None:
+    admin = await auth_headers(client, ADMIN)
+    found = await client.get("/api/documents", params={"search": "项目管理"}, headers=admin)
+    titles = [d["title"] for d in found.json()["data"]]
+    assert titles[0] == "项目周会纪要"
+    mine = (await client.get("/api/documents", params={"limit": 100}, headers=admin)).json()["data"]
+    by_title = {d["title"]: d for d in mine}
+    assert {"Release checklist", "设计规范 Design guidelines", "市场推广计划"} <= set(by_title)
+    assert by_title["市场推广计划"]["permission"] == "READ"  # the demo account's, shared with the admin
+    assert by_title["项目周会纪要"]["folderId"] is not None
+    demo = await auth_headers(client, "demo@halolight.h7ml.cn")
+    shared = (await client.get("/api/documents", params={"tags": "PROJECT"}, headers=demo)).json()["data"]
+    permissions = {d["title"]: d["permission"] for d in shared}
+    assert permissions.items() >= {("项目周会纪要", "EDIT"), ("市场推广计划", "OWNER")}
