@@ -157,10 +157,11 @@ class DocumentCreate(ApiModel):
         extra='forbid',
     )
     title: Annotated[str, Field(max_length=255, min_length=1)]
-    content: Annotated[str, Field(max_length=200000)]
+    content: Annotated[str, Field(max_length=65536)]
     """
-    Text (Markdown, as the front ends write it), up to 200,000 characters; the request body limit
-    (`MAX_BODY_BYTES`, 1 MiB by default: 413) may refuse less. Search covers its first 32,768 characters.
+    Text (Markdown, as the front ends write it), up to 65,536 characters: one more is a 422 under the
+    request body limit (`MAX_BODY_BYTES`, 1 MiB by default, 413 beyond), however it is encoded. Search
+    covers the first 32,768 characters.
 
     """
     folderId: Annotated[
@@ -330,10 +331,11 @@ class DocumentUpdate(ApiModel):
         extra='forbid',
     )
     title: Annotated[str | MISSING, Field(max_length=255, min_length=1)] = MISSING
-    content: Annotated[str | MISSING, Field(max_length=200000)] = MISSING
+    content: Annotated[str | MISSING, Field(max_length=65536)] = MISSING
     """
-    Text (Markdown, as the front ends write it), up to 200,000 characters; the request body limit
-    (`MAX_BODY_BYTES`, 1 MiB by default: 413) may refuse less. Search covers its first 32,768 characters.
+    Text (Markdown, as the front ends write it), up to 65,536 characters: one more is a 422 under the
+    request body limit (`MAX_BODY_BYTES`, 1 MiB by default, 413 beyond), however it is encoded. Search
+    covers the first 32,768 characters.
 
     """
 

@@ -126,13 +126,20 @@ class TestCreateDocument:
             {"title": "t", "content": "x", "tags": ["a" * 51]},
             {"title": "t", "content": "x", "tags": [""]},
             {"title": "t", "content": "x", "ownerId": "someone"},
-            {"title": "t", "content": "x" * 200_001},
+            {"title": "t", "content": "x" * 65_537},
             {"title": "t\x00", "content": "x"},
         ],
     )
     async def test_bad_input_is_422(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
         owner = await person(client)
         _assert_422(await client.post("/api/documents", json=body, headers=owner.headers))
+
+    async def test_content_one_past_its_bound_is_422_however_escaped(self, client: httpx.AsyncClient) -> None:
+        owner = await person(client)
+        # 65,537 emoji as JSON escapes (12 bytes each): still under the body limit, so the bound answers.
+        body = '{"title": "t", "content": "' + "\\ud83d\\ude00" * 65_537 + '"}'
+        headers = {**owner.headers, "Content-Type": "application/json"}
+        _assert_422(await client.post("/api/documents", content=body.encode(), headers=headers))
 
     async def test_blank_tags_are_dropped_and_case_repeats_merged(self, client: httpx.AsyncClient) -> None:
         owner = await person(client)
