@@ -111,7 +111,7 @@ _TOPIC = "星云海山河林风雷光影石火月雪竹松梅兰菊桥"
 
 
 def _sql_array(items: list[str]) -> str:
-    return "ARRAY[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "]"
+    return "(ARRAY[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "])"
 
 
 def documents_sql() -> str:
