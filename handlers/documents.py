@@ -63,7 +63,7 @@ async def list_documents(
             limit=limit,
             search=term or None,
             folder_id=folder_id,
-            tags=list(dict.fromkeys(tags or [])),
+            tags=_tag_names(tags or []),
         )
     return models.DocumentList(
         data=[_document(ctx, row) for row in result.items], meta=presenters.page_meta(result)

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.db.models import Document, DocumentShare, DocumentTag, SharePermission, Tag, TeamMember, User
 from halolight.db.reads import Reads, Statement, fetch_all, fetch_scalar
 from halolight.db.types import utcnow
-from halolight.repositories.paging import Page, fetch_page
+from halolight.repositories.paging import Page
 from halolight.repositories.writes import reserve
 
 # `documents.type` of the documents this API creates (the column is NOT NULL and free text in the shared
@@ -177,42 +177,74 @@ async def list_page(
 
     The page's ids first (a deferred join), then their rows with tags and access in the same statement. A
     search reads its matches through the GIN index of `halolight_document_search` and counts them with
-    `count(*) OVER ()`, so its page and total are one statement."""
+    `count(*) OVER ()`, so its page and total are one statement. Every visible match is ranked: the cost
+    grows with their number (about a millisecond each: the vector is computed again for `ts_rank`)."""
     me = _me(user_id)
-    keys = select(Document.id).where(Document.id.in_(_visible_ids(me)))
+    filters: list[ColumnElement[bool]] = []
     if folder_id is not None:
-        keys = keys.where(Document.folder == folder_id)
+        filters.append(Document.folder == folder_id)
     if tags:
-        keys = keys.where(_has_tags(tags))
-    if search:
-        query = func.halolight_search_query(bindparam("search", search, type_=Text))
-        keys = keys.where(_VECTOR.op("@@")(query))
-        rank = func.ts_rank(_VECTOR, query)
-        ranked = (
-            keys.add_columns(
-                rank.label("rank"), Document.updated_at.label("changed"), func.count().over().label("total")
-            )
-            .order_by(rank.desc(), *_NEWEST_FIRST)
-            .offset((page - 1) * limit)
-            .limit(limit)
-            .subquery()
+        filters.append(_has_tags(tags))
+    if not search:
+        return await _newest_page(reads, me, filters, page=page, limit=limit)
+    keys = select(Document.id).where(Document.id.in_(_visible_ids(me)), *filters)
+    query = func.halolight_search_query(bindparam("search", search, type_=Text))
+    keys = keys.where(_VECTOR.op("@@")(query))
+    rank = func.ts_rank(_VECTOR, query)
+    ranked = (
+        keys.add_columns(
+            rank.label("rank"), Document.updated_at.label("changed"), func.count().over().label("total")
         )
-        rows = (
-            _rows(me)
-            .add_columns(ranked.c.total)
-            .join(ranked, Document.id == ranked.c.id)
-            .order_by(ranked.c.rank.desc(), ranked.c.changed.desc(), Document.id.desc())
-        )
-        found = await fetch_all(reads, rows)
-        if found or page == 1:
-            return Page(found, found[0].total if found else 0, page, limit)
-        total = await fetch_scalar(reads, select(func.count()).select_from(keys.subquery()))
-        return Page([], total or 0, page, limit)
+        .order_by(rank.desc(), *_NEWEST_FIRST)
+        .offset((page - 1) * limit)
+        .limit(limit)
+        .subquery()
+    )
+    rows = (
+        _rows(me)
+        .add_columns(ranked.c.total)
+        .join(ranked, Document.id == ranked.c.id)
+        .order_by(ranked.c.rank.desc(), ranked.c.changed.desc(), Document.id.desc())
+    )
+    found = await fetch_all(reads, rows)
+    if found or page == 1:
+        return Page(found, found[0].total if found else 0, page, limit)
+    total = await fetch_scalar(reads, select(func.count()).select_from(keys.subquery()))
+    return Page([], total or 0, page, limit)
 
-    def page_rows(page_ids: Any) -> Select[Any]:
-        return _rows(me).where(Document.id.in_(page_ids)).order_by(*_NEWEST_FIRST)
 
-    return await fetch_page(reads, keys.order_by(*_NEWEST_FIRST), page=page, limit=limit, rows=page_rows)
+async def _newest_page(
+    reads: Reads, me: ColumnElement[str], filters: list[ColumnElement[bool]], *, page: int, limit: int
+) -> Page[Any]:
+    """Newest change first, as the newest `page × limit` of the caller's own documents (a range of
+    `halolight_documents_owner_updated`, in its order) merged with the newest of those shared with them: the
+    page costs what its depth costs, not what everything visible would (a sort of every visible row)."""
+    offset = (page - 1) * limit
+    owned = select(Document.id, Document.updated_at).where(Document.owner_id == me, *filters)
+    shared = select(Document.id, Document.updated_at).where(
+        Document.id.in_(select(DocumentShare.document_id).where(_live_share_of(me))),
+        Document.owner_id != me,
+        *filters,
+    )
+    deep = offset + limit
+    newest = union_all(
+        owned.order_by(*_NEWEST_FIRST).limit(deep), shared.order_by(*_NEWEST_FIRST).limit(deep)
+    ).subquery()
+    page_ids = (
+        select(newest.c.id)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    found = await fetch_all(reads, _rows(me).where(Document.id.in_(page_ids)).order_by(*_NEWEST_FIRST))
+    if 0 < len(found) < limit:
+        return Page(found, offset + len(found), page, limit)
+    if not found and page == 1:
+        return Page([], 0, page, limit)
+    visible = union_all(owned, shared).subquery()
+    total = await fetch_scalar(reads, select(func.count()).select_from(visible))
+    return Page(found, total or 0, page, limit)
 
 
 # --- Writes: the request's transaction (ctx.db) -----------------------------------------------------------

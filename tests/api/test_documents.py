@@ -245,10 +245,32 @@ class TestListDocuments:
         assert body["meta"] == {"total": 3, "page": 1, "limit": 10, "totalPages": 1}
         in_folder = await client.get("/api/documents", params={"folderId": folder}, headers=owner.headers)
         assert [d["id"] for d in in_folder.json()["data"]] == [second["id"]]
-        tagged = await client.get("/api/documents", params={"tags": ["RED", "Blue"]}, headers=owner.headers)
+        tagged = await client.get("/api/documents", params={"tags": ["RED", " Blue "]}, headers=owner.headers)
         assert [d["id"] for d in tagged.json()["data"]] == [second["id"]]
         red = await client.get("/api/documents", params={"tags": "red", "limit": 2}, headers=owner.headers)
         assert red.json()["meta"] == {"total": 3, "page": 1, "limit": 2, "totalPages": 2}
+
+    async def test_pages_merge_own_and_shared_documents_in_order(self, client: httpx.AsyncClient) -> None:
+        owner, friend = await person(client), await person(client)
+        team_id = await team_with(client, friend, owner)
+        made = []
+        for n in range(6):  # alternately the owner's and the friend's (shared by user or by team)
+            if n % 2 == 0:
+                made.append(await create(client, owner, f"Own {n}"))
+            else:
+                doc = await create(client, friend, f"Shared {n}")
+                target = {"userId": owner.id} if n % 4 == 1 else {"teamId": team_id}
+                assert (await share(client, friend, doc["id"], **target)).status_code == 200
+                made.append(doc)
+        newest_first = [d["id"] for d in reversed(made)]
+        seen = []
+        for page in (1, 2, 3, 4):
+            body = (
+                await client.get("/api/documents", params={"page": page, "limit": 2}, headers=owner.headers)
+            ).json()
+            assert body["meta"] == {"total": 6, "page": page, "limit": 2, "totalPages": 3}
+            seen += [d["id"] for d in body["data"]]
+        assert seen == newest_first
 
     async def test_someone_elses_folder_is_404(self, client: httpx.AsyncClient) -> None:
         owner, other = await person(client), await person(client)
