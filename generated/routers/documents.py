@@ -236,7 +236,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=100, description='Items per page.')] = 10,
         search: Annotated[str | None, Query(max_length=100, description='Full-text search in the title and the content (the first 32,768 characters of it). Latin words match whole words without regard to case (`Report` finds `report`, not `reporting`); Chinese, Japanese and Korean text matches any run of two characters or more inside a text (`管理` finds `项目管理的进度`), and a single character alone. Every word of the term must match. Title matches rank first (`ts_rank`, the title weighted above the content). Empty (`search=`, as front ends send an empty search box) means no filter; a term without any letter or digit matches nothing (an empty page).')] = None,
         folder_id: Annotated[str | None, Query(alias='folderId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$', description="Only the documents in this folder, which must be one of the caller's (404 otherwise).")] = None,
-        tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Query(max_length=10, description='Only the documents holding every one of these tags (`?tags=design&tags=2026`), compared without regard to case.')] = None,
+        tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Query(max_length=10, description='Only the documents holding every one of these tags (`?tags=design&tags=2026`), trimmed and compared without regard to case.')] = None,
     ) -> models.DocumentList:
         result = await ctx.run(impl.list_documents, ctx, page=page, limit=limit, search=search, folder_id=folder_id, tags=tags)
         return result
