@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from halolight.repositories import roles
+from halolight.repositories import documents, roles
 from tests.api.helpers import ADMIN, auth_headers, bearer, register
 
 pytestmark = pytest.mark.asyncio
@@ -326,6 +326,18 @@ class TestSearch:
         assert [d["id"] for d in response.json()["data"]] == [in_title["id"], in_content["id"]]
         response = await client.get("/api/documents", params={"search": "路线"}, headers=owner.headers)
         assert [d["id"] for d in response.json()["data"]] == [in_title["id"], in_content["id"]]
+        assert response.json()["meta"]["total"] == 2
+
+    async def test_only_the_newest_matches_are_ranked(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        owner = await person(client)
+        in_title = await create(client, owner, "Budget 预算", "plans")
+        in_content = await create(client, owner, "Plans", "the budget and the 预算")
+        monkeypatch.setattr(documents, "RANKED_MATCHES", 1)
+        response = await client.get("/api/documents", params={"search": "budget"}, headers=owner.headers)
+        # Only the newest match is ranked; the older title match follows it.
+        assert [d["id"] for d in response.json()["data"]] == [in_content["id"], in_title["id"]]
         assert response.json()["meta"]["total"] == 2
 
     async def test_search_sees_only_visible_documents(self, client: httpx.AsyncClient) -> None:
