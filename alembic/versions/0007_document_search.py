@@ -14,8 +14,11 @@ pg_trgm in core), two immutable functions do the segmentation the usual way for 
 - `halolight_search_query(term)`: the tsquery of a search term, the AND of its words and n-grams (no
   unigrams when a run has two characters or more: the n-grams say more and match fewer rows).
 
-A GIN index on `halolight_document_search(title, content)` answers `@@` queries. The functions are ours and
-harmless to the NestJS/Java backends: their writes keep the index current like any other.
+A GIN index on `halolight_document_search(title, content)` answers `@@` queries. Ranking needs each match's
+vector, which the index does not hold: computing it again costs about a millisecond per match (seconds for
+a common word), so `halolight_document_vectors` keeps it, written by a trigger on `documents` (title or
+content changed), whichever backend writes. The functions, the table and the trigger are ours and harmless
+to the NestJS/Java backends: their writes keep the index and the vectors current like ours.
 
 Lists: `halolight_documents_owner_updated` serves the owner's documents newest first; the shares are looked
 up by team (`teamId` has no index in the shared schema), document tags by tag (the tag filter), and tags by
@@ -100,12 +103,48 @@ INDEXES = [
 ]
 
 
+# The vectors for ranking, kept by a row trigger in the writer's transaction (any backend's writes), filled
+# for the rows already there under a SHARE lock taken first: no write falls between the fill and the trigger.
+VECTORS = [
+    """
+    CREATE TABLE halolight_document_vectors (
+        "documentId" text NOT NULL,
+        search tsvector NOT NULL,
+        CONSTRAINT halolight_document_vectors_pkey PRIMARY KEY ("documentId"),
+        CONSTRAINT "halolight_document_vectors_documentId_fkey" FOREIGN KEY ("documentId")
+            REFERENCES documents (id) ON UPDATE CASCADE ON DELETE CASCADE
+    )
+    """,
+    """
+    CREATE FUNCTION halolight_keep_document_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO halolight_document_vectors ("documentId", search)
+        VALUES (NEW.id, halolight_document_search(NEW.title, NEW.content))
+        ON CONFLICT ("documentId") DO UPDATE SET search = EXCLUDED.search;
+        RETURN NULL;
+    END $$
+    """,
+    "LOCK TABLE documents IN SHARE MODE",
+    """
+    INSERT INTO halolight_document_vectors ("documentId", search)
+    SELECT id, halolight_document_search(title, content) FROM documents
+    """,
+    """
+    CREATE TRIGGER halolight_keep_document_vector AFTER INSERT OR UPDATE OF title, content ON documents
+    FOR EACH ROW EXECUTE FUNCTION halolight_keep_document_vector()
+    """,
+]
+
+
 def upgrade() -> None:
-    for statement in FUNCTIONS + INDEXES:
+    for statement in FUNCTIONS + INDEXES + VECTORS:
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS halolight_keep_document_vector ON documents")
+    op.execute("DROP FUNCTION IF EXISTS halolight_keep_document_vector()")
+    op.execute("DROP TABLE IF EXISTS halolight_document_vectors")
     for statement in reversed(INDEXES):
         name = statement.split("EXISTS ", 1)[1].split(" ", 1)[0]
         op.execute(f"DROP INDEX IF EXISTS {name}")

@@ -36,7 +36,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, REAL, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from halolight.db.models import Document, DocumentShare, DocumentTag, SharePermission, Tag, TeamMember, User
+from halolight.db.models import (
+    Document,
+    DocumentShare,
+    DocumentTag,
+    DocumentVector,
+    SharePermission,
+    Tag,
+    TeamMember,
+    User,
+)
 from halolight.db.reads import Reads, Statement, fetch_all, fetch_scalar
 from halolight.db.types import utcnow
 from halolight.repositories.paging import Page
@@ -48,7 +57,7 @@ DOC_TYPE = "doc"
 
 OWNER, EDIT, COMMENT, READ = 4, 3, 2, 1
 # A search ranks (`ts_rank`) at most this many matches, the most recently changed (see `list_page`).
-RANKED_MATCHES = 100
+RANKED_MATCHES = 1000
 ACCESS_NAMES = {OWNER: "OWNER", EDIT: "EDIT", COMMENT: "COMMENT", READ: "READ"}
 
 _NEWEST_FIRST = (Document.updated_at.desc(), Document.id.desc())
@@ -181,8 +190,8 @@ async def list_page(
 
     The page's ids first (a deferred join), then their rows with tags and access in the same statement. A
     search reads its matches through the GIN index of `halolight_document_search` and counts them with
-    `count(*) OVER ()`, so its page and total are one statement. Of many matches, only the newest
-    `RANKED_MATCHES` are ranked (the vector is computed again for `ts_rank`, about a millisecond each)."""
+    `count(*) OVER ()`, so its page and total are one statement. Ranking reads the stored vectors
+    (`halolight_document_vectors`); of many matches, only the newest `RANKED_MATCHES` are ranked."""
     me = _me(user_id)
     filters: list[ColumnElement[bool]] = []
     if folder_id is not None:
@@ -198,11 +207,16 @@ async def list_page(
     visible = _visible_ids(me).subquery()
     # Matches the caller sees, as a set operation on ids (hashes of both): only those rows are read then.
     candidates = intersect(select(matches.c.id), select(visible.c.id))
-    keys = select(Document.id).where(Document.id.in_(candidates), *filters)
-    # Ranking computes a match's vector again (about a millisecond): only the newest RANKED_MATCHES are
-    # ranked, the others follow them newest first, so a common word costs a bounded time, not seconds.
+    keys = (
+        select(Document.id)
+        .outerjoin(DocumentVector, DocumentVector.document_id == Document.id)
+        .where(Document.id.in_(candidates), *filters)
+    )
+    # The stored vectors (migration 0007's trigger) rank the matches: no vector computed again. Only the
+    # newest RANKED_MATCHES are ranked, the others follow them newest first: a bound on any search's work.
     recency = func.row_number().over(order_by=_NEWEST_FIRST)
-    rank = case((recency <= RANKED_MATCHES, func.ts_rank(_VECTOR, query)), else_=literal(0.0, REAL))
+    stored_rank = func.coalesce(func.ts_rank(DocumentVector.search, query), literal(0.0, REAL))
+    rank = case((recency <= RANKED_MATCHES, stored_rank), else_=literal(0.0, REAL))
     scored = keys.add_columns(
         rank.label("rank"), Document.updated_at.label("changed"), func.count().over().label("total")
     ).subquery()

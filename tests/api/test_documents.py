@@ -597,3 +597,28 @@ async def test_the_demo_seed_gives_living_documents(client: httpx.AsyncClient) -
     shared = (await client.get("/api/documents", params={"tags": "PROJECT"}, headers=demo)).json()["data"]
     permissions = {d["title"]: d["permission"] for d in shared}
     assert permissions.items() >= {("项目周会纪要", "EDIT"), ("市场推广计划", "OWNER")}
+
+
+async def test_the_stored_vectors_follow_every_writer(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Another backend's writes (plain SQL here) keep the ranking vectors current through the trigger."""
+    owner = await person(client)
+    async with app.state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                """INSERT INTO documents (id, title, content, type, size, "ownerId", "updatedAt")
+                VALUES (:id, 'Nest 文档', '由其他后端写入', 'doc', 0, :owner, now())"""
+            ),
+            {"id": f"nest-{owner.id}", "owner": owner.id},
+        )
+        await conn.execute(
+            text("UPDATE documents SET title = '后端 vector' WHERE id = :id"), {"id": f"nest-{owner.id}"}
+        )
+        stored = (
+            await conn.execute(
+                text('SELECT search::text FROM halolight_document_vectors WHERE "documentId" = :id'),
+                {"id": f"nest-{owner.id}"},
+            )
+        ).scalar_one()
+    assert "'vector':" in stored and "'后端':" in stored and "'文档'" not in stored
+    found = await client.get("/api/documents", params={"search": "其他后端"}, headers=owner.headers)
+    assert [d["id"] for d in found.json()["data"]] == [f"nest-{owner.id}"]

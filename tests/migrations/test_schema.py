@@ -25,7 +25,15 @@ from tests.migrations.conftest import Database
 
 REFERENCE: dict[str, Any] = json.loads((Path(__file__).parent / "prisma-schema.json").read_text())
 SHARED_TABLES = frozenset(REFERENCE["tables"])
-OUR_TABLES = frozenset({"auth_sessions", "password_reset_tokens", "halolight_row_counts", "alembic_version"})
+OUR_TABLES = frozenset(
+    {
+        "auth_sessions",
+        "password_reset_tokens",
+        "halolight_row_counts",
+        "halolight_document_vectors",
+        "alembic_version",
+    }
+)
 SECTIONS = ("tables", "indexes", "constraints")
 # Indexes of our own on the shared tables (migration 0004: list orders, lookups, search): allowed by prefix.
 OUR_INDEX_PREFIX = "halolight_"
