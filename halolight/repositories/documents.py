@@ -248,10 +248,11 @@ async def _newest_page(
     page costs what its depth costs, not what everything visible would (a sort of every visible row)."""
     offset = (page - 1) * limit
     owned = select(Document.id, Document.updated_at).where(Document.owner_id == me, *filters)
+    # The shared ones by primary key from the caller's shares (an array, so the plan starts from the shares,
+    # not from a scan of everyone else's documents).
+    shared_ids = func.array(select(DocumentShare.document_id).where(_live_share_of(me)).scalar_subquery())
     shared = select(Document.id, Document.updated_at).where(
-        Document.id.in_(select(DocumentShare.document_id).where(_live_share_of(me))),
-        Document.owner_id != me,
-        *filters,
+        Document.id == func.any(shared_ids), Document.owner_id != me, *filters
     )
     deep = offset + limit
     newest = union_all(
