@@ -20,7 +20,8 @@ a common word), so `halolight_document_vectors` keeps it, written by a trigger o
 content changed), whichever backend writes. The functions, the table and the trigger are ours and harmless
 to the NestJS/Java backends: their writes keep the index and the vectors current like ours.
 
-Lists: `halolight_documents_owner_updated` serves the owner's documents newest first; the shares are looked
+Lists: `halolight_documents_owner_updated` serves the owner's documents newest first, and
+`halolight_documents_id_covering` the shared ones (by id, without reading their rows); the shares are looked
 up by team (`teamId` has no index in the shared schema), document tags by tag (the tag filter), and tags by
 `lower(name)` (tags are resolved without regard to case; a unique index on it would refuse a shared
 database that already holds `A` and `a`, so it is a plain one and the uniqueness is kept by a lock).
@@ -97,6 +98,10 @@ INDEXES = [
     "(halolight_document_search(title, content))",
     "CREATE INDEX IF NOT EXISTS halolight_documents_owner_updated "
     'ON documents ("ownerId", "updatedAt" DESC, id DESC)',
+    # The shared documents of a list are read by id from the caller's shares, for their order and owner only:
+    # from this index alone, not from rows of 2 KB scattered over the table (measured: 16 ms for 2,000).
+    "CREATE INDEX IF NOT EXISTS halolight_documents_id_covering "
+    'ON documents (id) INCLUDE ("updatedAt", "ownerId", folder)',
     'CREATE INDEX IF NOT EXISTS halolight_document_shares_team_id ON document_shares ("teamId")',
     'CREATE INDEX IF NOT EXISTS halolight_document_tags_tag_id ON document_tags ("tagId")',
     "CREATE INDEX IF NOT EXISTS halolight_tags_name_lower ON tags (lower(name))",

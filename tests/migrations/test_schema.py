@@ -198,7 +198,7 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 15  # 0004: 9, 0006: the folders one, 0007: documents 5
+        assert len(our_indexes(catalog)) == 16  # 0004: 9, 0006: the folders one, 0007: documents 6
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
