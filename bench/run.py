@@ -2,7 +2,9 @@
 """`make bench` / `make bench-quick`: the API against a ceiling of its own, in one run, on a fresh database.
 
 1. A fresh embedded PostgreSQL 16 in a temporary folder; migrate and seed; then the dataset in SQL
-   (`generate_series`): 100,000 users holding the USER role, 2,000 teams of 5 members; VACUUM ANALYZE.
+   (`generate_series`): 100,000 users holding the USER role, 2,000 teams of 5 members, 100,000 documents of
+   1–3 KB of mixed Chinese and English text (the admin owns 5,000 and sees 2,000 more through shares);
+   VACUUM ANALYZE.
 2. EXPLAIN (ANALYZE, BUFFERS) of the statements the API really sends for the hot reads → bench/explain.md.
 3. `make serve` (granian, WORKERS=2, uvloop) and the ceiling app (`bench/ceiling.py`: same server, framework,
    worker count and driver; no ORM, no auth) side by side; wrk against each, one scenario after another.
@@ -43,6 +45,12 @@ BCRYPT_COST = 10  # production's minimum; login is measured against raw bcrypt a
 PASSWORD = "bench-password-1"
 USERS = 100_000
 TEAMS = 2_000
+DOCUMENTS = 100_000
+# Searches over the documents: a Chinese word of 250 documents (a title topic; all of them the admin's), and
+# one of the common sentences' words (in about 70% of the documents, about 4,900 of those the admin sees:
+# it shows the cost of many matches).
+SEARCH_RARE = "%E6%98%9F%E4%BA%91"  # 星云
+SEARCH_COMMON = "%E7%AE%A1%E7%90%86"  # 管理
 
 
 def log(message: str) -> None:
@@ -71,6 +79,70 @@ def dataset_sql(password_hash: str) -> str:
     """
 
 
+_ZH = [
+    "今天我们讨论项目管理的进度，确认了下周的发布计划。",
+    "客户反馈了登录页面的问题，需要尽快修复并回归测试。",
+    "本季度的市场推广重点是社区运营和内容营销。",
+    "数据库迁移已经完成，性能提升了百分之三十。",
+    "设计团队提交了新的图标规范和颜色方案。",
+    "请各位同事在周五之前更新自己的任务状态。",
+    "服务器监控显示夜间流量有明显增长。",
+    "财务部门要求提交下个月的预算申请。",
+    "新员工培训安排在下周一上午十点。",
+    "我们计划在第三季度上线移动端应用。",
+    "安全审计发现两个中等风险的漏洞。",
+    "产品路线图已经同步给所有相关团队。",
+]
+_EN = [
+    "The deployment report shows steady latency across all regions.",
+    "Please review the pull request before the release branch is cut.",
+    "Customer feedback highlights the onboarding flow as confusing.",
+    "The quarterly budget review is scheduled for next Thursday.",
+    "We migrated the search service to the new cluster last night.",
+    "Design tokens were updated to match the brand guidelines.",
+    "Monitoring alerts fired twice for the payment gateway.",
+    "The roadmap includes offline support and faster sync.",
+    "Security scanning found no critical issues this week.",
+    "Marketing wants a landing page for the spring campaign.",
+    "Integration tests are flaky on the staging environment.",
+    "The team agreed to ship the beta to early adopters.",
+]
+_TOPIC = "星云海山河林风雷光影石火月雪竹松梅兰菊桥"
+
+
+def _sql_array(items: list[str]) -> str:
+    return "(ARRAY[" + ", ".join("'" + item.replace("'", "''") + "'" for item in items) + "])"
+
+
+def documents_sql() -> str:
+    """100,000 documents: a two-character Chinese topic (400 of them) and an English code word in the title,
+    15 to 44 sentences drawn at random (half Chinese, half English: 0.8 to 2.8 KB) as content. One in 20 is
+    the admin's, one in 50 is shared with the admin; the rest belong to 1,000 bench users."""
+    topic = _sql_array(list(_TOPIC))
+    return f"""
+    SELECT setseed(0.42);
+    INSERT INTO documents (id, title, content, type, size, "ownerId", "createdAt", "updatedAt")
+    SELECT 'cbdoc' || lpad(i::text, 20, '0'),
+           {topic}[1 + i % 20] || {topic}[1 + (i / 20) % 20] || ' orion' || (i % 997) || ' 第' || i || '号',
+           body, 'doc', octet_length(body),
+           CASE WHEN i % 20 = 0 THEN (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')
+                ELSE 'cbench' || lpad((i % 1000 + 1)::text, 19, '0') END,
+           now() - make_interval(mins => i), now() - make_interval(mins => i)
+    FROM (
+      SELECT i, (
+        SELECT string_agg(CASE WHEN random() < 0.5 THEN {_sql_array(_ZH)}[1 + floor(random() * 12)::int]
+                               ELSE {_sql_array(_EN)}[1 + floor(random() * 12)::int] END, ' ')
+        FROM generate_series(1, 15 + i % 30)
+      ) AS body
+      FROM generate_series(1, {DOCUMENTS}) AS i
+    ) AS generated;
+    INSERT INTO document_shares (id, "documentId", "sharedWithId", permission)
+    SELECT 'cbshare' || lpad(i::text, 18, '0'), 'cbdoc' || lpad(i::text, 20, '0'),
+           (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn'), 'READ'
+    FROM generate_series(1, {DOCUMENTS}) AS i WHERE i % 50 = 1;
+    """
+
+
 def build_database(folder: str) -> tuple[Any, str]:
     from halolight.db import embedded, migrate
     from halolight.serve import seed_database
@@ -86,9 +158,16 @@ def build_database(folder: str) -> tuple[Any, str]:
     started = time.monotonic()
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
         conn.execute(dataset_sql(password_hash).encode())
+        log(f"dataset: users and teams in {time.monotonic() - started:.1f} s")
+        # Each document's search vector is computed as it is inserted (the GIN index of migration 0007).
+        conn.execute(documents_sql().encode())
         conn.execute("VACUUM ANALYZE")
         users = conn.execute("SELECT count(*) FROM users").fetchone()
-    log(f"dataset: {users[0] if users else '?'} users, {TEAMS} teams in {time.monotonic() - started:.1f} s")
+        documents = conn.execute("SELECT count(*) FROM documents").fetchone()
+    log(
+        f"dataset: {users[0] if users else '?'} users, {TEAMS} teams,"
+        f" {documents[0] if documents else '?'} documents in {time.monotonic() - started:.1f} s"
+    )
     return server, url
 
 
@@ -101,6 +180,8 @@ EXPLAINED = [
     ("GET /api/teams?page=1&limit=10", "/api/teams?page=1&limit=10"),
     ("GET /api/users/{id}", "/api/users/cbench0000000000000000042"),
     ("GET /api/roles", "/api/roles"),
+    ("GET /api/documents?page=1&limit=10", "/api/documents?page=1&limit=10"),
+    ("GET /api/documents?search=星云", f"/api/documents?page=1&limit=10&search={SEARCH_RARE}"),
 ]
 
 
@@ -128,8 +209,8 @@ async def explain(url: str, token: str) -> str:
         "# EXPLAIN plans of the hot reads",
         "",
         f"Written by `bench/run.py` on {USERS:,} users and "
-        f"{TEAMS:,} teams (VACUUM ANALYZE after the load). Each request's SELECTs, as the API sent them, "
-        "re-run under `EXPLAIN (ANALYZE, BUFFERS)`.",
+        f"{TEAMS:,} teams and {DOCUMENTS:,} documents (VACUUM ANALYZE after the load). Each request's"
+        " SELECTs, as the API sent them, re-run under `EXPLAIN (ANALYZE, BUFFERS)`.",
         "",
     ]
     headers = {"Authorization": f"Bearer {token}"}
@@ -437,6 +518,12 @@ def main() -> None:
         api_get("users search c1", "/api/users?page=1&limit=10&search=bench4242", connections=1, threads=1)
         api_get("roles", "/api/roles")
         api_get("teams", "/api/teams?page=1&limit=10")
+        api_get("documents p1", "/api/documents?page=1&limit=10")
+        api_get("documents search", f"/api/documents?page=1&limit=10&search={SEARCH_RARE}")
+        search = f"/api/documents?page=1&limit=10&search={SEARCH_RARE}"
+        api_get("documents search c1", search, connections=1, threads=1)
+        common = f"/api/documents?page=1&limit=10&search={SEARCH_COMMON}"
+        api_get("documents search common c1", common, connections=1, threads=1)
 
         login_body = json.dumps({"email": "bench77@example.com", "password": PASSWORD})
         runs["login"] = wrk(
@@ -559,6 +646,22 @@ def write_results(
         ("`GET /api/roles`", "roles", ratio("roles", "ceiling page")),
         ("`GET /api/teams?page=1&limit=10`", "teams", ratio("teams", "ceiling page")),
         (
+            "`GET /api/documents?page=1&limit=10` (7,000 visible of 100k)",
+            "documents p1",
+            ratio("documents p1", "ceiling page"),
+        ),
+        (
+            "`GET /api/documents?search=星云` (250 visible matches)",
+            "documents search",
+            ratio("documents search", "ceiling page"),
+        ),
+        ("same search, one client (c=1)", "documents search c1", ""),
+        (
+            "`GET /api/documents?search=管理` (about 4,900 visible matches), c=1",
+            "documents search common c1",
+            "",
+        ),
+        (
             "`POST /api/auth/login` (c=8)",
             "login",
             f"{runs['login'].rps / runs['raw bcrypt'].rps:.2f} × raw bcrypt",
@@ -588,7 +691,8 @@ def write_results(
         " Other work was running on it:"
         " compare ratios within this run, not absolute figures across runs.",
         "",
-        f"Setup: {USERS:,} users (USER role), {TEAMS:,} teams × 5 members, on a fresh database."
+        f"Setup: {USERS:,} users (USER role), {TEAMS:,} teams × 5 members, {DOCUMENTS:,} documents of"
+        " 0.8–2.8 KB (Chinese and English), on a fresh database."
         f" API: `make serve` (granian, WORKERS={WORKERS}, uvloop, pool 10/worker,"
         f" BCRYPT_ROUNDS={BCRYPT_COST}, BCRYPT_MAX_CONCURRENCY=1, AUTH_RATE_LIMIT raised)."
         f" Ceiling: `bench/ceiling.py` (FastAPI on granian, {WORKERS} workers, uvloop, psycopg pool of 10,"
@@ -626,6 +730,14 @@ def write_results(
         ),
         ("page 1,000 ≥ 0.9 × page 1", runs["users p1000"].rps / runs["users p1"].rps >= 0.9),
         ("search over 100,000 rows p50 < 20 ms (one client)", runs["users search c1"].p50_ms < 20),
+        (
+            "documents list ≥ 0.6 × page ceiling",
+            runs["documents p1"].rps / runs["ceiling page"].rps >= 0.6,
+        ),
+        (
+            "documents search over 100,000 documents p50 < 20 ms (one client, the selective word)",
+            runs["documents search c1"].p50_ms < 20,
+        ),
         (
             "p99 ≤ 4 × p50 (every API read row)",
             all(

@@ -128,6 +128,218 @@ class CursorPageMeta(ResponseModel):
     """
 
 
+class Document(ResponseModel):
+    """
+    A document, the same in lists and alone. `author` is its owner (`email` is `null` unless the caller
+    holds `users:view` or is the owner); `folderId` is the owner's folder holding it (`null`: the top
+    level). `tags` are names, in alphabetical order without regard to case. `type` is `doc` for
+    documents created here (other backends may write other values); `size` is the content's length in
+    UTF-8 bytes. `views` counts `GET /api/documents/{id}` answers and is not part of the `ETag`.
+
+    """
+
+    id: str
+    title: str
+    content: str
+    folderId: str | None
+    tags: list[str]
+    author: UserSummary
+    type: str
+    size: Annotated[int, Field(ge=0)]
+    views: Annotated[int, Field(ge=0)]
+    permission: DocumentPermission
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class DocumentCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[str, Field(max_length=255, min_length=1)]
+    content: Annotated[str, Field(max_length=65536)]
+    """
+    Text (Markdown, as the front ends write it), up to 65,536 characters: one more is a 422 under the
+    request body limit (`MAX_BODY_BYTES`, 1 MiB by default, 413 beyond), however it is encoded. Search
+    covers the first 32,768 characters.
+
+    """
+    folderId: Annotated[
+        str | None | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    The folder to create it in (one of the caller's); absent or null for the top level.
+    """
+    tags: Annotated[list[TagName] | MISSING, Field(max_length=20)] = MISSING
+    """
+    As in `DocumentTagsUpdate`.
+    """
+
+
+class DocumentList(ResponseModel):
+    data: Annotated[list[Document], Field(max_length=100)]
+    meta: PaginationMeta
+
+
+class DocumentMove(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    folderId: Annotated[
+        str | None, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ]
+    """
+    One of the owner's folders; null for the top level.
+    """
+
+
+class DocumentPermission(StrEnum):
+    """
+    What the caller may do with a document: OWNER (everything), EDIT (change title, content and tags),
+    COMMENT or READ (see it). With several shares (the caller's own, and their teams'), the strongest.
+
+    """
+
+    OWNER = 'OWNER'
+    EDIT = 'EDIT'
+    COMMENT = 'COMMENT'
+    READ = 'READ'
+
+
+class DocumentRename(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[str, Field(max_length=255, min_length=1)]
+
+
+class DocumentShareRequest1(ApiModel):
+    """
+    Exactly one of `userId` and `teamId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    teamId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    permission: SharePermission | MISSING = MISSING
+    """
+    READ when absent.
+    """
+
+
+class DocumentShareRequest2(ApiModel):
+    """
+    Exactly one of `userId` and `teamId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    teamId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    permission: SharePermission | MISSING = MISSING
+    """
+    READ when absent.
+    """
+
+
+DocumentShareRequest = TypeAliasType("DocumentShareRequest", DocumentShareRequest1 | DocumentShareRequest2)
+"""
+Exactly one of `userId` and `teamId`.
+"""
+
+
+class DocumentTagsUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    tags: Annotated[list[TagName], Field(max_length=20)]
+    """
+    Tag names, each trimmed of surrounding spaces (one left empty is ignored); names that differ only
+    in case are one tag. A tag that exists (in any case) is reused with its stored spelling; another
+    is created as sent. An empty list removes every tag.
+
+    """
+
+
+class DocumentUnshareRequest1(ApiModel):
+    """
+    Exactly one of `userId` and `teamId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    teamId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+
+
+class DocumentUnshareRequest2(ApiModel):
+    """
+    Exactly one of `userId` and `teamId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    teamId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+
+
+DocumentUnshareRequest = TypeAliasType("DocumentUnshareRequest", DocumentUnshareRequest1 | DocumentUnshareRequest2)
+"""
+Exactly one of `userId` and `teamId`.
+"""
+
+
+class DocumentUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[str | MISSING, Field(max_length=255, min_length=1)] = MISSING
+    content: Annotated[str | MISSING, Field(max_length=65536)] = MISSING
+    """
+    Text (Markdown, as the front ends write it), up to 65,536 characters: one more is a 422 under the
+    request body limit (`MAX_BODY_BYTES`, 1 MiB by default, 413 beyond), however it is encoded. Search
+    covers the first 32,768 characters.
+
+    """
+
+
 class DownloadUrl(ResponseModel):
     url: str
     """
@@ -616,6 +828,12 @@ class RoleWithPermissionNames(ResponseModel):
     permissions: list[str]
 
 
+class SharePermission(StrEnum):
+    READ = 'READ'
+    EDIT = 'EDIT'
+    COMMENT = 'COMMENT'
+
+
 class SharedFile(ResponseModel):
     id: str
     name: str
@@ -654,6 +872,9 @@ class StorageInfo(ResponseModel):
     """
     `used` as a percentage of `total`, to two decimals (above 100 only if the quota was lowered).
     """
+
+
+TagName = TypeAliasType("TagName", Annotated[str, Field(max_length=50, min_length=1)])
 
 
 class Team(ResponseModel):

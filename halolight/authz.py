@@ -121,3 +121,13 @@ async def referenced(
     if len(by_id) != len(wanted):
         raise UnknownReference(field, kind.__name__)
     return [by_id[row_id] for row_id in wanted]
+
+
+async def referenced_team(ctx: AuthContext, field: str, team_id: str) -> Team:
+    """A team named in a body: one the caller can see (as `GET /api/teams/{id}`), else `UnknownReference`."""
+    team = await teams.get_visible(
+        ctx.db, team_id, user_id=ctx.user_id, sees_all=sees_all_teams(ctx), with_members=False
+    )
+    if team is None:
+        raise UnknownReference(field, "Team")
+    return team

@@ -15,9 +15,19 @@ import asyncio
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from halolight.db.models import Folder, Permission, Role, RolePermission, User, UserRole, UserStatus
+from halolight.db.models import (
+    Folder,
+    Permission,
+    Role,
+    RolePermission,
+    SharePermission,
+    User,
+    UserRole,
+    UserStatus,
+)
 from halolight.db.types import new_id
 from halolight.demo_files import demo_files, seed_files
+from halolight.repositories import documents
 from halolight.security.passwords import PasswordHasher
 from halolight.storage import Storage
 
@@ -101,6 +111,67 @@ DEMO_FOLDERS: dict[str, list[tuple[str, ...]]] = {
     "demo@halolight.h7ml.cn": [("Drafts",), ("Drafts", "Marketing"), ("图片",)],
 }
 
+_WEEKLY = """# 项目周会纪要
+
+今天我们讨论项目管理的进度：HaloLight 2.0 的文档模块已完成接口设计，下周进入联调。
+
+- 全文搜索：中文按二元分词（bigram），英文按单词
+- 分享：支持按用户或团队分享，权限分为 READ、COMMENT、EDIT
+- 风险：前端的标签组件需要适配大小写不敏感的标签
+"""
+_RELEASE = """# Release checklist
+
+1. Run the full test suite (`make test`) and the contract test.
+2. Review the deployment report and the database migrations.
+3. Announce the release to the team; update the roadmap.
+"""
+_DESIGN = """# 设计规范 Design guidelines
+
+颜色、字体与间距遵循 HaloLight 设计系统。Buttons use the primary color; forms keep 8px spacing.
+所有图标使用线性风格，尺寸为 16、20 或 24 像素。
+"""
+_PLAN = """# 市场推广计划
+
+第一季度：内容营销与社区活动；第二季度：合作伙伴计划。
+Budget review every month; the campaign report goes to the marketing team.
+"""
+
+# The demo accounts' documents (title, content, folder path or None, tags, shares as (email, permission)),
+# created with the account, as its folders are: `make run` shows search, tags and sharing at work.
+DemoDocument = tuple[str, str, tuple[str, ...] | None, list[str], list[tuple[str, SharePermission]]]
+DEMO_DOCUMENTS: dict[str, list[DemoDocument]] = {
+    "admin@halolight.h7ml.cn": [
+        (
+            "项目周会纪要",
+            _WEEKLY,
+            ("项目", "HaloLight 2.0"),
+            ["会议", "Project"],
+            [
+                ("demo@halolight.h7ml.cn", SharePermission.EDIT),
+                ("viewer@halolight.h7ml.cn", SharePermission.READ),
+            ],
+        ),
+        ("Release checklist", _RELEASE, ("Reports",), ["Release", "Project"], []),
+        (
+            "设计规范 Design guidelines",
+            _DESIGN,
+            ("项目", "HaloLight 2.0", "设计稿"),
+            ["Design", "设计"],
+            [("demo@halolight.h7ml.cn", SharePermission.COMMENT)],
+        ),
+    ],
+    "demo@halolight.h7ml.cn": [
+        (
+            "市场推广计划",
+            _PLAN,
+            ("Drafts", "Marketing"),
+            ["marketing", "project"],
+            [("admin@halolight.h7ml.cn", SharePermission.READ)],
+        ),
+        ("Ideas", "Quick notes: try the new search with 中文 and English words.", None, [], []),
+    ],
+}
+
 
 async def seed(
     db: AsyncSession, passwords: PasswordHasher, *, demo_users: bool, storage: Storage | None = None
@@ -134,6 +205,7 @@ async def _seed_demo_users(
 ) -> None:
     files = demo_files()
     password_hash: str | None = None
+    created: dict[str, tuple[str, dict[tuple[str, ...], str]]] = {}  # email -> (id, folder ids by path)
     for email, username, name, role_name, status in DEMO_USERS:
         if (await db.scalars(select(User.id).where(func.lower(User.email) == email))).first() is not None:
             continue
@@ -142,10 +214,37 @@ async def _seed_demo_users(
         db.add(user)
         await db.flush()
         db.add(UserRole(user_id=user.id, role_id=role_ids[role_name]))
-        folders = _seed_demo_folders(db, user.id, DEMO_FOLDERS.get(email, []))
-        if storage is not None and email in files:
-            await db.flush()
-            await seed_files(db, storage, user.id, folders, files[email])
+        created[email] = (user.id, _seed_demo_folders(db, user.id, DEMO_FOLDERS.get(email, [])))
+    if created:
+        await db.flush()
+        await _seed_demo_documents(db, created)
+        if storage is not None:
+            for email, (owner_id, folder_ids) in created.items():
+                if email in files:
+                    await seed_files(db, storage, owner_id, folder_ids, files[email])
+
+
+async def _seed_demo_documents(
+    db: AsyncSession, created: dict[str, tuple[str, dict[tuple[str, ...], str]]]
+) -> None:
+    """New demo accounts' documents, with their tags and their shares with the demo accounts that exist."""
+    emails = [email for email, *_ in DEMO_USERS]
+    users = {
+        row.email: row.id
+        for row in (await db.execute(select(User.email, User.id).where(User.email.in_(emails))))
+    }
+    for email, (owner_id, folder_ids) in created.items():
+        for title, content, folder, tags, shares in DEMO_DOCUMENTS.get(email, []):
+            folder_id = None if folder is None else folder_ids[folder]
+            document_id = await documents.create(
+                db, owner_id=owner_id, title=title, content=content, folder_id=folder_id
+            )
+            await documents.set_tags(db, document_id, await documents.resolve_tags(db, tags))
+            for with_email, permission in shares:
+                if with_email in users:
+                    await documents.share(
+                        db, document_id, user_id=users[with_email], team_id=None, permission=permission
+                    )
 
 
 def _seed_demo_folders(

@@ -11,7 +11,7 @@ outlives its reader's account (`userId` set to NULL). Indexes: the token lookup,
 file's links and one file's log, newest first), and the foreign keys the cascades walk.
 
 Revision ID: 0008
-Revises: 0006 (re-chained after 0007 when the Documents branch merges: only `down_revision` changes)
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,7 +32,7 @@ GOOD_URLS = [
 ]  # fmt: skip
 
 # Every list operation (`Search`): an empty search is no filter, as front ends send an empty search box.
-LIST_PATHS = ["/api/users", "/api/roles", "/api/permissions", "/api/teams"]
+LIST_PATHS = ["/api/users", "/api/roles", "/api/permissions", "/api/teams", "/api/documents"]
 
 _counter = itertools.count(1)
 

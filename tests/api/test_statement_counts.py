@@ -42,6 +42,10 @@ LISTS = [
     "/api/teams",
     "/api/teams?search=bulk",
     "/api/files/bulk-file-1/access-logs",
+    "/api/documents",
+    "/api/documents?search=bulk",
+    "/api/documents?search=批量",
+    "/api/documents?tags=bulk-tag&tags=BULK-TAG-2",
 ]
 
 BULK_ROWS = """
@@ -75,6 +79,18 @@ INSERT INTO halolight_file_access_logs (id, "shareId", "fileId", "userId", "ipAd
 SELECT 'bulk-access-' || i, 'bulk-share-1', 'bulk-file-1', 'bulk-user-' || i, '192.0.2.1',
        now() - i * interval '1 s'
 FROM generate_series(1, __ROWS__) i;
+INSERT INTO documents (id, title, content, type, size, "ownerId", "updatedAt")
+SELECT 'bulk-doc-' || i, 'Bulk document ' || i, '批量文档 number ' || i, 'doc', 20,
+       CASE WHEN i % 2 = 0 THEN (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')
+            ELSE 'bulk-user-' || i END,
+       now() - make_interval(secs => i)
+FROM generate_series(1, __ROWS__) i;
+INSERT INTO document_shares (id, "documentId", "sharedWithId", permission)
+SELECT 'bulk-share-' || i, 'bulk-doc-' || i, (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn'),
+       'READ' FROM generate_series(1, __ROWS__) i WHERE i % 2 = 1;
+INSERT INTO tags (id, name) VALUES ('bulk-tag-1', 'bulk-tag'), ('bulk-tag-2', 'Bulk-Tag-2');
+INSERT INTO document_tags ("documentId", "tagId")
+SELECT 'bulk-doc-' || i, 'bulk-tag-' || k FROM generate_series(1, __ROWS__) i, generate_series(1, 2) k;
 """.replace("__ROWS__", str(ROWS))
 
 

@@ -11,15 +11,16 @@
   shared sessions and passwords keep working. Its password is known: change-password gets the right
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
-  (users, roles, permissions, teams with members, the admin's folders and files): reads and updates share
-  one set, each deleting operation has its own, so deletions do not leave the other operations (or later
-  phases) only unknown ids. Body ids marked `x-references` are filled by tests/contract/references.py (its
+  (users, roles, permissions, teams with members, the admin's folders, files and documents): reads and
+  updates share one set, each deleting operation has its own, so deletions do not leave the other operations
+  (or later phases) only unknown ids. Body ids marked `x-references` are filled by tests/contract/references.py (its
   `flatmap_body` hook, and here for the coverage phase, which skips that hook; multipart bodies excepted).
 - **Live download links.** downloadFile gets, three times in four, a valid signature for its (pool) file, so
   its fuzzed range and revalidation headers meet real bytes.
 - **Share links.** getSharedFile gets the token of a live link of a pool file three times in four, and
   revokeFileShare the id of a fresh link of the file in its path (revoking has its own files, so the shared
   links stay live).
+- **Versions.** A well-formed `If-Match` is replaced by `*`, in every phase (a random tag is a correct 412).
 - **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
   three times in four; createPermission gets a `resource` that matches its `action` (`x-must-match`), so its
   positive cases are valid data and not a documented refusal (the mismatch has its HTTP tests).
@@ -196,7 +197,7 @@ def _valid_id(value: Any) -> bool:
 # rows, and one set per deleting operation (DELETE), so a deletion never takes away what another operation,
 # or a later phase, would find.
 POOL_SIZE = 3
-KINDS = ("users", "roles", "permissions", "teams", "folders", "files")
+KINDS = ("users", "roles", "permissions", "teams", "folders", "files", "documents")
 
 
 class Pool:
@@ -241,6 +242,8 @@ class Pool:
             )
             assert response.status_code == 201, f"upload: {response.status_code} {response.text}"
             return str(response.json()["id"])
+        elif kind == "documents":  # the admin's own, shared with nobody: others get 404, as they should
+            body = {"title": f"Pool {tag}", "content": f"池 {tag} 项目管理 pool document"}
         else:
             body = {"name": f"Pool {self.owner} {n}"}
         row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]
@@ -346,10 +349,21 @@ def _real_reset_token(case: Any) -> None:
             case.body = {**body, "token": real}
 
 
+def _current_version(case: Any) -> None:
+    """A well-formed `If-Match` becomes `*` (any current version): a random tag is a correct 412, which the
+    fuzzer would take for a refusal of valid data; stale tags have their HTTP tests. In every phase, the
+    stateful one included."""
+    headers = dict(case.headers or {})
+    match = headers.get("If-Match")
+    if isinstance(match, str) and len(match) <= 200 and match != "*":
+        case.headers = {**headers, "If-Match": "*"}
+
+
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Real ids in paths, a matching `resource`, a live reset token: just before a case is sent (generation
     makes more cases than are sent), in every phase but the stateful one, whose links supply its ids."""
+    _current_version(case)
     if _is_stateful(case):
         return
     _real_path_ids(case)
@@ -373,6 +387,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _real_share_id(case)
     if case.operation.path == DOWNLOAD_PATH:
         _live_download_link(case)
+    _not_into_itself(case)
 
 
 DOWNLOAD_PATH = "/api/files/{id}/download"
@@ -391,3 +406,17 @@ def _live_download_link(case: Any) -> None:
         return
     signed = dict(parse_qsl(urlsplit(link.json()["url"]).query))
     case.query = {**query, "expires": int(signed["expires"]), "signature": signed["signature"]}
+
+
+def _not_into_itself(case: Any) -> None:
+    """A real folder id in the path and a real one in `parentId` can be the same folder: moving a folder into
+    itself is a documented 422 (its HTTP test has it), not valid data: such a move goes to the top level."""
+    body, path_id = case.body, (case.path_parameters or {}).get("id")
+    if (
+        case.operation.method.upper() == "PATCH"
+        and case.operation.path == "/api/folders/{id}"
+        and isinstance(body, dict)
+        and body.get("parentId") is not None
+        and body.get("parentId") == path_id
+    ):
+        case.body = {**body, "parentId": None}

@@ -98,6 +98,9 @@ def _real_ids(kind: str) -> tuple[str, ...]:
 
 
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # components/schemas/Id
+# How a 422 says that a reference names nothing usable: nothing the caller may use, or the caller themself
+# where that is refused (shareDocument's userId).
+REFERENCE_REFUSALS = ("not_found", "self_reference")
 
 
 def _is_id(value: Any) -> bool:
@@ -175,7 +178,7 @@ def _refused_for_a_checked_field(
         loc = issue.get("loc", [])
         if len(loc) < 2 or loc[0] != "body" or loc[1] not in fields or loc[1] not in sent:
             return False
-        if fields[loc[1]] == REFERENCES and issue.get("type") != "not_found":
+        if fields[loc[1]] == REFERENCES and issue.get("type") not in REFERENCE_REFUSALS:
             return False
     return bool(issues)
 

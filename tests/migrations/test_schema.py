@@ -32,6 +32,7 @@ OUR_TABLES = frozenset(
         "halolight_row_counts",
         "halolight_file_shares",
         "halolight_file_access_logs",
+        "halolight_document_vectors",
         "alembic_version",
     }
 )
@@ -199,7 +200,7 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 11  # 0004: 9, 0006: the folders one, 0009: the files one
+        assert len(our_indexes(catalog)) == 17  # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)

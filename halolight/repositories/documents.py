@@ -1,0 +1,463 @@
+"""Documents (table `documents`), their tags (`tags`, `document_tags`) and shares (`document_shares`).
+
+Who sees a document: its owner, the users it is shared with (`sharedWithId`) and the members of the teams it
+is shared with (`teamId`), as long as the share has not expired (`expiresAt` in the past). Every read here is
+scoped to that: a document the caller may not see is read as absent. What the caller may do with it is read in
+the same statement, as `access` (4 owner, 3 EDIT, 2 COMMENT, 1 READ: the strongest of their shares).
+
+Search is full-text through the functions and the GIN index of migration 0007 (CJK text as 2-character
+n-grams): `halolight_document_search(title, content) @@ halolight_search_query(term)`, ranked by `ts_rank`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    intersect,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REAL, aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from halolight.db.models import (
+    Document,
+    DocumentShare,
+    DocumentTag,
+    DocumentVector,
+    SharePermission,
+    Tag,
+    TeamMember,
+    User,
+)
+from halolight.db.reads import Reads, Statement, fetch_all, fetch_scalar
+from halolight.db.types import utcnow
+from halolight.repositories.paging import Page
+from halolight.repositories.writes import reserve
+
+# `documents.type` of the documents this API creates (the column is NOT NULL and free text in the shared
+# schema; the front ends show text documents).
+DOC_TYPE = "doc"
+
+OWNER, EDIT, COMMENT, READ = 4, 3, 2, 1
+# A search ranks (`ts_rank`) at most this many matches, the most recently changed (see `list_page`).
+RANKED_MATCHES = 1000
+ACCESS_NAMES = {OWNER: "OWNER", EDIT: "EDIT", COMMENT: "COMMENT", READ: "READ"}
+
+_NEWEST_FIRST = (Document.updated_at.desc(), Document.id.desc())
+
+
+def _me(user_id: str | None = None) -> BindParameter[str]:
+    """The caller's id, one parameter for every place a statement names it."""
+    if user_id is None:
+        return bindparam("user_id", type_=Text)
+    return bindparam("user_id", user_id, type_=Text)
+
+
+def _live_share_of(me: ColumnElement[str]) -> ColumnElement[bool]:
+    """A share that has not expired and names the caller or one of the caller's teams."""
+    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == me)
+    return and_(
+        # `expiresAt` is UTC without a zone, as every timestamp of the shared schema.
+        or_(DocumentShare.expires_at.is_(None), DocumentShare.expires_at > func.timezone("UTC", func.now())),
+        or_(DocumentShare.shared_with_id == me, DocumentShare.team_id.in_(my_teams)),
+    )
+
+
+def _visible_ids(me: ColumnElement[str]) -> Any:
+    """The ids of the documents the caller sees: owned, plus shared. A UNION ALL of two index lookups, so a
+    list reads the caller's documents, not the whole table."""
+    owned = select(Document.id).where(Document.owner_id == me)
+    shared = select(DocumentShare.document_id).where(_live_share_of(me))
+    return union_all(owned, shared)
+
+
+def _access(me: ColumnElement[str]) -> ColumnElement[int]:
+    strongest = (
+        select(
+            func.max(
+                case(
+                    (DocumentShare.permission == SharePermission.EDIT, EDIT),
+                    (DocumentShare.permission == SharePermission.COMMENT, COMMENT),
+                    else_=READ,
+                )
+            )
+        )
+        .where(DocumentShare.document_id == Document.id, _live_share_of(me))
+        .scalar_subquery()
+    )
+    return case((Document.owner_id == me, OWNER), else_=strongest)
+
+
+# The document's tag names, alphabetically without regard to case, in the row itself: a page of documents
+# costs one statement whatever its length (no query per document).
+_TAG_NAMES = (
+    select(
+        func.coalesce(
+            func.array_agg(aggregate_order_by(Tag.name, func.lower(Tag.name), Tag.name)),
+            literal_column("'{}'::text[]"),
+        )
+    )
+    .select_from(DocumentTag)
+    .join(Tag, Tag.id == DocumentTag.tag_id)
+    .where(DocumentTag.document_id == Document.id)
+    .scalar_subquery()
+)
+
+
+def _row_columns(me: ColumnElement[str]) -> tuple[Any, ...]:
+    return (
+        Document.id,
+        Document.title,
+        Document.content,
+        Document.folder.label("folder_id"),
+        Document.type,
+        Document.size,
+        Document.views,
+        Document.owner_id.label("owner_id"),
+        User.name.label("owner_name"),
+        User.email.label("owner_email"),
+        User.avatar.label("owner_avatar"),
+        Document.created_at.label("created_at"),
+        Document.updated_at.label("updated_at"),
+        _TAG_NAMES.label("tags"),
+        _access(me).label("access"),
+    )
+
+
+def _rows(me: ColumnElement[str]) -> Select[Any]:
+    return select(*_row_columns(me)).join(User, User.id == Document.owner_id)
+
+
+_ME = _me()
+_ONE = Statement(_rows(_ME).where(Document.id == bindparam("id"), Document.id.in_(_visible_ids(_ME))))
+
+
+async def get_visible(reads: Reads, user_id: str, document_id: str) -> Any | None:
+    """The document as a row of `_row_columns` (its owner's summary, tags and the caller's `access`), if the
+    caller may see it."""
+    return await _ONE.first(reads, id=document_id, user_id=user_id)
+
+
+# --- Lists and search ------------------------------------------------------------------------------------
+
+_VECTOR = func.halolight_document_search(Document.title, Document.content)
+
+
+def _has_tags(tags: Sequence[str]) -> ColumnElement[bool]:
+    """The document holds every one of `tags`, compared without regard to case (by PostgreSQL's lower())."""
+    wanted = select(func.lower(func.unnest(bindparam("tags", list(tags), type_=ARRAY(Text)))).label("name"))
+    wanted_names = wanted.subquery()
+    held = (
+        select(func.count(func.distinct(func.lower(Tag.name))))
+        .select_from(DocumentTag)
+        .join(Tag, Tag.id == DocumentTag.tag_id)
+        .where(DocumentTag.document_id == Document.id, func.lower(Tag.name).in_(select(wanted_names.c.name)))
+        .scalar_subquery()
+    )
+    needed = select(func.count(func.distinct(wanted_names.c.name))).scalar_subquery()
+    return held == needed
+
+
+async def list_page(
+    reads: Reads,
+    user_id: str,
+    *,
+    page: int,
+    limit: int,
+    search: str | None = None,
+    folder_id: str | None = None,
+    tags: Sequence[str] = (),
+) -> Page[Any]:
+    """The caller's visible documents as rows of `_row_columns`, filtered; newest change first, or, with
+    `search`, best match first (`ts_rank`: title A, content B), then newest change first.
+
+    The page's ids first (a deferred join), then their rows with tags and access in the same statement. A
+    search reads its matches through the GIN index of `halolight_document_search` and counts them with
+    `count(*) OVER ()`, so its page and total are one statement. Ranking reads the stored vectors
+    (`halolight_document_vectors`); of many matches, only the newest `RANKED_MATCHES` are ranked."""
+    me = _me(user_id)
+    filters: list[ColumnElement[bool]] = []
+    if folder_id is not None:
+        filters.append(Document.folder == folder_id)
+    if tags:
+        filters.append(_has_tags(tags))
+    if not search:
+        return await _newest_page(reads, me, filters, page=page, limit=limit)
+    query = func.halolight_search_query(bindparam("search", search, type_=Text))
+    # The matches first, through the GIN index, as a fence: left to itself the planner misjudges how many
+    # documents the caller sees and computes the vector of each of them instead (seconds, measured).
+    matches = select(Document.id).where(_VECTOR.op("@@")(query)).cte("matches").prefix_with("MATERIALIZED")
+    visible = _visible_ids(me).subquery()
+    # Matches the caller sees, as a set operation on ids (hashes of both): only those rows are read then.
+    candidates = intersect(select(matches.c.id), select(visible.c.id))
+    keys = (
+        select(Document.id)
+        .outerjoin(DocumentVector, DocumentVector.document_id == Document.id)
+        .where(Document.id.in_(candidates), *filters)
+    )
+    # The stored vectors (migration 0007's trigger) rank the matches: no vector computed again. Only the
+    # newest RANKED_MATCHES are ranked, the others follow them newest first: a bound on any search's work.
+    recency = func.row_number().over(order_by=_NEWEST_FIRST)
+    stored_rank = func.coalesce(func.ts_rank(DocumentVector.search, query), literal(0.0, REAL))
+    rank = case((recency <= RANKED_MATCHES, stored_rank), else_=literal(0.0, REAL))
+    scored = keys.add_columns(
+        rank.label("rank"), Document.updated_at.label("changed"), func.count().over().label("total")
+    ).subquery()
+    ranked = (
+        select(scored)
+        .order_by(scored.c.rank.desc(), scored.c.changed.desc(), scored.c.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+        .subquery()
+    )
+    rows = (
+        _rows(me)
+        .add_columns(ranked.c.total)
+        .join(ranked, Document.id == ranked.c.id)
+        .order_by(ranked.c.rank.desc(), ranked.c.changed.desc(), Document.id.desc())
+    )
+    found = await fetch_all(reads, rows)
+    if found or page == 1:
+        return Page(found, found[0].total if found else 0, page, limit)
+    total = await fetch_scalar(reads, select(func.count()).select_from(keys.subquery()))
+    return Page([], total or 0, page, limit)
+
+
+async def _newest_page(
+    reads: Reads, me: ColumnElement[str], filters: list[ColumnElement[bool]], *, page: int, limit: int
+) -> Page[Any]:
+    """Newest change first, as the newest `page × limit` of the caller's own documents (a range of
+    `halolight_documents_owner_updated`, in its order) merged with the newest of those shared with them: the
+    page costs what its depth costs, not what everything visible would (a sort of every visible row)."""
+    offset = (page - 1) * limit
+    owned = select(Document.id, Document.updated_at).where(Document.owner_id == me, *filters)
+    # The shared ones by primary key from the caller's shares (an array, so the plan starts from the shares,
+    # not from a scan of everyone else's documents).
+    shared_ids = func.array(select(DocumentShare.document_id).where(_live_share_of(me)).scalar_subquery())
+    shared = select(Document.id, Document.updated_at).where(
+        Document.id == func.any(shared_ids), Document.owner_id != me, *filters
+    )
+    deep = offset + limit
+    newest = union_all(
+        owned.order_by(*_NEWEST_FIRST).limit(deep), shared.order_by(*_NEWEST_FIRST).limit(deep)
+    ).subquery()
+    page_ids = (
+        select(newest.c.id)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    found = await fetch_all(reads, _rows(me).where(Document.id.in_(page_ids)).order_by(*_NEWEST_FIRST))
+    if 0 < len(found) < limit:
+        return Page(found, offset + len(found), page, limit)
+    if not found and page == 1:
+        return Page([], 0, page, limit)
+    visible = union_all(owned, shared).subquery()
+    total = await fetch_scalar(reads, select(func.count()).select_from(visible))
+    return Page(found, total or 0, page, limit)
+
+
+# --- Writes: the request's transaction (ctx.db) -----------------------------------------------------------
+
+
+async def lock(db: AsyncSession, document_id: str) -> None:
+    """Hold the document's row until the transaction ends: a conditional write (`If-Match`) compares and
+    changes the version it locked, so two writers with the same ETag cannot both pass."""
+    await db.execute(select(Document.id).where(Document.id == document_id).with_for_update())
+
+
+def utf8_size(content: str) -> int:
+    return len(content.encode("utf-8", "surrogatepass"))
+
+
+async def create(db: AsyncSession, *, owner_id: str, title: str, content: str, folder_id: str | None) -> str:
+    document_id = await db.scalar(
+        insert(Document)
+        .values(
+            title=title,
+            content=content,
+            folder=folder_id,
+            type=DOC_TYPE,
+            size=utf8_size(content),
+            owner_id=owner_id,
+        )
+        .returning(Document.id)
+    )
+    assert document_id is not None
+    return str(document_id)
+
+
+async def change(db: AsyncSession, document_id: str, **fields: Any) -> None:
+    """Set `fields` (column attributes of `Document`) and `updatedAt`; `size` follows `content`."""
+    if "content" in fields:
+        fields["size"] = utf8_size(fields["content"])
+    await db.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(**fields, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def count_view(db: AsyncSession, document_id: str) -> int | None:
+    """One more view, in one statement (no read-then-write: concurrent views all count); the new count."""
+    views = await db.scalar(
+        update(Document)
+        .where(Document.id == document_id)
+        # `updatedAt` kept as it is (the model's onupdate would set it): a view is not a change.
+        .values(views=Document.views + 1, updated_at=Document.updated_at)
+        .returning(Document.views)
+        .execution_options(synchronize_session=False)
+    )
+    return None if views is None else int(views)
+
+
+async def delete_one(db: AsyncSession, document_id: str) -> None:
+    # The database cascades to document_tags and document_shares.
+    await db.execute(
+        delete(Document).where(Document.id == document_id).execution_options(synchronize_session=False)
+    )
+
+
+async def delete_owned(db: AsyncSession, owner_id: str, document_ids: Sequence[str]) -> int:
+    """Delete those of `document_ids` that `owner_id` owns; how many went."""
+    gone = await db.execute(
+        delete(Document)
+        .where(
+            Document.owner_id == owner_id,
+            Document.id == func.any(bindparam("ids", list(document_ids), type_=ARRAY(Text))),
+        )
+        .returning(Document.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(gone.all())
+
+
+# --- Tags -------------------------------------------------------------------------------------------------
+#
+# The shared schema's `tags.name` is unique case-sensitively (Prisma's index); this API treats `Design` and
+# `design` as one tag. A unique index on lower(name) would refuse a shared database that already holds both,
+# so tags are resolved under a transaction-scoped advisory lock per lower-cased name (taken in one order, so
+# two requests naming the same new tags wait for each other instead of deadlocking): the second request of
+# a race sees the first's row. The INSERT's ON CONFLICT covers a backend that writes the same exact name
+# without the lock.
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    name: str
+    key: str
+    tag_id: str | None
+
+
+async def resolve_tags(db: AsyncSession, names: Sequence[str]) -> list[str]:
+    """The ids of the tags named (in any case), creating the missing ones as spelled (first spelling wins)."""
+    if not names:
+        return []
+    names_param = bindparam("names", list(names), type_=ARRAY(Text))
+    keys = select(func.lower(func.unnest(names_param)).label("key")).distinct().subquery()
+    ordered = select(keys.c.key).order_by(keys.c.key).subquery()
+    await db.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("tags:" + ordered.c.key, 0))).select_from(
+            ordered
+        )
+    )
+    wanted = await _lookup(db, names)
+    missing: dict[str, str] = {}
+    for row in wanted:
+        if row.tag_id is None:
+            missing.setdefault(row.key, row.name)
+    if missing:
+        await db.execute(
+            insert(Tag)
+            .values([{"name": name} for name in missing.values()])
+            .on_conflict_do_nothing(index_elements=[Tag.name])
+        )
+        wanted = await _lookup(db, names)
+    return list(dict.fromkeys(row.tag_id for row in wanted if row.tag_id is not None))
+
+
+async def _lookup(db: AsyncSession, names: Sequence[str]) -> list[_Wanted]:
+    """Each name with its lower-cased key and the id of the oldest tag of that key (None: no such tag)."""
+    given = (
+        func.unnest(bindparam("names", list(names), type_=ARRAY(Text))).table_valued("name").alias("given")
+    )
+    oldest = (
+        select(Tag.id)
+        .where(func.lower(Tag.name) == func.lower(given.c.name))
+        .order_by(Tag.created_at, Tag.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (await db.execute(select(given.c.name, func.lower(given.c.name), oldest))).all()
+    return [_Wanted(row[0], row[1], row[2]) for row in rows]
+
+
+async def set_tags(db: AsyncSession, document_id: str, tag_ids: Sequence[str]) -> None:
+    """The document's tags become exactly `tag_ids`."""
+    ids = bindparam("tag_ids", list(tag_ids), type_=ARRAY(Text))
+    await db.execute(
+        delete(DocumentTag)
+        .where(DocumentTag.document_id == document_id, DocumentTag.tag_id != func.all(ids))
+        .execution_options(synchronize_session=False)
+    )
+    if tag_ids:
+        await db.execute(
+            insert(DocumentTag)
+            .values([{"document_id": document_id, "tag_id": tag_id} for tag_id in tag_ids])
+            .on_conflict_do_nothing()
+        )
+
+
+# --- Shares -----------------------------------------------------------------------------------------------
+
+
+def _share_target(user_id: str | None, team_id: str | None) -> ColumnElement[bool]:
+    if user_id is not None:
+        return DocumentShare.shared_with_id == user_id
+    return and_(DocumentShare.team_id == team_id, DocumentShare.shared_with_id.is_(None))
+
+
+async def share(
+    db: AsyncSession,
+    document_id: str,
+    *,
+    user_id: str | None,
+    team_id: str | None,
+    permission: SharePermission,
+) -> None:
+    """One share per user (or team) and document: sharing again replaces it (and any expiry). The shared
+    schema has no unique index for that, so shares of one document change under an advisory lock."""
+    await reserve(db, "document-shares", document_id)
+    await unshare(db, document_id, user_id=user_id, team_id=team_id)
+    await db.execute(
+        insert(DocumentShare).values(
+            document_id=document_id, shared_with_id=user_id, team_id=team_id, permission=permission
+        )
+    )
+
+
+async def unshare(db: AsyncSession, document_id: str, *, user_id: str | None, team_id: str | None) -> None:
+    await db.execute(
+        delete(DocumentShare)
+        .where(DocumentShare.document_id == document_id, _share_target(user_id, team_id))
+        .execution_options(synchronize_session=False)
+    )
