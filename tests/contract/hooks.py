@@ -12,9 +12,10 @@
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
   (users, roles, permissions, teams with members, the admin's folders, files and documents): reads and
-  updates share one set, each deleting operation has its own, so deletions do not leave the other operations
-  (or later phases) only unknown ids. Body ids marked `x-references` are filled by tests/contract/references.py (its
-  `flatmap_body` hook, and here for the coverage phase, which skips that hook; multipart bodies excepted).
+  updates share one set, each deleting operation has its own, so deletions do not leave the other
+  operations (or later phases) only unknown ids. Body ids marked `x-references` are filled by
+  tests/contract/references.py (its `flatmap_body` hook, and here for the coverage phase, which skips that
+  hook; multipart bodies excepted).
 - **Live download links.** downloadFile gets, three times in four, a valid signature for its (pool) file, so
   its fuzzed range and revalidation headers meet real bytes.
 - **Share links.** getSharedFile gets the token of a live link of a pool file three times in four, and
