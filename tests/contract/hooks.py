@@ -365,6 +365,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Real ids in paths, a matching `resource`, a live reset token: just before a case is sent (generation
     makes more cases than are sent), in every phase but the stateful one, whose links supply its ids."""
     _current_version(case)
+    _not_into_itself(case)  # the stateful phase's links can name one folder twice as well
     if _is_stateful(case):
         return
     _real_path_ids(case)
@@ -388,7 +389,7 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _real_share_id(case)
     if case.operation.path == DOWNLOAD_PATH:
         _live_download_link(case)
-    _not_into_itself(case)
+    _not_into_itself(case)  # again: the real ids above may have made the path and parentId one folder
 
 
 DOWNLOAD_PATH = "/api/files/{id}/download"
