@@ -19,8 +19,8 @@ help:
 	@echo "make reset-db   delete the embedded database's data (asks first)"
 	@echo "make storage-gc report stored files without a row and rows without bytes (YES=1 removes the objects)"
 	@echo "make check      check-gen + lint + test (what CI runs)"
-	@echo "make bench      API vs a ceiling app on 100,000 users with wrk (< 10 min): bench/results.md"
-	@echo "make bench-quick  the same with short runs (< 2 min)"
+	@echo "make bench      API vs a ceiling app on 100,000 users and documents with wrk (about 10 min): bench/results.md"
+	@echo "make bench-quick  the same with short runs (about 7 min, mostly building 100,000 documents)"
 	@echo "make bench-files  only the Files part (uploads, downloads, worker memory, list); prints it"
 	@echo "make sdk        typed clients from the spec: sdk/python/ and sdk/typescript/ (git-ignored)"
 
