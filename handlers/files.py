@@ -114,7 +114,7 @@ async def batch_delete_files(
     ctx: AuthContext, *, body: models.BatchDeleteRequest
 ) -> models.BatchDeleteResult:
     keys = await files.delete_owned(ctx.db, ctx.user_id, list(dict.fromkeys(body.ids)))
-    _remove_after_commit(ctx, keys)
+    remove_after_commit(ctx, keys)
     return models.BatchDeleteResult(message=f"Deleted {len(keys)} file(s)", deleted_count=len(keys))
 
 
@@ -129,7 +129,7 @@ async def delete_file(ctx: AuthContext, *, id: str) -> None:
     keys = await files.delete_owned(ctx.db, ctx.user_id, [id])
     if not keys:
         raise NotFound(NOT_FOUND)
-    _remove_after_commit(ctx, keys)
+    remove_after_commit(ctx, keys)
 
 
 async def get_file_download_url(ctx: AuthContext, *, id: str) -> models.DownloadUrl:
@@ -266,7 +266,9 @@ async def _charge(ctx: AuthContext, size: int) -> None:
         raise PayloadTooLarge("Storage quota exceeded")
 
 
-def _remove_after_commit(ctx: AuthContext, keys: list[str]) -> None:
+def remove_after_commit(ctx: AuthContext, keys: list[str]) -> None:
+    """Remove the stored bytes of deleted rows once the deletion is committed (never if it rolls back),
+    without holding the answer (Files' deletions, and Folders' recursive one)."""
     # Keys of rows another backend wrote in another scheme are not ours to remove (storage gc reports them).
     ours = [key for key in keys if is_key(key)]
     if ours:

@@ -11,7 +11,7 @@ from halolight.context import AuthContext
 from halolight.errors import Conflict, NotFound, UnknownReference, ValidationFailed
 from halolight.repositories import folders
 from halolight.repositories.folders import MAX_DEPTH, Placed
-from halolight.storage.base import is_key
+from handlers.files import remove_after_commit
 
 NAME_TAKEN = "A folder with this name already exists here"
 
@@ -87,17 +87,7 @@ async def delete_folder(ctx: AuthContext, *, id: str, recursive: bool) -> None:
     if not recursive and await folders.holds_anything(ctx.db, folder.id):
         raise Conflict("The folder is not empty; delete it with recursive=true to delete what it holds")
     file_keys = await folders.delete_subtree(ctx.db, ctx.user_id, folder)
-    # The bytes go once the rows are gone for good (never if the deletion rolls back), without holding the
-    # answer; keys of rows another backend wrote in another scheme are not ours to remove (storage gc
-    # reports what stays).
-    keys = [key for key in file_keys if is_key(key)]
-    if keys:
-        storage = ctx.runtime.storage
-
-        async def remove_bytes() -> None:
-            await storage.delete_many(keys)
-
-        ctx.after_commit(remove_bytes, background=True)
+    remove_after_commit(ctx, file_keys)
 
 
 async def _placed_or_404(ctx: AuthContext, folder_id: str) -> Placed:

@@ -8,12 +8,13 @@ and every statement that deletes rows gives their bytes back in the same transac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     ColumnElement,
     Text,
     and_,
@@ -172,14 +173,25 @@ async def charge_quota(db: AsyncSession, user_id: str, size: int, quota: int) ->
     return charged is not None
 
 
-async def free_quota(db: AsyncSession, user_id: str, size: int) -> None:
-    if size:
-        await db.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(quota_used=func.greatest(User.quota_used - size, 0))
-            .execution_options(synchronize_session=False)
+async def free_quota(db: AsyncSession, freed: Mapping[str, int]) -> None:
+    """Lower each owner's `quotaUsed` by the bytes freed (never below 0), in one UPDATE for all owners."""
+    owners = [owner for owner, amount in freed.items() if amount]
+    if not owners:
+        return
+    amounts = (
+        select(
+            func.unnest(bindparam("owners", owners, type_=ARRAY(Text))).label("owner"),
+            func.unnest(bindparam("amounts", [freed[o] for o in owners], type_=ARRAY(BigInteger))).label(
+                "amount"
+            ),
         )
+    ).subquery()
+    await db.execute(
+        update(User)
+        .where(User.id == amounts.c.owner)
+        .values(quota_used=func.greatest(User.quota_used - amounts.c.amount, 0))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def create(
@@ -257,5 +269,5 @@ async def delete_owned(db: AsyncSession, owner_id: str, file_ids: list[str]) -> 
             .returning(File.path, File.size)
         )
     ).all()
-    await free_quota(db, owner_id, sum(int(row.size) for row in gone))
+    await free_quota(db, {owner_id: sum(int(row.size) for row in gone)})
     return [row.path for row in gone]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Text,
     and_,
@@ -29,12 +28,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import Document, File, Folder, User
 from halolight.db.reads import Reads, Statement
 from halolight.db.types import utcnow
+from halolight.repositories import files
 from halolight.repositories.writes import reserve
 
 # Folders nest at most this deep (a top-level folder is at depth 1).
@@ -207,25 +207,5 @@ async def delete_subtree(db: AsyncSession, owner_id: str, folder: Placed) -> lis
     freed: dict[str, int] = {}
     for row in gone:
         freed[row.owner_id] = freed.get(row.owner_id, 0) + int(row.size)
-    if freed:
-        await _free_quota(db, freed)
+    await files.free_quota(db, freed)
     return [row.path for row in gone]
-
-
-async def _free_quota(db: AsyncSession, freed: dict[str, int]) -> None:
-    """Lower each owner's `quotaUsed` by the bytes freed (never below 0), in one UPDATE for all owners."""
-    owners = list(freed)
-    amounts = (
-        select(
-            func.unnest(bindparam("owners", owners, type_=ARRAY(Text))).label("owner"),
-            func.unnest(bindparam("amounts", [freed[o] for o in owners], type_=ARRAY(BigInteger))).label(
-                "amount"
-            ),
-        )
-    ).subquery()
-    await db.execute(
-        update(User)
-        .where(User.id == amounts.c.owner)
-        .values(quota_used=func.greatest(User.quota_used - amounts.c.amount, 0))
-        .execution_options(synchronize_session=False)
-    )
