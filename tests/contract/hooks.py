@@ -215,12 +215,27 @@ class Pool:
     def share_tokens(self) -> list[str]:
         """Tokens of live links (no use limit, no audience) of this pool's files, one per permission."""
         if "share-tokens" not in self.rows:
-            token, files = _admin_token(), self.ids("files")
+            files = self.ids("files")
             self.rows["share-tokens"] = [
-                _post(f"/api/files/{files[i]}/share", {"permission": p}, token, 201)["shareToken"]
+                self.share(files[i], {"permission": p})["shareToken"]
                 for i, p in enumerate(("VIEW", "READ", "DOWNLOAD"))
             ]
         return self.rows["share-tokens"]
+
+    def share(self, file_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A new link of the pool's `file_id`, or of a fresh file put in its place when that one cannot take
+        one: the fuzzer deleted it (batchDeleteFiles takes its ids from the admin's listed files, the pools'
+        included), or it holds its 100 live links (unrevoked ones of negative revokeFileShare cases)."""
+        headers = {"Authorization": f"Bearer {_admin_token()}"}
+        response = _client.post(f"/api/files/{file_id}/share", json=body, headers=headers)
+        if response.status_code in (404, 409):
+            fresh = self._create("files", 0)
+            files = self.rows["files"]
+            files[files.index(file_id)] = fresh
+            response = _client.post(f"/api/files/{fresh}/share", json=body, headers=headers)
+        assert response.status_code == 201, f"share {file_id}: {response.status_code} {response.text}"
+        made: dict[str, Any] = response.json()
+        return made
 
     def _create(self, kind: str, n: int) -> str:
         token, tag = _admin_token(), uuid.uuid4().hex[:10]
@@ -248,10 +263,13 @@ class Pool:
         else:
             body = {"name": f"Pool {self.owner} {n}"}
         row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]
-        if kind == "teams":
-            self.members[row_id] = self.ids("users")[: n + 1]
-            for user in self.members[row_id]:
-                _post(f"/api/teams/{row_id}/members", {"userId": user}, token, expect=201)
+        if kind == "teams":  # the pool's users still there (deleteUsers may take listed ones)
+            headers, path = {"Authorization": f"Bearer {token}"}, f"/api/teams/{row_id}/members"
+            self.members[row_id] = [
+                user
+                for user in self.ids("users")[: n + 1]
+                if _client.post(path, json={"userId": user}, headers=headers).status_code == 201
+            ]
         return row_id
 
 
@@ -290,7 +308,7 @@ def _real_path_ids(case: Any) -> None:
             continue
         with _lock:
             rows = pool.ids(kind)
-            if name == "userId" and parameters.get("id") in pool.members:  # a member of that team
+            if name == "userId" and pool.members.get(parameters.get("id") or ""):  # a member of that team
                 rows = pool.members[parameters["id"]]
         parameters[name] = rows[_digest(case, f"row-{name}") % len(rows)]
     if parameters != case.path_parameters:
@@ -303,9 +321,11 @@ def _real_share_id(case: Any) -> None:
     if not isinstance(body, dict) or not _valid_id(body.get("shareId")) or not _often(case, "share"):
         return
     with _lock:
-        if file_id not in _pool(case).ids("files"):
+        pool = _pool(case)
+        if file_id not in pool.ids("files"):
             return
-    made = _post(f"/api/files/{file_id}/share", {}, _admin_token(), 201)
+        made = pool.share(file_id, {})
+    case.path_parameters = {**case.path_parameters, "id": made["fileId"]}
     case.body = {**body, "shareId": made["id"]}
 
 
