@@ -14,10 +14,11 @@ GET and HEAD run read-only (the read pool, `BEGIN READ ONLY`). A GET the spec ma
 counter, a share link's access count) gets the read-write session and one transaction, as a POST does:
 `writes=True` on the dependency.
 
-Side effects that must not happen unless the data they describe is durable (mail, stream notifications,
-storage cleanup) are registered with `ctx.after_commit(...)`; undo work for the failure path (deleting an
-uploaded object, say) with `ctx.after_rollback(...)`. Callbacks run after the database has answered, in
-registration order; a failing callback is logged and never changes the HTTP answer.
+Live-update events queued with `halolight.events.outbox.emit(ctx.db, ...)` are written and announced (NOTIFY)
+just before the commit, in the transaction. Side effects outside the database that must not happen unless the
+data they describe is durable (mail, storage cleanup) are registered with `ctx.after_commit(...)`; undo work
+for the failure path (deleting an upload, say) with `ctx.after_rollback(...)`. Callbacks run after the
+database has answered, in registration order; a failing callback is logged and never changes the HTTP answer.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.db.reads import PoolReads, Reads, SessionReads
+from halolight.events import outbox
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
 from halolight.uploads import Multipart, Upload
@@ -91,11 +93,13 @@ class PublicContext:
         """Commit now. Handlers call this only to make a write durable before answering with an error
         (a revoked session family must stay revoked even though the request ends in 401)."""
         if self.db.in_transaction():  # a handler that only read on the fast path opened none
+            await outbox.flush(self.db)  # live-update events, written and announced in this transaction
             await self.db.commit()
         self._after_rollback.clear()
         await _run(self.runtime, self._after_commit, "after-commit")
 
     async def rollback(self) -> None:
+        outbox.discard(self.db)
         await self.db.rollback()
         self._after_commit.clear()
         await _run(self.runtime, self._after_rollback, "after-rollback")

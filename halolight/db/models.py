@@ -15,7 +15,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
@@ -490,3 +502,17 @@ class DocumentVector(Base):
 
     document_id: Mapped[str] = _fk("documentId", "documents", primary_key=True)
     search: Mapped[str] = mapped_column(TSVECTOR)
+
+
+class StreamEvent(Base):
+    """One live-update event for one recipient (our table, migration 0010; halolight/events). `id` follows
+    commit order per recipient (halolight/events/outbox.py), which is what makes `Last-Event-ID` replay
+    lossless. `data` is the event's JSON as the stream sends it."""
+
+    __tablename__ = "halolight_stream_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users")
+    type: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()

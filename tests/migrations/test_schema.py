@@ -33,6 +33,7 @@ OUR_TABLES = frozenset(
         "halolight_file_shares",
         "halolight_file_access_logs",
         "halolight_document_vectors",
+        "halolight_stream_events",
         "alembic_version",
     }
 )
@@ -273,7 +274,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0009"
+        assert version == "0010"
         assert kept == "KEEP"
 
 
