@@ -13,7 +13,7 @@ from typing import overload
 from halolight.context import AuthContext
 from halolight.db.models import Permission, Role, Team, User
 from halolight.errors import Forbidden, NotFound, UnknownReference
-from halolight.repositories import permissions, roles, teams, users
+from halolight.repositories import folders, permissions, roles, teams, users
 from halolight.repositories.users import TeamsShown
 
 
@@ -131,3 +131,16 @@ async def referenced_team(ctx: AuthContext, field: str, team_id: str) -> Team:
     if team is None:
         raise UnknownReference(field, "Team")
     return team
+
+
+async def referenced_folder(ctx: AuthContext, field: str, folder_id: str | None) -> None:
+    """A folder named in a body (`None`: the top level) must be one of the caller's, else `UnknownReference`.
+
+    Takes the owner's folder lock first: a concurrent recursive delete of that folder then either runs before
+    (the folder is gone: 422) or after this request's commit (and finds what it put there), never between.
+    """
+    if folder_id is None:
+        return
+    await folders.lock_owner(ctx.db, ctx.user_id)
+    if await folders.placed(ctx.db, ctx.user_id, folder_id) is None:
+        raise UnknownReference(field, "Folder")

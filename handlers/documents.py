@@ -29,7 +29,7 @@ from generated.routers.documents import (
 from halolight import authz, conditional
 from halolight.context import AuthContext
 from halolight.db.models import SharePermission, User
-from halolight.errors import Forbidden, NotFound, UnknownReference, ValidationFailed
+from halolight.errors import Forbidden, NotFound, ValidationFailed
 from halolight.repositories import documents, folders
 from halolight.repositories.documents import ACCESS_NAMES, EDIT, OWNER
 from halolight.repositories.paging import Page
@@ -72,7 +72,7 @@ async def list_documents(
 
 async def create_document(ctx: AuthContext, *, body: models.DocumentCreate) -> models.Document:
     folder_id = None if body.folderId is MISSING else body.folderId
-    await _check_folder(ctx, folder_id)
+    await authz.referenced_folder(ctx, "folderId", folder_id)
     document_id = await documents.create(
         ctx.db, owner_id=ctx.user_id, title=body.title, content=body.content, folder_id=folder_id
     )
@@ -120,7 +120,7 @@ async def move_document(
     ctx: AuthContext, *, id: str, if_match: str | None, body: models.DocumentMove
 ) -> MoveDocumentResponse:
     await _writable(ctx, id, if_match, owner_only=True)
-    await _check_folder(ctx, body.folderId)
+    await authz.referenced_folder(ctx, "folderId", body.folderId)
     await documents.change(ctx.db, id, folder=body.folderId)
     document, etag = await _answer(ctx, id)
     return MoveDocument200Response(body=document, etag=etag)
@@ -202,16 +202,6 @@ async def _writable(ctx: AuthContext, document_id: str, if_match: str | None, *,
             else "You need the owner's or an EDIT share's rights to change this document"
         )
     conditional.if_match(if_match, _etag(_document(ctx, row)), required=False)
-
-
-async def _check_folder(ctx: AuthContext, folder_id: str | None) -> None:
-    """A folder named in a body must be one of the caller's. The owner's folder lock keeps a concurrent
-    recursive delete of that folder from missing this document (it unlinks the documents it holds)."""
-    if folder_id is None:
-        return
-    await folders.lock_owner(ctx.db, ctx.user_id)
-    if await folders.placed(ctx.db, ctx.user_id, folder_id) is None:
-        raise UnknownReference("folderId", "Folder")
 
 
 def _one_target(body: Any) -> tuple[str | None, str | None]:

@@ -21,9 +21,9 @@ from generated.routers.files import (
     DownloadFileResponse,
     UploadFileForm,
 )
-from halolight import conditional
+from halolight import authz, conditional
 from halolight.context import AuthContext, PublicContext
-from halolight.errors import Forbidden, NotFound, PayloadTooLarge, UnknownReference, UnsupportedMediaType
+from halolight.errors import Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from halolight.repositories import files, folders
 from halolight.storage import links, sniff
 from halolight.storage.base import ObjectMissing, content_disposition, is_key
@@ -85,8 +85,7 @@ async def upload_file(ctx: AuthContext, *, body: Multipart[UploadFileForm]) -> m
     # The part's file name (path stripped, NUL removed by the parser) within FileName's bounds.
     name = form.name or (body.file.filename or "").replace("/", "_")[:MAX_NAME] or "untitled"
     folder_id = form.folder_id
-    if folder_id is not None and await folders.placed(ctx.db, ctx.user_id, folder_id) is None:
-        raise UnknownReference("folderId", "Folder")
+    await authz.referenced_folder(ctx, "folderId", folder_id)
     await _charge(ctx, stored.size)
     file_id = await files.create(
         ctx.db,
@@ -203,7 +202,7 @@ async def rename_file(ctx: AuthContext, *, id: str, body: models.FileRename) -> 
 async def move_file(ctx: AuthContext, *, id: str, body: models.FileMove) -> models.File:
     if await files.placed(ctx.db, ctx.user_id, id) is None:
         raise NotFound(NOT_FOUND)
-    await _check_folder(ctx, body.folderId)
+    await authz.referenced_folder(ctx, "folderId", body.folderId)
     await files.change(ctx.db, ctx.user_id, id, folder_id=body.folderId)
     return await _answer(ctx, id)
 
@@ -214,7 +213,7 @@ async def copy_file(ctx: AuthContext, *, id: str, body: models.FileCopy) -> mode
         raise NotFound(NOT_FOUND)
     folder_id = original.folder_id if body.folderId is MISSING else body.folderId
     if body.folderId is not MISSING:
-        await _check_folder(ctx, folder_id)
+        await authz.referenced_folder(ctx, "folderId", folder_id)
     # The quota first: a copy that cannot be afforded copies nothing, and two at once cannot both fit.
     await _charge(ctx, int(original.size))
     storage = ctx.runtime.storage
@@ -253,11 +252,6 @@ def _stored_key(row: Any) -> str:
     if not is_key(row.key):
         raise NotFound(MISSING_CONTENT)
     return str(row.key)
-
-
-async def _check_folder(ctx: AuthContext, folder_id: str | None) -> None:
-    if folder_id is not None and await folders.placed(ctx.db, ctx.user_id, folder_id) is None:
-        raise UnknownReference("folderId", "Folder")
 
 
 async def _charge(ctx: AuthContext, size: int) -> None:
