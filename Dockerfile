@@ -30,8 +30,8 @@ COPY halolight ./halolight
 COPY handlers ./handlers
 COPY generated ./generated
 USER halolight
-# It needs DATABASE_URL, JWT_SECRET_KEY, JWT_REFRESH_SECRET_KEY, PASSWORD_RESET_URL, MAIL_FROM and SMTP_*
-# (README "Settings"); without them, or with placeholders, it exits with status 2 and one line per problem.
+# It needs DATABASE_URL, JWT_SECRET_KEY, JWT_REFRESH_SECRET_KEY, PASSWORD_RESET_URL, FILES_SHARE_URL, MAIL_FROM
+# and SMTP_* (README "Settings"); without them, or with placeholders, it exits with status 2 and one line per problem.
 ENV PATH=/venv/bin:$PATH HOST=0.0.0.0 PORT=8000 ENVIRONMENT=production MAIL_BACKEND=smtp \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 EXPOSE 8000

@@ -309,6 +309,13 @@ class Settings(BaseSettings):
                 )
             if not re.fullmatch(r"https://[^\s/?#]+[^\s?#]*", self.password_reset_url):
                 problems.append("PASSWORD_RESET_URL: must be the front end's https:// URL in production")
+            # Share links carry a bearer secret in their path: never over plain http.
+            if not re.fullmatch(r"https://[^\s/?#]+[^\s?#]*", self.files_share_url):
+                problems.append("FILES_SHARE_URL: must be the front end's https:// URL in production")
+            if self.public_api_url is not None and not self.public_api_url.startswith("https://"):
+                problems.append(
+                    "PUBLIC_API_URL: must be an https:// URL in production (signed download links)"
+                )
             if self.mail_backend == "outbox":
                 problems.append("MAIL_BACKEND: outbox only writes files; production needs smtp")
             if self.smtp_password is not None and self.smtp_security == "none":

@@ -33,6 +33,7 @@ def production_settings(**overrides: Any) -> Settings:
         "mail_backend": "smtp",
         "smtp_host": "127.0.0.1",
         "password_reset_url": "https://admin.example.org/reset-password",
+        "files_share_url": "https://admin.example.org/share",
         "bcrypt_max_concurrency": 8,
     }
     return Settings(_env_file=None, **{**values, **overrides})
@@ -182,6 +183,7 @@ class TestDemoPasswordRefusal:
             "MAIL_BACKEND": "smtp",
             "SMTP_HOST": "127.0.0.1",
             "PASSWORD_RESET_URL": "https://admin.example.org/reset-password",
+            "FILES_SHARE_URL": "https://admin.example.org/share",
             # A complete production configuration (no warning about per-process throttling; not connected
             # to by --prepare-only).
             "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",

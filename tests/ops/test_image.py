@@ -546,6 +546,7 @@ def _production_env(database_url: str, port: int) -> dict[str, str]:
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "JWT_REFRESH_SECRET_KEY": secrets.token_urlsafe(48),
         "PASSWORD_RESET_URL": "https://admin.example.org/reset-password",
+        "FILES_SHARE_URL": "https://admin.example.org/share",
         "MAIL_FROM": "HaloLight <no-reply@example.org>",
         "SMTP_HOST": "127.0.0.1",
         "WORKERS": "2",

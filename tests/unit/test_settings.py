@@ -37,6 +37,7 @@ def production(**overrides: Any) -> dict[str, Any]:
         "mail_backend": "smtp",
         "smtp_host": "smtp.example.org",
         "password_reset_url": "https://admin.example.org/reset-password",
+        "files_share_url": "https://admin.example.org/share",
     }
     return {**values, **overrides}
 
@@ -183,6 +184,7 @@ class TestProductionRules:
             "JWT_REFRESH_SECRET_KEY",
             "BCRYPT_ROUNDS",
             "PASSWORD_RESET_URL",
+            "FILES_SHARE_URL",
             "MAIL_BACKEND",
             "CORS_ORIGINS",
             "DEBUG",
@@ -345,7 +347,8 @@ PASSWORD_MIN_LENGTH=8
                 "your-super-secret-jwt-key-change-in-production-min-32-chars", strong()
             ).replace("your-refresh-secret-key", strong())
             + "MAIL_BACKEND=smtp\nSMTP_HOST=smtp.example.org\n"
-            + "PASSWORD_RESET_URL=https://halolight.h7ml.cn/reset-password\n",
+            + "PASSWORD_RESET_URL=https://halolight.h7ml.cn/reset-password\n"
+            + "FILES_SHARE_URL=https://halolight.h7ml.cn/share\n",
             encoding="utf-8",
         )
         settings = load_settings(_env_file=env)
@@ -414,6 +417,7 @@ class TestServeEntryPoint:
             "a repeated pattern or a sequence); use e.g. `openssl rand -base64 48`",
             "BCRYPT_ROUNDS: must be at least 10 in production",
             "PASSWORD_RESET_URL: must be the front end's https:// URL in production",
+            "FILES_SHARE_URL: must be the front end's https:// URL in production",
             "MAIL_BACKEND: outbox only writes files; production needs smtp",
         ]
         for output in (result.stdout, result.stderr):
