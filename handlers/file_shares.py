@@ -64,7 +64,9 @@ async def share_file(ctx: AuthContext, *, id: str, body: models.FileShareCreate)
 
 async def get_shared_file(ctx: OptionalAuthContext, *, token: str) -> models.SharedFile:
     settings = ctx.runtime.settings
-    await ctx.runtime.throttle.hit_rate(settings.files_share_rate_limit, "file-share", f"ip:{ctx.client_ip}")
+    await ctx.runtime.throttle.hit_rate(
+        settings.files_share_rate_limit, "file-share", f"ip:{ctx.client_ip}", what="Opening shared links"
+    )
     token_hash, now = fingerprint(token), utcnow()
     row = await file_shares.resolve(ctx.db, token_hash, user_id=ctx.user_id, now=now)
     if row is None:

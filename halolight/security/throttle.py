@@ -52,16 +52,14 @@ def build_storage(url: str) -> Storage:
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def _storage_errors(what: str = "Authentication") -> Iterator[None]:
     # Fail closed: while the shared counters cannot be read, attempts cannot be counted, so they are
     # refused (503, like a database outage) rather than let through unthrottled.
     try:
         yield
     except StorageError as error:
         log.error("throttle storage unavailable: %s", error)
-        raise ServiceUnavailable(
-            "Authentication is temporarily unavailable", headers={"Retry-After": "5"}
-        ) from None
+        raise ServiceUnavailable(f"{what} is temporarily unavailable", headers={"Retry-After": "5"}) from None
 
 
 @cache
@@ -81,12 +79,15 @@ class Throttle:
         """Count one attempt against every key; 429 with Retry-After if any of them is over the limit."""
         await self._hit(self._item, action, keys)
 
-    async def hit_rate(self, rate: str, action: str, *keys: str) -> None:
-        """`hit` at a rate of its own (a setting such as FILES_SHARE_RATE_LIMIT, parsed once)."""
-        await self._hit(_parsed(rate), action, keys)
+    async def hit_rate(self, rate: str, action: str, *keys: str, what: str) -> None:
+        """`hit` at a rate of its own (a setting such as FILES_SHARE_RATE_LIMIT, parsed once); `what` names
+        the throttled service in the 503 while the counters cannot be read ("Opening shared links")."""
+        await self._hit(_parsed(rate), action, keys, what)
 
-    async def _hit(self, item: RateLimitItem, action: str, keys: tuple[str, ...]) -> None:
-        with _storage_errors():
+    async def _hit(
+        self, item: RateLimitItem, action: str, keys: tuple[str, ...], what: str = "Authentication"
+    ) -> None:
+        with _storage_errors(what):
             for key in keys:
                 if not await self._limiter.hit(item, action, key):
                     raise TooManyRequests(await self._retry_after(item, action, key))

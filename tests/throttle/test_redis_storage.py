@@ -95,6 +95,22 @@ async def test_unreachable_redis_fails_closed(database_url: str) -> None:
     assert response.headers["retry-after"] == "5"
 
 
+async def test_unreachable_redis_refuses_share_links_in_their_own_words(database_url: str) -> None:
+    settings = Settings(
+        environment="test", bcrypt_rounds=4, rate_limit_storage_url=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    app = create_app(settings, database_url)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.10", 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.get("/api/files/shared/" + "A" * 43)
+    finally:
+        await app.state.runtime.close()
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Opening shared links is temporarily unavailable"}
+    assert response.headers["retry-after"] == "5"
+
+
 def test_only_memory_or_redis_urls_are_settings() -> None:
     with pytest.raises(ValueError, match=r"RATE_LIMIT_STORAGE_URL|rate_limit_storage_url"):
         Settings(environment="test", rate_limit_storage_url="memcached://localhost:11211")
