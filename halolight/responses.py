@@ -12,7 +12,9 @@ connections have gone back to their pools before its first byte.
 
 A streamed body with a declared `Content-Length` is sent with that length (no chunked encoding, so clients
 show progress), and checked: a stream that ends short or runs long is cut, never passed off as the file.
-A HEAD request gets the headers only; the stream is closed unread.
+A HEAD request gets the headers only; the stream is closed unread. A whole local file (`ByteStream.path`)
+is handed to the server by path when it can send one (ASGI `http.response.pathsend`: granian does), so the
+bytes never pass through Python; elsewhere it is streamed like any other body.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -83,8 +86,32 @@ async def to_response(result: TypedResponse, *, head: bool = False) -> Response:
             del response.headers["content-length"]
         return response
     length = getattr(result, "content_length", None)
+    path: str | None = getattr(content, "path", None)
+    if path is not None and length is not None:
+        return _FileResponse(
+            path, content, length, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE
+        )
     if length is not None:
         content = _exactly(content, length)
     return StreamingResponse(
         content, status_code=result.STATUS, headers=headers, media_type=result.MEDIA_TYPE
     )
+
+
+class _FileResponse(StreamingResponse):
+    """A whole local file of a declared length: by path where the server can (`http.response.pathsend`), else
+    streamed and checked as any other body. The open stream is closed before the server opens the path; a file
+    is never rewritten under its key, so the path holds the same bytes (a delete between the two cuts the
+    answer, as a delete during a stream would)."""
+
+    def __init__(self, path: str, content: AsyncIterable[bytes], length: int, **kwargs: Any) -> None:
+        super().__init__(_exactly(content, length), **kwargs)
+        self._path, self._content = path, content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if "http.response.pathsend" not in scope.get("extensions", {}):
+            await super().__call__(scope, receive, send)
+            return
+        await _close(self._content)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.pathsend", "path": self._path})

@@ -88,12 +88,19 @@ class ObjectInfo:
 
 class ByteStream:
     """The chunks of one opened object. Iterate it, or close it (`aclose`) unread: either way the file or the
-    connection behind it goes back, as the answer streaming it (halolight/responses.py) expects."""
+    connection behind it goes back, as the answer streaming it (halolight/responses.py) expects.
 
-    def __init__(self, chunks: AsyncIterator[bytes], release: Callable[[], Awaitable[None]]) -> None:
+    `path`: set when the stream is a whole local file. A server that sends files by path (the ASGI
+    `http.response.pathsend` extension; granian has it) then sends it, the bytes never passing through Python.
+    """
+
+    def __init__(
+        self, chunks: AsyncIterator[bytes], release: Callable[[], Awaitable[None]], *, path: str | None = None
+    ) -> None:
         self._chunks = chunks
         self._release = release
         self._closed = False
+        self.path = path
 
     def __aiter__(self) -> ByteStream:
         return self

@@ -78,10 +78,10 @@ def _read(handle: BinaryIO, size: int) -> bytes:
     return handle.read(size)
 
 
-def _open_at(path: Path, start: int) -> BinaryIO:
+def _open_at(path: Path, start: int) -> tuple[BinaryIO, int]:
     handle = path.open("rb")
     handle.seek(start)
-    return handle
+    return handle, os.fstat(handle.fileno()).st_size
 
 
 def _copy(src: Path, path: Path) -> os.stat_result:
@@ -163,10 +163,11 @@ class LocalStorage:
     async def open(self, key: str, start: int = 0, stop: int | None = None) -> ByteStream:
         path = self._path(key)
         try:
-            handle = await asyncio.to_thread(_open_at, path, start)
+            handle, size = await asyncio.to_thread(_open_at, path, start)
         except (FileNotFoundError, IsADirectoryError):
             raise ObjectMissing(key) from None
         remaining = None if stop is None else max(stop - start, 0)
+        whole = start == 0 and (stop is None or stop == size)
 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal remaining
@@ -182,7 +183,7 @@ class LocalStorage:
         async def release() -> None:
             await asyncio.to_thread(handle.close)
 
-        return ByteStream(chunks(), release)
+        return ByteStream(chunks(), release, path=str(path) if whole else None)
 
     async def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)

@@ -7,13 +7,16 @@ import os
 import random
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from halolight.errors import PayloadTooLarge
+from halolight.responses import TypedResponse, to_response
 from halolight.storage import (
     FILES_PREFIX,
     InvalidKey,
@@ -324,3 +327,51 @@ class TestContentDisposition:
     def test_rfc_6266_with_an_ascii_fallback(self, name: str, header: str) -> None:
         assert content_disposition(name) == header
         assert header.isascii() and "\r" not in header and "\n" not in header
+
+    async def test_a_whole_file_is_sent_by_path_where_the_server_can(self, tmp_path: Path) -> None:
+        """granian's `http.response.pathsend`: the bytes never pass through Python, and the file handle the
+        stream held goes back first. A range, or a server without the extension, is streamed as before."""
+        storage = LocalStorage(tmp_path / "files")
+        key = await put(storage, 5000)
+
+        @dataclass(frozen=True, kw_only=True)
+        class Whole(TypedResponse):
+            STATUS: ClassVar[int] = 200
+            MEDIA_TYPE: ClassVar[str | None] = "application/octet-stream"
+            HEADERS: ClassVar[dict[str, str]] = {"content_length": "Content-Length"}
+
+            content: AsyncIterable[bytes]
+            content_length: int
+
+        async def serve(content: Any, extensions: dict[str, Any]) -> list[dict[str, Any]]:
+            sent: list[dict[str, Any]] = []
+
+            async def send(message: MutableMapping[str, Any]) -> None:
+                sent.append(dict(message))
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.disconnect"}
+
+            response = await to_response(Whole(content=content, content_length=5000))
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "asgi": {"spec_version": "2.4"},
+                "extensions": extensions,
+            }
+            await response(scope, receive, send)
+            return sent
+
+        whole = await storage.open(key, 0, 5000)
+        sent = await serve(whole, {"http.response.pathsend": {}})
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
+        assert Path(sent[1]["path"]) == (tmp_path / "files" / key).resolve()
+        assert (b"content-length", b"5000") in sent[0]["headers"]
+        assert (
+            await anext(whole, None) is None
+        )  # closed: its handle went back before the server opened the path
+
+        sent = await serve(await storage.open(key, 0, 5000), {})
+        assert b"".join(m.get("body", b"") for m in sent) == expected(5000)
+        assert (await storage.open(key, 10, 5000)).path is None
+        assert (await storage.open(key, 0, 4000)).path is None
