@@ -69,12 +69,12 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
-    """What `put` wrote: the size and SHA-256 (hex) of the bytes as they streamed past, and the store's own
-    entity tag (an MD5 for small S3 objects, a multipart tag for large ones, a stat-based tag locally)."""
+    """What `put` wrote: the size of the bytes as they streamed past, and the store's own entity tag (an MD5
+    for small S3 objects, a multipart tag for large ones, a stat-based tag locally). No content hash of our
+    own: nothing reads one, and hashing was a quarter of a local upload's time."""
 
     key: str
     size: int
-    sha256: str
     etag: str
 
 

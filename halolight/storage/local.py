@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -53,9 +52,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _write(out: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
-    # In a worker thread: hashlib releases the GIL on large buffers, so hashing costs the loop nothing.
-    digest.update(data)
+def _write(out: BinaryIO, data: bytes) -> None:
     out.write(data)
 
 
@@ -139,7 +136,6 @@ class LocalStorage:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         fd, temporary = await asyncio.to_thread(tempfile.mkstemp, dir=path.parent, prefix=TEMPORARY_PREFIX)
         out = os.fdopen(fd, "wb")
-        digest = hashlib.sha256()
         size = 0
         pending: list[bytes] = []
         pending_bytes = 0
@@ -151,14 +147,14 @@ class LocalStorage:
                 pending.append(chunk)
                 pending_bytes += len(chunk)
                 if pending_bytes >= CHUNK_BYTES:  # one thread hop per MiB, not per network chunk
-                    await asyncio.to_thread(_write, out, digest, b"".join(pending))
+                    await asyncio.to_thread(_write, out, b"".join(pending))
                     pending, pending_bytes = [], 0
-            await asyncio.to_thread(_write, out, digest, b"".join(pending))
+            await asyncio.to_thread(_write, out, b"".join(pending))
             stat = await asyncio.to_thread(_finish, out, temporary, path)
         except BaseException:
             await asyncio.shield(asyncio.to_thread(_discard, out, temporary))
             raise
-        return StoredObject(key=key, size=size, sha256=digest.hexdigest(), etag=_info(key, stat).etag)
+        return StoredObject(key=key, size=size, etag=_info(key, stat).etag)
 
     async def open(self, key: str, start: int = 0, stop: int | None = None) -> ByteStream:
         path = self._path(key)

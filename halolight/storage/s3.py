@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import io
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
@@ -139,7 +138,7 @@ class S3Storage:
             signature_version="s3v4",
             s3={"addressing_style": settings.storage_s3_addressing_style},
             # botocore's newer default checksums (CRC32 headers and trailers) are refused by several
-            # S3-compatible stores; we hash the bytes ourselves (SHA-256) as they stream.
+            # S3-compatible stores. Integrity in transit: TLS (and SigV4's payload hash over plain http).
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
@@ -173,7 +172,6 @@ class S3Storage:
     ) -> StoredObject:
         check_key(key)
         client = await self._client()
-        digest = hashlib.sha256()
         size = 0
         # Chunks are written into one part's buffer (a BytesIO, reused part after part) and the buffer itself
         # is the request's body: botocore and aiohttp read a file-like body in small pieces, so a part is
@@ -193,12 +191,12 @@ class S3Storage:
                     if part.tell() == self.part_size:
                         if multipart is None:
                             multipart = await _Multipart.start(client, self.bucket, key, content_type)
-                        await _hash(digest, part)
+                        part.seek(0)  # sent from its start
                         await multipart.upload(part)
                         part.seek(0)  # overwritten by the next part: allocated once, not grown per part
             rest = part.tell()  # the last part's bytes, or the whole object's
             part.truncate(rest)  # what is left of the previous part past them
-            await _hash(digest, part)
+            part.seek(0)
             if multipart is None:
                 with _translated():
                     answer = await client.put_object(
@@ -213,7 +211,7 @@ class S3Storage:
             if multipart is not None:
                 await asyncio.shield(multipart.abort())
             raise
-        return StoredObject(key=key, size=size, sha256=digest.hexdigest(), etag=_etag(etag))
+        return StoredObject(key=key, size=size, etag=_etag(etag))
 
     async def open(self, key: str, start: int = 0, stop: int | None = None) -> ByteStream:
         check_key(key)
@@ -312,14 +310,6 @@ class S3Storage:
             },
             ExpiresIn=expires_s,
         )
-
-
-async def _hash(digest: hashlib._Hash, part: io.BytesIO) -> None:
-    """Add the part's bytes to the object's digest in a worker thread (hashlib releases the GIL), and leave
-    the part at its start, to be sent."""
-    with part.getbuffer() as view:
-        await asyncio.to_thread(digest.update, view)
-    part.seek(0)
 
 
 class _Multipart:
