@@ -139,6 +139,9 @@ class LocalStorage:
         size = 0
         pending: list[bytes] = []
         pending_bytes = 0
+        # One write in flight while the next MiB arrives: the disk and the network overlap, and at most two
+        # MiB are held (the one being written, the one filling).
+        writing: asyncio.Future[None] | None = None
         try:
             async for chunk in chunks:
                 size += len(chunk)
@@ -147,11 +150,19 @@ class LocalStorage:
                 pending.append(chunk)
                 pending_bytes += len(chunk)
                 if pending_bytes >= CHUNK_BYTES:  # one thread hop per MiB, not per network chunk
-                    await asyncio.to_thread(_write, out, b"".join(pending))
-                    pending, pending_bytes = [], 0
+                    data, pending, pending_bytes = b"".join(pending), [], 0
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(_write, out, data))
+            if writing is not None:
+                await writing
             await asyncio.to_thread(_write, out, b"".join(pending))
             stat = await asyncio.to_thread(_finish, out, temporary, path)
         except BaseException:
+            if writing is not None:  # never close the file under a write in progress
+                await asyncio.shield(asyncio.wait([writing]))
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error being raised is the one that counts
             await asyncio.shield(asyncio.to_thread(_discard, out, temporary))
             raise
         return StoredObject(key=key, size=size, etag=_info(key, stat).etag)
