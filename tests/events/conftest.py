@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -44,8 +44,8 @@ class Stream:
     retry: int | None = None
     ended: bool = False
 
-    async def next_event(self, timeout: float = 5.0) -> Event:
-        async with asyncio.timeout(timeout):
+    async def next_event(self, wait_s: float = 5.0) -> Event:
+        async with asyncio.timeout(wait_s):
             while True:
                 if "\n\n" in self.buffer:
                     block, self.buffer = self.buffer.split("\n\n", 1)
@@ -69,10 +69,10 @@ class Stream:
                 self.body += chunk
                 self.buffer += chunk.decode()
 
-    async def events_until_end(self, timeout: float = 10.0) -> list[Event]:
+    async def events_until_end(self, wait_s: float = 10.0) -> list[Event]:
         found = []
         while True:
-            event = await self.next_event(timeout)
+            event = await self.next_event(wait_s)
             found.append(event)
             if event.event == "end":
                 return found
@@ -129,7 +129,7 @@ async def open_stream(app: FastAPI) -> AsyncIterator[OpenStream]:
             await stream.leave.wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 stream.status = message["status"]
                 stream.headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
@@ -182,7 +182,11 @@ def new_person(client: httpx.AsyncClient) -> Callable[[], Any]:
     async def make() -> Person:
         body = await register(client)
         return Person(
-            body["user"]["id"], body["accessToken"], body["refreshToken"], body["user"]["email"], "securePass123"
+            body["user"]["id"],
+            body["accessToken"],
+            body["refreshToken"],
+            body["user"]["email"],
+            "securePass123",
         )
 
     return make

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
-from halolight.events.hub import Hub
 from tests.events.conftest import OpenStream
 
 
