@@ -95,6 +95,65 @@ class _suppress:
 OpenStream = Callable[..., Any]
 
 
+async def open_on(
+    app: FastAPI,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "GET",
+) -> Stream:
+    """Send `GET /api/events/stream` to `app`; return once the answer's headers are in."""
+    stream = Stream()
+    stream.reading.set()
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": "/api/events/stream",
+        "raw_path": b"/api/events/stream",
+        "query_string": urlencode(params or {}).encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *raw_headers],
+        "client": ("203.0.113.10", 50000),
+        "server": ("testserver", 80),
+    }
+    sent_request = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await stream.leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            stream.status = message["status"]
+            stream.headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
+            stream.started.set()
+        elif message["type"] == "http.response.body":
+            await stream.reading.wait()
+            if message.get("body"):
+                await stream.chunks.put(message["body"])
+            if not message.get("more_body", False):
+                await stream.chunks.put(None)
+
+    async def run() -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            stream.started.set()
+            await stream.chunks.put(None)
+
+    stream.task = asyncio.get_running_loop().create_task(run())
+    await asyncio.wait_for(stream.started.wait(), 10)
+    return stream
+
+
 @pytest.fixture
 async def open_stream(app: FastAPI) -> AsyncIterator[OpenStream]:
     streams: list[Stream] = []
@@ -102,54 +161,7 @@ async def open_stream(app: FastAPI) -> AsyncIterator[OpenStream]:
     async def open_(
         params: dict[str, Any] | None = None, headers: dict[str, str] | None = None, *, method: str = "GET"
     ) -> Stream:
-        stream = Stream()
-        stream.reading.set()
-        raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": "/api/events/stream",
-            "raw_path": b"/api/events/stream",
-            "query_string": urlencode(params or {}).encode(),
-            "root_path": "",
-            "headers": [(b"host", b"testserver"), *raw_headers],
-            "client": ("203.0.113.10", 50000),
-            "server": ("testserver", 80),
-        }
-        sent_request = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent_request
-            if not sent_request:
-                sent_request = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await stream.leave.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                stream.status = message["status"]
-                stream.headers = {k.decode(): v.decode() for k, v in message.get("headers", [])}
-                stream.started.set()
-            elif message["type"] == "http.response.body":
-                await stream.reading.wait()
-                if message.get("body"):
-                    await stream.chunks.put(message["body"])
-                if not message.get("more_body", False):
-                    await stream.chunks.put(None)
-
-        async def run() -> None:
-            try:
-                await app(scope, receive, send)
-            finally:
-                stream.started.set()
-                await stream.chunks.put(None)
-
-        stream.task = asyncio.get_running_loop().create_task(run())
-        await asyncio.wait_for(stream.started.wait(), 10)
+        stream = await open_on(app, params, headers, method=method)
         streams.append(stream)
         return stream
 
