@@ -238,6 +238,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.hub.end_streams_on_stop()  # live-update streams end when the server is told to stop
         yield
         await runtime.close()
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import random
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ class Hub:
         self._listening = asyncio.Event()
         self._emptied = asyncio.Event()
         self._closing = False
+        self._stopping = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
         # Told when the listening connection opens (True) or closes (False): the pool gauge (metrics).
         self.on_connection: Callable[[bool], None] | None = None
@@ -171,7 +173,7 @@ class Hub:
             last_id=after,
             queue=asyncio.Queue(self.settings.events_queue_size),
         )
-        if self._closing:
+        if self._stopping:
             sub.end("shutdown")
         self._by_user.setdefault(user_id, set()).add(sub)
         return sub
@@ -343,11 +345,38 @@ class Hub:
             await conn.execute(_PRUNE_LEASES, (now,))
         return deleted
 
+    def stop_streams(self) -> None:
+        """The server is stopping: end every stream now (`end`: `shutdown`) and any opened from now on, so
+        the server's wait for in-flight requests is not a wait for streams (see `end_streams_on_stop`)."""
+        self._stopping = True
+        for sub in self._all():
+            sub.end("shutdown")
+
+    def end_streams_on_stop(self) -> None:
+        """Call `stop_streams` when this process gets SIGINT or SIGTERM, before the server's own handling.
+
+        Granian and uvicorn both wait for in-flight requests before the application's shutdown, and a stream
+        is an in-flight request that would never end. The Python-level handler is replaced by one that
+        schedules `stop_streams` and then calls the previous one; an event loop's own handler (granian's,
+        through `loop.add_signal_handler`) is woken through the loop's wakeup fd as before."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+
+            def handler(number: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.stop_streams)
+                if callable(previous):
+                    previous(number, frame)
+                elif previous == signal.SIG_DFL and number == signal.SIGINT:
+                    raise KeyboardInterrupt
+
+            with contextlib.suppress(ValueError):  # not the main thread: the server's handling stands
+                signal.signal(signum, handler)
+
     async def close(self, grace_s: float = 2.0) -> None:
         """End every stream (`end`: `shutdown`), give them `grace_s` to finish, release their leases."""
         self._closing = True
-        for sub in self._all():
-            sub.end("shutdown")
+        self.stop_streams()
         if self._by_user:
             self._emptied.clear()
             with contextlib.suppress(TimeoutError):
