@@ -58,7 +58,7 @@ async def _caller(ctx: OptionalAuthContext, ticket: str | None) -> tuple[str, st
     """(user id, session id, when the credentials expire) of the stream's caller, or 401."""
     if ticket is None:
         if ctx.principal is None:
-            raise Unauthorized("Send the access token or a stream ticket (`?ticket=`)")
+            raise Unauthorized()  # the same answer as every operation without credentials
         return ctx.principal.user_id, ctx.principal.session_id, ctx.principal.expires_at
     owner = await access.consume_ticket(ctx.db, ticket)
     if owner is None:
