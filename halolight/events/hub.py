@@ -33,7 +33,7 @@ import psycopg
 
 from halolight.db.engine import connect_kwargs, libpq_url
 from halolight.db.gate import DatabaseGate
-from halolight.events.outbox import CHANNEL
+from halolight.events.outbox import CHANNEL, SESSIONS_CHANNEL
 from halolight.settings import Settings
 
 log = logging.getLogger("halolight.events")
@@ -211,6 +211,7 @@ class Hub:
 
         conn = await (self._gate.connect(attempt) if self._gate is not None else attempt())
         await conn.execute(f"LISTEN {CHANNEL}")
+        await conn.execute(f"LISTEN {SESSIONS_CHANNEL}")
         return conn
 
     def _set_connected(self, connected: bool) -> None:
@@ -263,7 +264,11 @@ class Hub:
             notifies = [n async for n in conn.notifies(timeout=POLL_S, stop_after=1)]
             if notifies:
                 notifies += [n async for n in conn.notifies(timeout=0)]  # what else has already arrived
-                await self._announced(conn, notifies)
+                events = [n for n in notifies if n.channel == CHANNEL]
+                if events:
+                    await self._announced(conn, events)
+                if len(events) < len(notifies):  # sessions revoked somewhere: check ours now
+                    next_check = 0.0
             if self._released:
                 released, self._released = self._released, []
                 await conn.execute(_RELEASE, (released,))
