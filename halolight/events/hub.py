@@ -202,6 +202,16 @@ class Hub:
             payload = frame(event_id, type, data)
             for sub in list(subs):
                 sub.offer(event_id, payload)
+                if sub.ended == "slow":
+                    self._drop(sub)
+
+    def _drop(self, sub: Subscriber) -> None:
+        """A client that did not keep up: forget it and its queued events now (its lease goes with it); its
+        stream sends `end` if the client ever reads again, else the connection dies on its own."""
+        self.unsubscribe(sub)
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        sub.queue.put_nowait(None)
 
     # -- the task ----------------------------------------------------------------------------------------
 
