@@ -220,8 +220,12 @@ class Hub:
             return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._kwargs)
 
         conn = await (self._gate.connect(attempt) if self._gate is not None else attempt())
-        await conn.execute(f"LISTEN {CHANNEL}")
-        await conn.execute(f"LISTEN {SESSIONS_CHANNEL}")
+        try:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            await conn.execute(f"LISTEN {SESSIONS_CHANNEL}")
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     def _set_connected(self, connected: bool) -> None:
