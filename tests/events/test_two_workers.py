@@ -85,6 +85,13 @@ async def test_an_event_reaches_streams_on_both_workers_within_a_second(
                 queues.append(queue)
                 readers.append(asyncio.get_running_loop().create_task(_first_event(response, queue)))
 
+            # The open streams hold no pooled connection in either worker.
+            metrics = (await client.get("/metrics")).text
+            held = re.findall(
+                r'halolight_db_pool_connections\{pool="(sessions|reads)",state="checked_out"\} (\S+)', metrics
+            )
+            assert held and all(float(value) == 0 for _, value in held), metrics
+
             # One write, as a request's transaction writes it (the outbox), from a third process.
             async with await psycopg.AsyncConnection.connect(server.database) as conn:  # type: ignore[attr-defined]
                 async with conn.transaction():
