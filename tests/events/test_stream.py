@@ -344,3 +344,32 @@ async def test_old_events_are_pruned_by_one_worker_at_a_time(
             assert await hub.prune(first) == 0
         assert await hub.prune(first) >= 2
     assert await _ids_after(app, alice.user_id, 0) == ids[2:]
+
+
+async def test_leases_of_a_crashed_worker_stop_counting(
+    open_stream: OpenStream, new_person: Callable[[], Any], app: FastAPI
+) -> None:
+    limit = app.state.runtime.settings.events_streams_per_user
+    alice = await new_person()
+    async with app.state.runtime.sessionmaker() as db, db.begin():
+        for i in range(limit):  # a worker died holding these: nobody renews them
+            await db.execute(
+                text(
+                    'INSERT INTO halolight_stream_leases (id, "userId", "expiresAt")'
+                    " VALUES (:id, :u, now() AT TIME ZONE 'UTC' - interval '1 second')"
+                ),
+                {"id": f"dead-{alice.user_id}-{i}", "u": alice.user_id},
+            )
+    assert (await open_stream(headers=alice.headers)).status == 200
+
+
+async def test_heartbeats_keep_an_idle_stream_open(
+    open_stream: OpenStream, new_person: Callable[[], Any], app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.state.runtime.settings, "events_heartbeat_seconds", 0.2)
+    alice = await new_person()
+    stream = await open_stream(headers=alice.headers)
+    with pytest.raises(TimeoutError):
+        await stream.next_event(1.0)
+    assert stream.comments >= 3
+    assert stream.retry == 2000
