@@ -37,8 +37,8 @@ class EventsHandlers(Protocol):
         """
         A single-use ticket to open a stream from a browser
 
-        A random ticket (256 bits) for `GET /api/events/stream?ticket=…`: valid once, for 30 seconds, for the
-        caller and their current session. The server keeps only its SHA-256.
+        A random ticket (256 bits) for `GET /api/events/stream?ticket=…`: valid once, until `expiresAt` (30 s by
+        default), for the caller and their current session. The server keeps only its SHA-256.
         """
         ...
 
