@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate storage-gc revision test fuzz check clean bench bench-quick bench-files sdk spec-diff
+.PHONY: help install gen check-gen lint-spec lint fmt run serve reset-db migrate storage-gc revision test fuzz check clean bench bench-quick bench-files bench-stream sdk spec-diff
 
 help:
 	@echo "make run        serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (embedded PostgreSQL 16 unless DATABASE_URL is set)"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench      API vs a ceiling app on 100,000 users and documents with wrk (about 10 min): bench/results.md"
 	@echo "make bench-quick  the same with short runs (about 7 min, mostly building 100,000 documents)"
 	@echo "make bench-files  only the Files part (uploads, downloads, worker memory, list); prints it"
+	@echo "make bench-stream live updates: fan-out latency across two workers with 500 streams, memory per stream"
 	@echo "make sdk        typed clients from the spec: sdk/python/ and sdk/typescript/ (git-ignored)"
 
 $(STAMP): pyproject.toml
@@ -97,6 +98,11 @@ bench-quick: $(STAMP)
 # fresh bench database; prints its section instead of writing bench/results.md. QUICK=1: fewer and shorter runs.
 bench-files: $(STAMP)
 	$(BIN)/python -m bench.files $(if $(QUICK),--quick,)
+
+# Live updates (bench/stream.py): fan-out latency p50/p99 across two granian workers with STREAMS (500) open
+# streams, and a worker's memory per open stream, on an embedded database of its own; prints its section.
+bench-stream: $(STAMP)
+	$(BIN)/python -m bench.stream $(if $(STREAMS),--streams $(STREAMS),)
 
 # Typed clients from spec/openapi.yaml into sdk/ (git-ignored; remade when the spec or the settings change):
 # sdk/python/ (openapi-python-client, settings in sdk/openapi-python-client.yaml: the pip-installable package

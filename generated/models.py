@@ -355,6 +355,40 @@ class Error(ResponseModel):
     """
 
 
+class EventStreamEvent(ResponseModel):
+    """
+    One event of the stream, as its `id:`, `event:` and `data:` lines (and `retry:`, the reconnection
+    delay in milliseconds, sent first).
+
+    """
+
+    id: Annotated[str | MISSING, Field(max_length=20)] = MISSING
+    """
+    The event's id (an integer); send it back as `Last-Event-ID`.
+    """
+    event: Annotated[str | MISSING, Field(max_length=64)] = MISSING
+    """
+    `notification`, `message`, `unread` (more may come), or `end`.
+    """
+    data: Annotated[
+        str, Field(json_schema_extra={'contentMediaType': 'application/json'})
+    ]
+    """
+    A JSON object. `notification`: the `Notification` fields. `message`: the new message and its
+    `conversationId`. `unread`: the caller's unread counts. `end`: `{"reason": …}`.
+
+    """
+    retry: Annotated[int | MISSING, Field(ge=0)] = MISSING
+
+
+class EventStreamTicket(ResponseModel):
+    ticket: Annotated[str, Field(max_length=128)]
+    """
+    Pass as `?ticket=` to `GET /api/events/stream`, once, before `expiresAt`.
+    """
+    expiresAt: AwareDatetime
+
+
 class File(ResponseModel):
     id: str
     name: str

@@ -43,6 +43,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
     OperationInfo('shareDocument', 'POST', '/api/documents/{id}/share', 'Documents', 'documents:edit', False, ('application/json',), None),
     OperationInfo('setDocumentTags', 'POST', '/api/documents/{id}/tags', 'Documents', 'documents:edit', False, ('application/json',), None),
     OperationInfo('unshareDocument', 'POST', '/api/documents/{id}/unshare', 'Documents', 'documents:edit', False, ('application/json',), None),
+    OperationInfo('streamEvents', 'GET', '/api/events/stream', 'Events', None, False, head=True),
+    OperationInfo('createEventStreamTicket', 'POST', '/api/events/tickets', 'Events', None, False),
     OperationInfo('getSharedFile', 'GET', '/api/files/shared/{token}', 'FileShares', None, False),
     OperationInfo('listFileAccessLogs', 'GET', '/api/files/{id}/access-logs', 'FileShares', 'files:view', False),
     OperationInfo('revokeFileShare', 'POST', '/api/files/{id}/revoke-share', 'FileShares', 'files:upload', False, ('application/json',), None),
@@ -97,6 +99,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
 TAG_MODULES: dict[str, str] = {
     'Auth': 'auth',
     'Documents': 'documents',
+    'Events': 'events',
     'FileShares': 'file_shares',
     'Files': 'files',
     'Folders': 'folders',

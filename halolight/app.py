@@ -204,6 +204,7 @@ def _install_operations(app: FastAPI, settings: Settings, runtime: Runtime) -> N
 
     metrics.watch_pool(runtime.engine)
     metrics.watch_read_pool(runtime.reads)
+    metrics.watch_hub(runtime.hub)
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
 
     @app.get("/metrics", include_in_schema=False)
@@ -237,6 +238,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.hub.end_streams_on_stop()  # live-update streams end when the server is told to stop
         yield
         await runtime.close()
 

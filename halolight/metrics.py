@@ -4,7 +4,8 @@
   `halolight_http_request_duration_seconds{operation,status}`: `operation` is the spec's operationId (or
   `docs`, `health_ready`, `metrics`, `unknown`), so the label set stays bounded whatever clients send;
 - `halolight_db_pool_connections{pool,state}`: `checked_out` and `open` connections of the process's pools,
-  `sessions` (the transactions of writes) and `reads` (the read pool of GET requests);
+  `sessions` (the transactions of writes), `reads` (the read pool of GET requests) and `listen` (the
+  live-update hub's one listening connection, halolight/events/hub.py);
 - `halolight_login_failures_total`: logins answered 401 (wrong or unknown credentials, inactive accounts).
 
 Granian workers are processes: with PROMETHEUS_MULTIPROC_DIR set (`make serve` sets a fresh private folder
@@ -35,6 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from halolight.db.reads import ReadPool
+from halolight.events.hub import Hub
 
 REQUESTS = Counter("halolight_http_requests", "HTTP requests answered", ["operation", "method", "status"])
 LATENCY = Histogram(
@@ -89,6 +91,12 @@ def watch_read_pool(pool: ReadPool) -> None:
     """Keep the read pool's gauges current: it reports each checkout and return."""
     pool.on_change = lambda checked_out, open_: _set_pool("reads", checked_out, open_)
     _set_pool("reads", 0, 0)
+
+
+def watch_hub(hub: Hub) -> None:
+    """The live-update hub's listening connection (`listen`, state `open` only: it is never checked out of
+    a pool), reported once the hub has started (the first stream of the process)."""
+    hub.on_connection = lambda connected: POOL.labels("listen", "open").set(int(connected))
 
 
 def multiprocess_dir() -> str | None:

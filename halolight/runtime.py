@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from halolight.db.engine import create_engine, create_gate, create_read_pool, create_sessionmaker
 from halolight.db.gate import DatabaseGate
 from halolight.db.reads import ReadPool
+from halolight.events.hub import Hub
 from halolight.mail import MailSender, build_mail_sender
 from halolight.security.passwords import PasswordHasher
 from halolight.security.throttle import Throttle
@@ -38,6 +39,9 @@ class Runtime:
     # Where file bytes live (halolight/storage/): a local folder or an S3-compatible store. Building it
     # reaches nothing, so the API starts (and serves everything but files) while the store is down.
     storage: Storage
+    # Live updates (halolight/events/hub.py): one listening connection, outside both pools, and this process's
+    # open streams. Started by the first stream; building it connects to nothing.
+    hub: Hub
     # Fire-and-forget work started after a commit (mail): held here so it is not garbage-collected
     # mid-flight, and awaited on shutdown so a graceful stop does not drop it.
     _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
@@ -62,6 +66,7 @@ class Runtime:
             ),
             mail=build_mail_sender(settings),
             storage=build_storage(settings),
+            hub=Hub(settings, database_url, gate),
         )
 
     def spawn(self, work: Awaitable[None], what: str) -> None:
@@ -83,6 +88,7 @@ class Runtime:
             await asyncio.gather(*self._background)
 
     async def close(self) -> None:
+        await self.hub.close()  # ends every stream first: they hold no connection, but their leases
         await self.drain()
         await self.storage.close()
         await self.reads.close()

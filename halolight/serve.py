@@ -170,16 +170,18 @@ CONNECTIONS_ALLOWED = (
 
 
 def fit_pools(settings: Settings, database: Database, processes: int) -> Settings:
-    """Settings whose pools fit the server: `processes × 2 pools × DATABASE_POOL_SIZE` connections within
-    `max_connections`, less the reserved ones and a margin. A smaller pool is chosen, with a warning, when the
-    configured one would not fit (say, `WORKERS` left at the core count on a big host). Other hosts are not
-    visible from here: the README's scaling section gives the sum to keep for several."""
+    """Settings whose pools fit the server: `processes × (2 pools × DATABASE_POOL_SIZE + 1 live-update
+    listener)` connections within `max_connections`, less the reserved ones and a margin. A smaller pool is
+    chosen, with a warning, when the configured one would not fit (say, `WORKERS` left at the core count on
+    a big host). Other hosts are not visible from here: the README's scaling section gives the sum to keep
+    for several."""
     with psycopg.connect(
         libpq_url(database.url), connect_timeout=settings.database_connect_timeout_s
     ) as conn:
         row = conn.execute(CONNECTIONS_ALLOWED).fetchone()
     available = (row[0] if row else 0) - CONNECTION_MARGIN
-    size = min(settings.database_pool_size, max(1, available // (2 * processes)))
+    # One listening connection per process besides its pools (halolight/events/hub.py).
+    size = min(settings.database_pool_size, max(1, (available - processes) // (2 * processes)))
     if size < settings.database_pool_size:
         log.warning(
             "DATABASE_POOL_SIZE %d × 2 pools × %d processes exceeds the %d connections PostgreSQL allows "

@@ -245,6 +245,24 @@ class Settings(BaseSettings):
     )
     files_share_rate_limit: str = "60/minute"
 
+    # Live updates (halolight/events, the Events tag). A stream ends after this long at most (and when its
+    # access token or session does); the client reconnects with Last-Event-ID and misses nothing.
+    events_stream_max_seconds: float = Field(default=3600, gt=0, le=24 * 3600)
+    # Comment lines on an idle stream, so proxies (often 60 s idle timeouts) keep it open.
+    events_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
+    # Open streams per user across every worker and host (429 beyond).
+    events_streams_per_user: int = Field(default=5, ge=1, le=100)
+    # Events waiting for one slow client; beyond it the stream is ended (`end`: `slow`), never grown.
+    events_queue_size: int = Field(default=256, ge=1, le=10_000)
+    # Events one answer replays after Last-Event-ID (more: the stream ends with `end`: `replay`).
+    events_replay_limit: int = Field(default=500, ge=1, le=10_000)
+    # How long events are kept for replay (the hub prunes older rows).
+    events_retention_hours: float = Field(default=24, gt=0, le=90 * 24)
+    # How often the hub checks, in one statement, that its streams' sessions are still live.
+    events_session_check_seconds: float = Field(default=2, gt=0, le=60)
+    # How long a stream ticket works.
+    events_ticket_seconds: int = Field(default=30, ge=1, le=600)
+
     @field_validator(
         "smtp_host",
         "smtp_port",

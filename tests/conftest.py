@@ -42,6 +42,7 @@ SLOW_FIRST = (
     "tests/storage/test_storage.py",
     "tests/ops/",
     "tests/server/",
+    "tests/events/test_two_workers.py",
 )
 
 

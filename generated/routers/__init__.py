@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 import handlers.auth
 import handlers.documents
+import handlers.events
 import handlers.file_shares
 import handlers.files
 import handlers.folders
@@ -15,13 +16,14 @@ import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, documents, file_shares, files, folders, permissions, roles, system, teams, users
+from generated.routers import auth, documents, events, file_shares, files, folders, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
         documents.build_router(handlers.documents),
+        events.build_router(handlers.events),
         file_shares.build_router(handlers.file_shares),
         files.build_router(handlers.files),
         folders.build_router(handlers.folders),

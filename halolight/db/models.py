@@ -516,3 +516,27 @@ class StreamEvent(Base):
     type: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created_at()
+
+
+class StreamTicket(Base):
+    """A single-use ticket that opens one live-update stream (our table, migration 0014; halolight/events).
+    Only the ticket's SHA-256 is kept; `used_at` is set by the one conditional UPDATE that consumes it."""
+
+    __tablename__ = "halolight_stream_tickets"
+
+    token_hash: Mapped[str] = mapped_column("tokenHash", Text, primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users")
+    session_id: Mapped[str] = _fk("sessionId", "auth_sessions")
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column("usedAt", UtcDateTime())
+
+
+class StreamLease(Base):
+    """One open live-update stream (our table, migration 0014): renewed by the worker that holds it, so the
+    per-user limit counts live streams only, whichever worker or host holds them."""
+
+    __tablename__ = "halolight_stream_leases"
+
+    id: Mapped[str] = _id()
+    user_id: Mapped[str] = _fk("userId", "users")
+    expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())

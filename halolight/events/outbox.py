@@ -24,7 +24,10 @@ from sqlalchemy.types import Text
 from halolight.db.models import StreamEvent
 
 CHANNEL = "halolight_events"
+# Sessions revoked or users disabled: the hubs check their streams' sessions at once (hub.py).
+SESSIONS_CHANNEL = "halolight_sessions"
 _QUEUE = "halolight.stream_events"
+_SESSIONS_CHANGED = "halolight.sessions_changed"
 # [id, userId] pairs per NOTIFY: an id and a cuid take under 50 bytes, so 100 stay under 5000.
 PAIRS_PER_NOTIFY = 100
 
@@ -45,10 +48,19 @@ def emit(db: AsyncSession, type: str, data_by_user: Mapping[str, Mapping[str, An
 def discard(db: AsyncSession) -> None:
     """Forget the queued events (the transaction rolled back)."""
     db.info.pop(_QUEUE, None)
+    db.info.pop(_SESSIONS_CHANGED, None)
+
+
+def sessions_changed(db: AsyncSession) -> None:
+    """Sessions were revoked (or users disabled) in this transaction: at commit, tell every hub to check
+    its streams' sessions at once (`NOTIFY halolight_sessions`) instead of at its next periodic check."""
+    db.info[_SESSIONS_CHANGED] = True
 
 
 async def flush(db: AsyncSession) -> None:
     """Write the queued events and announce them, in the session's open transaction (no-op when none)."""
+    if db.info.pop(_SESSIONS_CHANGED, False):
+        await db.execute(_NOTIFY, {"channel": SESSIONS_CHANNEL, "payload": ""})
     queue: list[tuple[str, str, Mapping[str, Any]]] = db.info.pop(_QUEUE, [])
     if not queue:
         return
@@ -64,4 +76,4 @@ async def flush(db: AsyncSession) -> None:
         await db.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
 
 
-__all__ = ["CHANNEL", "discard", "emit", "flush"]
+__all__ = ["CHANNEL", "SESSIONS_CHANNEL", "discard", "emit", "flush", "sessions_changed"]

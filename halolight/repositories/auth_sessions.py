@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.db.models import AuthSession, Permission, RolePermission, User, UserRole, UserStatus
 from halolight.db.reads import Reads, Statement
 from halolight.db.types import utcnow
+from halolight.events import outbox
 
 # The session list shows at most this many (the most recently used); older live sessions still work.
 LIST_LIMIT = 100
@@ -121,6 +122,7 @@ async def live_of_user(db: AsyncSession, user_id: str) -> Sequence[AuthSession]:
 
 
 async def revoke(db: AsyncSession, session_id: str, reason: str) -> None:
+    outbox.sessions_changed(db)  # open live-update streams of the session end at the commit
     await db.execute(
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
@@ -130,6 +132,7 @@ async def revoke(db: AsyncSession, session_id: str, reason: str) -> None:
 
 async def revoke_own(db: AsyncSession, session_id: str, user_id: str, reason: str) -> bool:
     """Revoke one live session of `user_id`; False when it has none with that id (someone else's, say)."""
+    outbox.sessions_changed(db)
     now = utcnow()
     statement = (
         update(AuthSession)
@@ -148,6 +151,7 @@ async def revoke_own(db: AsyncSession, session_id: str, user_id: str, reason: st
 async def revoke_all_of_user(
     db: AsyncSession, user_id: str, reason: str, *, keep_session_id: str | None = None
 ) -> None:
+    outbox.sessions_changed(db)
     statement = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
     if keep_session_id is not None:
         statement = statement.where(AuthSession.id != keep_session_id)

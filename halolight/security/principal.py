@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 import psycopg_pool
@@ -19,6 +20,8 @@ class Principal:
     user_id: str
     session_id: str
     permissions: frozenset[str]
+    # When the access token expires (a live-update stream ends then at the latest); None when not known.
+    expires_at: datetime | None = None
 
     def can(self, permission: str) -> bool:
         return grants(self.permissions, permission)
@@ -58,4 +61,4 @@ async def authenticate(reads: PoolReads, tokens: TokenCodec, authorization: str 
         permissions = await auth_sessions.live_permissions(reads, claims.session_id, claims.user_id)
     if permissions is None:
         raise Unauthorized("Session expired or revoked")
-    return Principal(claims.user_id, claims.session_id, permissions)
+    return Principal(claims.user_id, claims.session_id, permissions, claims.expires_at)

@@ -38,6 +38,10 @@ def server(pg_server: TestServer, tmp_path_factory: pytest.TempPathFactory) -> I
         DATABASE_URL=database,
         AUTH_RATE_LIMIT="100000/minute",
         FILES_SHARE_RATE_LIMIT="100000/minute",
+        # A live-update stream ends after this long: each call of the stream operation costs well under a
+        # second, not the default hour.
+        EVENTS_STREAM_MAX_SECONDS="0.1",
+        EVENTS_STREAMS_PER_USER="100",
     ) as process:
         process.wait_ready(port)
         yield Server(f"http://127.0.0.1:{port}", tmp / "outbox", process.log_path)
