@@ -516,3 +516,14 @@ class StreamEvent(Base):
     type: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created_at()
+
+
+class ConversationHidden(Base):
+    """A participant deleted a conversation for themself (our table, migration 0012; the Messages tag): it is
+    hidden from them, with its messages up to `hidden_at`, until a newer message arrives."""
+
+    __tablename__ = "halolight_conversation_hidden"
+
+    conversation_id: Mapped[str] = _fk("conversationId", "conversations", primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    hidden_at: Mapped[datetime] = _created_at("hiddenAt")

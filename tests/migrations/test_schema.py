@@ -34,6 +34,7 @@ OUR_TABLES = frozenset(
         "halolight_file_access_logs",
         "halolight_document_vectors",
         "halolight_stream_events",
+        "halolight_conversation_hidden",
         "alembic_version",
     }
 )
@@ -201,7 +202,8 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 17  # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1
+        # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0012: messages and notifications 3
+        assert len(our_indexes(catalog)) == 20
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
@@ -274,7 +276,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0010"
+        assert version == "0012"
         assert kept == "KEEP"
 
 
