@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 
-from halolight.db.models import Notification, TeamMember
+from halolight.db.models import File, Notification, TeamMember
 from halolight.db.reads import Reads, Statement
 from halolight.db.types import new_id, utcnow
 from halolight.events import outbox
@@ -116,6 +116,11 @@ async def notify(
 async def team_member_ids(db: AsyncSession, team_id: str) -> list[str]:
     """Who a team-wide share concerns: the team's members (its owner is one)."""
     return list((await db.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id))).all())
+
+
+async def file_name(db: AsyncSession, file_id: str) -> str:
+    """What a file-share notification names."""
+    return str(await db.scalar(select(File.name).where(File.id == file_id)))
 
 
 # --- The Notifications tag -------------------------------------------------------------------------------
