@@ -690,9 +690,11 @@ class MessageCreate1(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    content: Annotated[str, Field(max_length=5000, min_length=1)]
+    content: Annotated[
+        str, Field(max_length=5000, min_length=1, pattern='[^ \\t\\n\\r\\f\\v]')
+    ]
     """
-    The text; not only white space (422).
+    The text; not only spaces, tabs and line breaks.
     """
     conversationId: Annotated[
         str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
@@ -716,9 +718,11 @@ class MessageCreate2(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    content: Annotated[str, Field(max_length=5000, min_length=1)]
+    content: Annotated[
+        str, Field(max_length=5000, min_length=1, pattern='[^ \\t\\n\\r\\f\\v]')
+    ]
     """
-    The text; not only white space (422).
+    The text; not only spaces, tabs and line breaks.
     """
     conversationId: Annotated[
         str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')

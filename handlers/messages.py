@@ -75,8 +75,6 @@ async def mark_conversation_read(ctx: AuthContext, *, id: str) -> models.Message
 
 async def send_message(ctx: AuthContext, *, body: models.MessageCreate) -> models.MessageItem:
     content = body.content
-    if not content.strip():
-        raise ValidationFailed(("body", "content"), "A message cannot be empty", "value_error")
     conversation_id = await _target(ctx, body)
     message = await messages.add_message(
         ctx.db, conversation_id=conversation_id, sender_id=ctx.user_id, content=content

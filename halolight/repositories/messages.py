@@ -239,9 +239,19 @@ async def direct_conversation(db: AsyncSession, user_id: str, other_id: str) -> 
     return conversation_id
 
 
-async def add_message(db: AsyncSession, *, conversation_id: str, sender_id: str, content: str) -> Message:
-    """The message, the conversation moved to the top (and shown again to whoever had deleted it)."""
+async def add_message(
+    db: AsyncSession,
+    *,
+    conversation_id: str,
+    sender_id: str,
+    content: str,
+    created_at: datetime | None = None,
+) -> Message:
+    """The message, the conversation moved to the top (and shown again to whoever had deleted it).
+    `created_at`: now, unless given (demo data spread over the past)."""
     message = Message(id=new_id(), conversation_id=conversation_id, sender_id=sender_id, content=content)
+    if created_at is not None:
+        message.created_at = created_at
     db.add(message)
     await db.flush()
     await db.execute(
@@ -284,14 +294,15 @@ async def participant_ids(db: AsyncSession, conversation_id: str) -> list[str]:
     )
 
 
-async def mark_read(db: AsyncSession, user_id: str, conversation_id: str) -> None:
+async def mark_read(db: AsyncSession, user_id: str, conversation_id: str, at: datetime | None = None) -> None:
+    """The caller's unread count 0, and their read mark `at` (now)."""
     await db.execute(
         update(ConversationParticipant)
         .where(
             ConversationParticipant.conversation_id == conversation_id,
             ConversationParticipant.user_id == user_id,
         )
-        .values(unread_count=0, last_read_at=utcnow())
+        .values(unread_count=0, last_read_at=at or utcnow())
     )
 
 
