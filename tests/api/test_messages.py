@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from halolight.repositories import roles
-from tests.api.helpers import VIEWER, auth_headers, bearer, register
+from tests.api.helpers import ADMIN, VIEWER, auth_headers, bearer, register
 
 pytestmark = pytest.mark.asyncio
 
@@ -419,3 +419,16 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
     assert "halolight_messages_conversation_newest" in messages_plan
     assert "Sort" not in messages_plan
     assert "halolight_conversation_participants_user" in mine_plan
+
+
+async def test_the_demo_seed_has_conversations_and_their_notifications(client: httpx.AsyncClient) -> None:
+    admin = await auth_headers(client, ADMIN)
+    listed = (await client.get("/api/messages/conversations", headers=admin)).json()["data"]
+    seeded = [c for c in listed if any(p["name"] == "Demo Editor" for p in c["participants"])]
+    assert seeded, listed
+    messages = (await client.get(f"/api/messages/conversations/{seeded[0]['id']}", headers=admin)).json()[
+        "data"
+    ]
+    assert any("HaloLight" in m["content"] for m in messages)
+    notes = (await client.get("/api/notifications?limit=100", headers=admin)).json()["data"]
+    assert any(n["type"] == "message" for n in notes)

@@ -334,3 +334,39 @@ class TestRealEvents:
         )
         response = await client.get("/api/notifications?unread=true&limit=100", headers=admin)
         assert any(n["type"] == "message" for n in response.json()["data"])
+
+
+async def test_a_page_is_read_by_its_index(app: FastAPI) -> None:
+    """10,000 notifications of 20 users (statistics included, all rolled back): one user's page, newest first,
+    unread or not, is one range of halolight_notifications_user_newest in its order, with no sort."""
+    async with app.state.runtime.engine.connect() as connection:
+        await connection.execute(
+            text(
+                'INSERT INTO users (id, email, username, name, password, status, "updatedAt") '
+                "SELECT 'plan-n-' || i, 'plan-n' || i || '@example.com', 'plan-n' || i, 'P', 'x', 'ACTIVE', "
+                "now() FROM generate_series(1, 20) i"
+            )
+        )
+        await connection.execute(
+            text(
+                'INSERT INTO notifications (id, "userId", type, title, content, read, "createdAt") '
+                "SELECT 'plan-note-' || i, 'plan-n-' || (i % 20 + 1), 'test', 't', 'c', i % 3 = 0, "
+                "now() - i * interval '1 second' FROM generate_series(1, 10000) i"
+            )
+        )
+        await connection.execute(text("ANALYZE notifications"))
+        plans = []
+        for only_unread in (False, True):
+            plan = await connection.execute(
+                text(
+                    "EXPLAIN SELECT id FROM notifications WHERE \"userId\" = 'plan-n-7' "
+                    "AND (NOT :only_unread OR NOT read) "
+                    'AND ("createdAt", id) < (now(), \'z\') ORDER BY "createdAt" DESC, id DESC LIMIT 21'
+                ),
+                {"only_unread": only_unread},
+            )
+            plans.append("\n".join(plan.scalars()))
+        await connection.rollback()
+    for plan in plans:
+        assert "halolight_notifications_user_newest" in plan, plan
+        assert "Sort" not in plan, plan
