@@ -68,8 +68,10 @@ class MessagesHandlers(Protocol):
         `recipientId` (a user the caller can see, not the caller; 422 otherwise): the direct conversation of
         the two, opened by the first message and reused by every later one, even when both send their first
         message at the same moment. Exactly one of the two (422 otherwise). Every other participant's unread
-        count grows by one and each gets a notification (`type` `message`) and a live update; a participant
-        who had deleted the conversation sees it again.
+        count grows by one, and each gets a live update; those for whom the conversation had no unread
+        message until now also get a notification (`type` `message`): one per unread stretch, not one per
+        message, so a busy conversation does not bury the other notifications. A participant who had deleted
+        the conversation sees it again.
         """
         ...
 
