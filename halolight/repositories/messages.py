@@ -51,9 +51,10 @@ NEWEST_CONVERSATIONS = Keyset.desc(
 _NEVER = literal(datetime(1970, 1, 1))
 
 
-def _visible(me: Any = Me, hidden: Any = Hidden) -> ColumnElement[bool]:
-    """The participant row `me` sees its conversation: never hidden, or a message came after."""
-    return or_(hidden.hidden_at.is_(None), Conversation.updated_at > hidden.hidden_at)
+def _visible() -> ColumnElement[bool]:
+    """The participant (`Me`, outer-joined to `Hidden`) sees the conversation: never hidden, or a message
+    came after."""
+    return or_(Hidden.hidden_at.is_(None), Conversation.updated_at > Hidden.hidden_at)
 
 
 def _is_read(message: Any, user_id: str) -> ColumnElement[bool]:
@@ -280,18 +281,6 @@ async def count_unread(db: AsyncSession, conversation_id: str, sender_id: str) -
 async def person(db: AsyncSession, user_id: str) -> Any:
     """The sender as a message shows them."""
     return (await db.execute(select(User.name, User.email, User.avatar).where(User.id == user_id))).one()
-
-
-async def participant_ids(db: AsyncSession, conversation_id: str) -> list[str]:
-    return list(
-        (
-            await db.scalars(
-                select(ConversationParticipant.user_id).where(
-                    ConversationParticipant.conversation_id == conversation_id
-                )
-            )
-        ).all()
-    )
 
 
 async def mark_read(db: AsyncSession, user_id: str, conversation_id: str, at: datetime | None = None) -> None:
