@@ -20,6 +20,7 @@ from halolight.mail import OutboxMailSender
 from halolight.repositories import notifications, roles
 from tests.api.helpers import ADMIN, VIEWER, auth_headers, bearer, register
 from tests.api.test_file_shares import new_file
+from tests.conftest import CountStatements
 
 pytestmark = pytest.mark.asyncio
 
@@ -370,3 +371,21 @@ async def test_a_page_is_read_by_its_index(app: FastAPI) -> None:
     for plan in plans:
         assert "halolight_notifications_user_newest" in plan, plan
         assert "Sort" not in plan, plan
+
+
+async def test_notify_writes_and_counts_for_every_recipient_in_one_statement_each(
+    client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
+) -> None:
+    """`notify` to many: one INSERT for the rows, one SELECT for everyone's unread counts (the `unread`
+    events), whatever the number of recipients."""
+    people = [await person(client, app, role=None) for _ in range(5)]
+    for recipients in (people[:1], people):
+        async with app.state.runtime.sessionmaker() as db:
+            with count_statements(db) as statements:
+                await notifications.notify(
+                    db, [p.id for p in recipients], type="test", title="t", content="c"
+                )
+            queued = list(db.info.get("halolight.stream_events", []))
+            await db.rollback()
+        assert len(statements) == 2, statements
+        assert sorted(type_ for _, type_, _ in queued) == sorted(["notification", "unread"] * len(recipients))
