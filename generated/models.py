@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from halolight.api_model import ApiModel, ResponseModel
 from pydantic import (
@@ -691,6 +691,147 @@ class LogoutRequest(ApiModel):
 
 class Message(ResponseModel):
     message: str
+
+
+class MessageConversation(ResponseModel):
+    """
+    A conversation the caller takes part in: its participants (the caller included), its newest message
+    (`null` when none the caller may see) and how many messages the caller has not read. `updatedAt` is
+    the time of its newest message.
+
+    """
+
+    id: str
+    name: str | None
+    isGroup: StrictBool
+    participants: list[UserSummary]
+    lastMessage: MessageItem | None
+    unreadCount: Annotated[int, Field(ge=0)]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class MessageConversationList(ResponseModel):
+    data: Annotated[list[MessageConversation], Field(max_length=100)]
+    meta: CursorPageMeta
+
+
+class MessageCreate1(ApiModel):
+    """
+    `content` and exactly one of `conversationId` and `recipientId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    content: Annotated[
+        str, Field(max_length=5000, min_length=1, pattern='[^ \\t\\n\\r\\f\\v]')
+    ]
+    """
+    The text; not only spaces, tabs and line breaks.
+    """
+    conversationId: Annotated[
+        str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    recipientId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+
+
+class MessageCreate2(ApiModel):
+    """
+    `content` and exactly one of `conversationId` and `recipientId`.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    content: Annotated[
+        str, Field(max_length=5000, min_length=1, pattern='[^ \\t\\n\\r\\f\\v]')
+    ]
+    """
+    The text; not only spaces, tabs and line breaks.
+    """
+    conversationId: Annotated[
+        str | MISSING, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')
+    ] = MISSING
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    recipientId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+
+
+MessageCreate = TypeAliasType("MessageCreate", MessageCreate1 | MessageCreate2)
+"""
+`content` and exactly one of `conversationId` and `recipientId`.
+"""
+
+
+class MessageItem(ResponseModel):
+    """
+    One message. `isRead`: for a message someone else sent, whether the caller has marked the
+    conversation read since; for the caller's own, whether every other participant has. `sender`'s
+    `email` is `null` unless the caller holds `users:view` or sent it. The live-update stream sends this
+    same object in its `message` events (`email` `null` except in the sender's own copy).
+
+    """
+
+    id: str
+    conversationId: str
+    content: str
+    sender: UserSummary
+    isRead: StrictBool
+    createdAt: AwareDatetime
+
+
+class MessageList(ResponseModel):
+    data: Annotated[list[MessageItem], Field(max_length=100)]
+    meta: CursorPageMeta
+
+
+class Notification(ResponseModel):
+    """
+    One notification of the caller. `type` names its cause (`document_shared`, `file_shared`,
+    `team_member_added`, `message`, `password_changed`, `password_reset`, ...); `link` is where the front
+    end opens it; `payload` carries the ids of the objects concerned. The live-update stream sends this
+    same object in its `notification` events.
+
+    """
+
+    id: str
+    type: str
+    title: str
+    message: str
+    link: str | None
+    payload: dict[str, Any] | None
+    isRead: StrictBool
+    createdAt: AwareDatetime
+
+
+class NotificationList(ResponseModel):
+    data: Annotated[list[Notification], Field(max_length=100)]
+    meta: CursorPageMeta
+
+
+class NotificationReadAllResult(ResponseModel):
+    message: str
+    count: Annotated[int, Field(ge=0)]
+    """
+    How many were unread and are now read.
+    """
+
+
+class NotificationUnreadCount(ResponseModel):
+    count: Annotated[int, Field(ge=0)]
 
 
 class PaginationMeta(ResponseModel):

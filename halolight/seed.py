@@ -11,11 +11,14 @@ their permissions untouched.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import (
+    Document,
+    DocumentShare,
     Folder,
     Permission,
     Role,
@@ -25,9 +28,9 @@ from halolight.db.models import (
     UserRole,
     UserStatus,
 )
-from halolight.db.types import new_id
+from halolight.db.types import new_id, utcnow
 from halolight.demo_files import demo_files, seed_files
-from halolight.repositories import documents
+from halolight.repositories import documents, messages, notifications
 from halolight.security.passwords import PasswordHasher
 from halolight.storage import Storage
 
@@ -218,6 +221,7 @@ async def _seed_demo_users(
     if created:
         await db.flush()
         await _seed_demo_documents(db, created)
+        await _seed_demo_conversations(db, set(created))
         if storage is not None:
             for email, (owner_id, folder_ids) in created.items():
                 if email in files:
@@ -245,6 +249,102 @@ async def _seed_demo_documents(
                     await documents.share(
                         db, document_id, user_id=users[with_email], team_id=None, permission=permission
                     )
+
+
+# Conversations between demo accounts: (one, other, [(sender is `one`?, minutes ago, text), ...]).
+DEMO_CONVERSATIONS: list[tuple[str, str, list[tuple[bool, int, str]]]] = [
+    (
+        "admin@halolight.h7ml.cn",
+        "demo@halolight.h7ml.cn",
+        [
+            (True, 180, "早上好！HaloLight 2.0 的需求文档已经共享给你了，请看一下。"),
+            (False, 170, "收到，我今天下午看完给你反馈。"),
+            (True, 95, "Also, the design review moved to Thursday 10:00."),
+            (False, 20, "好的，周四见 👍"),
+        ],
+    ),
+    (
+        "manager@halolight.h7ml.cn",
+        "admin@halolight.h7ml.cn",
+        [
+            (True, 300, "Q3 sales figures are ready, I put them in the shared folder."),
+            (False, 290, "Thanks! 我晚点看。"),
+            (True, 12, "能否今天确认一下预算？"),
+        ],
+    ),
+    (
+        "demo@halolight.h7ml.cn",
+        "viewer@halolight.h7ml.cn",
+        [
+            (True, 60, "Hi! Welcome to the team. 有问题随时问我。"),
+        ],
+    ),
+]
+
+
+async def _seed_demo_conversations(db: AsyncSession, created: set[str]) -> None:
+    """Direct conversations between demo accounts, at least one of them new in this run, sent the real way:
+    unread counts and the recipients' notifications as `sendMessage` makes them. Also the notifications of
+    the demo documents shared with them, as `shareDocument` makes them."""
+    emails = {email for one, other, _ in DEMO_CONVERSATIONS for email in (one, other)}
+    rows = (await db.execute(select(User.email, User.id, User.name).where(User.email.in_(emails)))).all()
+    users = {row.email: row for row in rows}
+    now = utcnow()
+    for one, other, lines in DEMO_CONVERSATIONS:
+        if one not in users or other not in users or not ({one, other} & created):
+            continue
+        a, b = users[one], users[other]
+        conversation_id = await messages.direct_conversation(db, a.id, b.id)
+        for from_one, minutes_ago, content in lines:
+            sender = a if from_one else b
+            message = await messages.add_message(
+                db,
+                conversation_id=conversation_id,
+                sender_id=sender.id,
+                content=content,
+                created_at=now - timedelta(minutes=minutes_ago),
+            )
+            counts = await messages.count_unread(db, conversation_id, sender.id)
+            await notifications.notify(
+                db,
+                [user_id for user_id, count in counts.items() if count == 1],
+                type="message",
+                title=f"New message from {sender.name}",
+                content=content[:100],
+                link=f"/messages?conversationId={conversation_id}",
+                payload={"conversationId": conversation_id, "messageId": message.id, "senderId": sender.id},
+            )
+            # The recipient's reply means they had read what came before.
+            await messages.mark_read(db, sender.id, conversation_id, at=message.created_at)
+    owners = [users[email].id for email in created if email in users]
+    shared = (
+        await db.execute(
+            select(
+                DocumentShare.shared_with_id,
+                Document.id,
+                Document.title,
+                Document.owner_id,
+                DocumentShare.permission,
+            )
+            .join(Document, Document.id == DocumentShare.document_id)
+            .where(Document.owner_id.in_(owners), DocumentShare.shared_with_id.is_not(None))
+        )
+    ).all()
+    for row in shared:
+        await notifications.notify(
+            db,
+            [row.shared_with_id],
+            type="document_shared",
+            title="A document was shared with you",
+            content=f"{row.title} ({row.permission.value})",
+            link=f"/documents/{row.id}",
+            payload={
+                "documentId": row.id,
+                "permission": row.permission.value,
+                "teamId": None,
+                "by": row.owner_id,
+            },
+        )
 
 
 def _seed_demo_folders(

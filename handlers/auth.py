@@ -9,7 +9,7 @@ from halolight.context import AuthContext, PublicContext
 from halolight.db.models import UserStatus
 from halolight.db.types import utcnow
 from halolight.errors import BadRequest, NotFound, Unauthorized
-from halolight.repositories import auth_sessions, password_resets, roles, users
+from halolight.repositories import auth_sessions, notifications, password_resets, roles, users
 from halolight.security.passwords import check_new_password
 from halolight.security.tokens import fingerprint, random_token
 from halolight.services import sessions
@@ -120,6 +120,14 @@ async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordReques
     # A new password ends every session and every other outstanding reset link.
     await auth_sessions.revoke_all_of_user(ctx.db, user_id, "password reset")
     await password_resets.discard_all_of_user(ctx.db, user_id)
+    await notifications.notify(
+        ctx.db,
+        [user_id],
+        type="password_reset",
+        title="Your password was reset",
+        content="Your password was reset with a reset link, and every session was signed out.",
+        link="/profile/security",
+    )
     user = await users.get(ctx.db, user_id)
     if user is not None:
         _mail_password_changed(ctx, user.email)
@@ -192,6 +200,14 @@ async def change_password(ctx: AuthContext, *, body: models.ChangePasswordReques
         ctx.db, user.id, "password changed", keep_session_id=ctx.principal.session_id
     )
     await password_resets.discard_all_of_user(ctx.db, user.id)
+    await notifications.notify(
+        ctx.db,
+        [user.id],
+        type="password_changed",
+        title="Your password was changed",
+        content="Your password was changed, and your other sessions were signed out.",
+        link="/profile/security",
+    )
     _mail_password_changed(ctx, user.email)
     return models.Message(message="Password changed; other sessions have been signed out.")
 

@@ -30,7 +30,7 @@ from halolight import authz, conditional
 from halolight.context import AuthContext
 from halolight.db.models import SharePermission, User
 from halolight.errors import Forbidden, NotFound, ValidationFailed
-from halolight.repositories import documents, folders
+from halolight.repositories import documents, folders, notifications
 from halolight.repositories.documents import ACCESS_NAMES, EDIT, OWNER
 from halolight.repositories.paging import Page
 
@@ -138,7 +138,7 @@ async def set_document_tags(
 
 
 async def share_document(ctx: AuthContext, *, id: str, body: models.DocumentShareRequest) -> models.Message:
-    await _owned(ctx, id)
+    document = await _owned(ctx, id)
     user_id, team_id = _one_target(body)
     if user_id is not None:
         if user_id == ctx.user_id:
@@ -151,6 +151,18 @@ async def share_document(ctx: AuthContext, *, id: str, body: models.DocumentShar
         await authz.referenced_team(ctx, "teamId", team_id)
     permission = SharePermission.READ if body.permission is MISSING else SharePermission(body.permission)
     await documents.share(ctx.db, id, user_id=user_id, team_id=team_id, permission=permission)
+    recipients = (
+        [user_id] if user_id is not None else await notifications.team_member_ids(ctx.db, team_id or "")
+    )
+    await notifications.notify(
+        ctx.db,
+        [recipient for recipient in recipients if recipient != ctx.user_id],
+        type="document_shared",
+        title="A document was shared with you",
+        content=f"{document.title} ({permission.value})",
+        link=f"/documents/{id}",
+        payload={"documentId": id, "permission": permission.value, "teamId": team_id, "by": ctx.user_id},
+    )
     return models.Message(message=f"Document shared ({permission.value})")
 
 

@@ -17,7 +17,7 @@ from halolight.context import AuthContext, OptionalAuthContext
 from halolight.db.models import FileShare, User
 from halolight.db.types import utcnow
 from halolight.errors import Conflict, NotFound, Unauthorized, UnknownReference, ValidationFailed
-from halolight.repositories import file_shares, teams
+from halolight.repositories import file_shares, notifications, teams
 from halolight.repositories.file_shares import MAX_LINKS
 from halolight.security.tokens import fingerprint, random_token
 from halolight.storage.links import download_link
@@ -58,6 +58,18 @@ async def share_file(ctx: AuthContext, *, id: str, body: models.FileShareCreate)
         expires_at=None if days is None else utcnow() + timedelta(days=days),
         max_access_count=None if body.maxAccessCount is MISSING else body.maxAccessCount,
     )
+    if user_id is not None or team_id is not None:
+        recipients = (
+            [user_id] if user_id is not None else await notifications.team_member_ids(ctx.db, team_id or "")
+        )
+        await notifications.notify(
+            ctx.db,
+            [recipient for recipient in recipients if recipient is not None and recipient != ctx.user_id],
+            type="file_shared",
+            title="A file was shared with you",
+            content=await notifications.file_name(ctx.db, id),
+            payload={"fileId": id, "shareId": share.id, "teamId": team_id, "by": ctx.user_id},
+        )
     # The only answer that shows the token: the database keeps its hash.
     return _share(share, token=token, url=f"{ctx.runtime.settings.files_share_url}/{token}")
 

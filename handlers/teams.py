@@ -11,7 +11,7 @@ from halolight import authz
 from halolight.context import AuthContext
 from halolight.db.models import Role, Team, TeamMember, User
 from halolight.errors import Conflict, NotFound
-from halolight.repositories import teams
+from halolight.repositories import notifications, teams
 
 from . import presenters
 
@@ -62,6 +62,15 @@ async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberA
     if any(member.user_id == body.userId for member in team.members):
         raise Conflict("The user is already a member of this team")
     await teams.add_member(ctx.db, team.id, body.userId, role_id)
+    await notifications.notify(
+        ctx.db,
+        [body.userId] if body.userId != ctx.user_id else [],
+        type="team_member_added",
+        title="You were added to a team",
+        content=team.name,
+        link=f"/teams/{team.id}",
+        payload={"teamId": team.id, "by": ctx.user_id},
+    )
     return _team_detail(ctx, await teams.reload_detail(ctx.db, team.id))
 
 

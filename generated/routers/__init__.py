@@ -11,12 +11,14 @@ import handlers.events
 import handlers.file_shares
 import handlers.files
 import handlers.folders
+import handlers.messages
+import handlers.notifications
 import handlers.permissions
 import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, documents, events, file_shares, files, folders, permissions, roles, system, teams, users
+from generated.routers import auth, documents, events, file_shares, files, folders, messages, notifications, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
@@ -27,6 +29,8 @@ def build_all() -> list[APIRouter]:
         file_shares.build_router(handlers.file_shares),
         files.build_router(handlers.files),
         folders.build_router(handlers.folders),
+        messages.build_router(handlers.messages),
+        notifications.build_router(handlers.notifications),
         permissions.build_router(handlers.permissions),
         roles.build_router(handlers.roles),
         system.build_router(handlers.system),

@@ -540,3 +540,14 @@ class StreamLease(Base):
     id: Mapped[str] = _id()
     user_id: Mapped[str] = _fk("userId", "users")
     expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+
+
+class ConversationHidden(Base):
+    """A participant deleted a conversation for themself (our table, migration 0012; the Messages tag): it is
+    hidden from them, with its messages up to `hidden_at`, until a newer message arrives."""
+
+    __tablename__ = "halolight_conversation_hidden"
+
+    conversation_id: Mapped[str] = _fk("conversationId", "conversations", primary_key=True)
+    user_id: Mapped[str] = _fk("userId", "users", primary_key=True)
+    hidden_at: Mapped[datetime] = _created_at("hiddenAt")

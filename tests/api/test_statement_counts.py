@@ -46,6 +46,10 @@ LISTS = [
     "/api/documents?search=bulk",
     "/api/documents?search=批量",
     "/api/documents?tags=bulk-tag&tags=BULK-TAG-2",
+    "/api/notifications",
+    "/api/notifications?unread=true",
+    "/api/messages/conversations",
+    "/api/messages/conversations/bulk-conv-1",
 ]
 
 BULK_ROWS = """
@@ -91,6 +95,27 @@ SELECT 'bulk-share-' || i, 'bulk-doc-' || i, (SELECT id FROM users WHERE email =
 INSERT INTO tags (id, name) VALUES ('bulk-tag-1', 'bulk-tag'), ('bulk-tag-2', 'Bulk-Tag-2');
 INSERT INTO document_tags ("documentId", "tagId")
 SELECT 'bulk-doc-' || i, 'bulk-tag-' || k FROM generate_series(1, __ROWS__) i, generate_series(1, 2) k;
+INSERT INTO notifications (id, "userId", type, title, content, read, "createdAt")
+SELECT 'bulk-note-' || i, (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn'), 'test', 'Bulk', 'x',
+       i % 2 = 0, now() - make_interval(secs => i)
+FROM generate_series(1, 2 * __ROWS__) i;
+INSERT INTO conversations (id, "isGroup", "updatedAt")
+SELECT 'bulk-conv-' || i, i % 3 = 0, now() - make_interval(secs => i) FROM generate_series(1, __ROWS__) i;
+INSERT INTO conversation_participants ("conversationId", "userId", "unreadCount")
+SELECT 'bulk-conv-' || i, (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn'), i % 4
+FROM generate_series(1, __ROWS__) i;
+INSERT INTO conversation_participants ("conversationId", "userId", "lastReadAt")
+SELECT 'bulk-conv-' || i, 'bulk-user-' || ((i + k) % __ROWS__ + 1), CASE WHEN k = 0 THEN now() END
+FROM generate_series(1, __ROWS__) i, generate_series(0, 2) k WHERE k = 0 OR i % 3 = 0;
+INSERT INTO messages (id, "conversationId", "senderId", content, "createdAt")
+SELECT 'bulk-msg-' || i || '-' || k, 'bulk-conv-' || i,
+       CASE WHEN k % 2 = 0 THEN 'bulk-user-' || (i % __ROWS__ + 1)
+            ELSE (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn') END,
+       '批量消息 ' || k, now() - make_interval(secs => i * 1000 + k)
+FROM generate_series(1, __ROWS__) i, generate_series(1, 3) k;
+INSERT INTO messages (id, "conversationId", "senderId", content, "createdAt")
+SELECT 'bulk-msg-1-x' || i, 'bulk-conv-1', 'bulk-user-2', 'More ' || i, now() - make_interval(secs => 500 + i)
+FROM generate_series(1, __ROWS__) i;
 """.replace("__ROWS__", str(ROWS))
 
 

@@ -11,7 +11,8 @@
   shared sessions and passwords keep working. Its password is known: change-password gets the right
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
-  (users, roles, permissions, teams with members, the admin's folders, files and documents): reads and
+  (users, roles, permissions, teams with members, the admin's folders, files and documents, the admin's
+  conversations, and the admin's notifications, made by real messages from new accounts): reads and
   updates share one set, each deleting operation has its own, so deletions do not leave the other
   operations (or later phases) only unknown ids. Body ids marked `x-references` are filled by
   tests/contract/references.py (its `flatmap_body` hook, and here for the coverage phase, which skips that
@@ -198,7 +199,17 @@ def _valid_id(value: Any) -> bool:
 # rows, and one set per deleting operation (DELETE), so a deletion never takes away what another operation,
 # or a later phase, would find.
 POOL_SIZE = 3
-KINDS = ("users", "roles", "permissions", "teams", "folders", "files", "documents")
+KINDS = (
+    "users",
+    "roles",
+    "permissions",
+    "teams",
+    "folders",
+    "files",
+    "documents",
+    "conversations",
+    "notifications",
+)
 
 
 class Pool:
@@ -258,6 +269,17 @@ class Pool:
             )
             assert response.status_code == 201, f"upload: {response.status_code} {response.text}"
             return str(response.json()["id"])
+        elif kind == "conversations":  # the admin's, with a fresh account each: others get 404
+            user_id = _post(
+                "/api/auth/register",
+                {"email": _unique_email("pool"), "name": "Pool", "password": PASSWORD},
+                None,
+                201,
+            )["user"]["id"]
+            sent = _post("/api/messages/send", {"content": f"池 {tag}", "recipientId": user_id}, token, 201)
+            return str(sent["conversationId"])
+        elif kind == "notifications":  # the admin's, made the real way: a first message from a new account
+            return _notification_for_admin(token, tag)
         elif kind == "documents":  # the admin's own, shared with nobody: others get 404, as they should
             body = {"title": f"Pool {tag}", "content": f"池 {tag} 项目管理 pool document"}
         else:
@@ -271,6 +293,26 @@ class Pool:
                 if _client.post(path, json={"userId": user}, headers=headers).status_code == 201
             ]
         return row_id
+
+
+def _notification_for_admin(admin_token: str, tag: str) -> str:
+    """A notification of the admin's, made by a real event: a new account (with a role of its own that may
+    see users and send messages) writes to the admin; the admin's notification of it is the pool's row."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    me = _client.get("/api/auth/me", headers=headers).json()["id"]
+    needed = [
+        p["id"]
+        for action in ("users:view", "messages:send")
+        for p in _client.get("/api/permissions", params={"search": action}, headers=headers).json()["data"]
+        if p["action"] == action
+    ]
+    role = _post("/api/roles", {"name": f"Writer{tag}", "permissionIds": needed}, admin_token, 201)
+    email = _unique_email("writer")
+    body = {"email": email, "name": "Writer", "password": PASSWORD, "roleIds": [role["id"]]}
+    writer = _post("/api/users", body, admin_token, expect=201)["id"]
+    _post("/api/messages/send", {"content": f"Hello {tag}", "recipientId": me}, _login(email, PASSWORD), 201)
+    page = _client.get("/api/notifications", params={"limit": 100}, headers=headers).json()["data"]
+    return str(next(n["id"] for n in page if (n["payload"] or {}).get("senderId") == writer))
 
 
 _pools: dict[str, Pool] = {}
@@ -289,6 +331,8 @@ def _pool(case: Any) -> Pool:
 def _kind(path: str, parameter: str) -> str | None:
     if parameter == "userId":
         return "users"
+    if path.startswith("/api/messages/conversations/{id}") and parameter == "id":
+        return "conversations"
     match = re.match(rf"^/api/([a-z]+)/{{{parameter}}}", path)
     return match.group(1) if match and match.group(1) in KINDS else None
 

@@ -71,23 +71,24 @@ async def test_events_are_written_and_announced_at_commit(
 
     await _wait_for(lambda: listener)
     pairs = [pair for payload in listener for pair in payload]
-    assert sorted(user for _, user in pairs) == sorted([alice, bob])
+    # Each recipient: the notification, and their unread counts that it changed.
+    assert sorted(user for _, user in pairs) == sorted([alice, alice, bob, bob])
     async with AsyncSession(engine) as db:
         rows = (
             await db.execute(select(StreamEvent).where(StreamEvent.id.in_([i for i, _ in pairs])))
         ).scalars()
-        events = {row.user_id: row for row in rows}
+        events = {(row.user_id, row.type): row for row in rows}
         notes = {
             n.user_id: n
             for n in (
                 await db.execute(select(Notification).where(Notification.user_id.in_([alice, bob])))
             ).scalars()
         }
-    assert set(events) == {alice, bob}
+    assert set(events) == {(user, kind) for user in (alice, bob) for kind in ("notification", "unread")}
     for user in (alice, bob):
-        assert events[user].type == "notification"
-        assert events[user].data["id"] == notes[user].id
-        assert events[user].data["title"] == "Hello"
+        assert events[user, "notification"].data["id"] == notes[user].id
+        assert events[user, "notification"].data["title"] == "Hello"
+        assert events[user, "unread"].data["notifications"] == 1
 
 
 async def test_a_rolled_back_transaction_writes_and_announces_nothing(

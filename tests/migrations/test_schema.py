@@ -36,6 +36,7 @@ OUR_TABLES = frozenset(
         "halolight_stream_events",
         "halolight_stream_tickets",
         "halolight_stream_leases",
+        "halolight_conversation_hidden",
         "alembic_version",
     }
 )
@@ -203,7 +204,8 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 17  # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1
+        # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0012: messages and notifications 3
+        assert len(our_indexes(catalog)) == 20
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
