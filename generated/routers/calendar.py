@@ -154,8 +154,8 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
     )
     async def list_calendar_events(
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:view'), scope='function')],
-        start: Annotated[AwareDatetime, Query(max_length=64, description="The range's start (ISO 8601 with an offset), inclusive.")],
-        end: Annotated[AwareDatetime, Query(max_length=64, description="The range's end (ISO 8601 with an offset), exclusive; at most 366 days after `start`.")],
+        start: Annotated[AwareDatetime, Query(description="The range's start (ISO 8601 with an offset), inclusive.")],
+        end: Annotated[AwareDatetime, Query(description="The range's end (ISO 8601 with an offset), exclusive; at most 366 days after `start`.")],
         limit: Annotated[int, Query(ge=1, le=500, description='At most this many events.')] = 500,
     ) -> models.CalendarEventList:
         result = await ctx.run(impl.list_calendar_events, ctx, start=start, end=end, limit=limit)
@@ -203,8 +203,8 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
     async def export_calendar(
         request: Request,
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:view'), scope='function')],
-        start: Annotated[AwareDatetime | None, Query(max_length=64, description='Events ending after this instant (ISO 8601 with an offset); 30 days ago by default.')] = None,
-        end: Annotated[AwareDatetime | None, Query(max_length=64, description='Events starting before this instant (ISO 8601 with an offset), at most 366 days after `start`; 366 days after `start` by default.')] = None,
+        start: Annotated[AwareDatetime | None, Query(description='Events ending after this instant (ISO 8601 with an offset); 30 days ago by default.')] = None,
+        end: Annotated[AwareDatetime | None, Query(description='Events starting before this instant (ISO 8601 with an offset), at most 366 days after `start`; 366 days after `start` by default.')] = None,
     ) -> Response:
         result = await ctx.run(impl.export_calendar, ctx, start=start, end=end)
         return await to_response(result, head=request.method == "HEAD")

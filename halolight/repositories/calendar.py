@@ -27,7 +27,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
@@ -51,7 +51,7 @@ def _me(user_id: str | None = None) -> BindParameter[str]:
     return bindparam("user_id", user_id, type_=Text)
 
 
-def _attendees(me: ColumnElement[str]) -> Any:
+def _attendees(me: ColumnElement[str], event: Any) -> Any:
     """The event's attendees the caller may see, as JSON `[{id, name, email, avatar, status}]` in the order
     they were added: all of them for the organizer, the caller's own attendance for an attendee."""
     entry = func.json_build_object(
@@ -76,36 +76,37 @@ def _attendees(me: ColumnElement[str]) -> Any:
         .select_from(EventAttendee)
         .join(_Attendee, _Attendee.id == EventAttendee.user_id)
         .where(
-            EventAttendee.event_id == CalendarEvent.id,
-            or_(CalendarEvent.owner_id == me, EventAttendee.user_id == me),
+            EventAttendee.event_id == event.id,
+            or_(event.owner_id == me, EventAttendee.user_id == me),
         )
         .scalar_subquery()
     )
 
 
-def _row_columns(me: ColumnElement[str]) -> tuple[Any, ...]:
+def _row_columns(me: ColumnElement[str], event: Any) -> tuple[Any, ...]:
     return (
-        CalendarEvent.id,
-        CalendarEvent.title,
-        CalendarEvent.description,
-        CalendarEvent.type,
-        CalendarEvent.start_at.label("start_at"),
-        CalendarEvent.end_at.label("end_at"),
-        CalendarEvent.all_day.label("all_day"),
-        CalendarEvent.location,
-        CalendarEvent.color,
-        CalendarEvent.owner_id.label("owner_id"),
+        event.id.label("id"),
+        event.title.label("title"),
+        event.description.label("description"),
+        event.type.label("type"),
+        event.start_at.label("start_at"),
+        event.end_at.label("end_at"),
+        event.all_day.label("all_day"),
+        event.location.label("location"),
+        event.color.label("color"),
+        event.owner_id.label("owner_id"),
         User.name.label("owner_name"),
         User.email.label("owner_email"),
         User.avatar.label("owner_avatar"),
-        CalendarEvent.created_at.label("created_at"),
-        CalendarEvent.updated_at.label("updated_at"),
-        _attendees(me).label("attendees"),
+        event.created_at.label("created_at"),
+        event.updated_at.label("updated_at"),
+        _attendees(me, event).label("attendees"),
     )
 
 
-def _rows(me: ColumnElement[str]) -> Select[Any]:
-    return select(*_row_columns(me)).join(User, User.id == CalendarEvent.owner_id)
+def _rows(me: ColumnElement[str], event: Any = CalendarEvent) -> Select[Any]:
+    """Events (`event`: the table, or an alias of a subquery of its rows) as the answers show them."""
+    return select(*_row_columns(me, event)).join(User, User.id == event.owner_id)
 
 
 def _attends(me: ColumnElement[str]) -> ColumnElement[bool]:
@@ -133,24 +134,21 @@ def _overlapping() -> ColumnElement[bool]:
     return (CalendarEvent.start_at < end) & (CalendarEvent.end_at > start)
 
 
-def _visible_in_range(me: ColumnElement[str]) -> Any:
-    """The ids of the events the caller organizes or attends that overlap the range: two index ranges
-    (owner, attendee), united (an owner listed as an attendee by another backend counts once)."""
-    owned = select(CalendarEvent.id).where(CalendarEvent.owner_id == me, _overlapping())
+def _in_range(me: ColumnElement[str]) -> Select[Any]:
+    """The events the caller organizes or attends that overlap the range, whole rows: two index ranges
+    (owner, attendee) and nothing read twice. An organizer listed as an attendee of their own event (which
+    another backend could write) finds it in the first part only."""
+    owned = select(CalendarEvent).where(CalendarEvent.owner_id == me, _overlapping())
     attended = (
-        select(CalendarEvent.id)
+        select(CalendarEvent)
         .join(EventAttendee, EventAttendee.event_id == CalendarEvent.id)
-        .where(EventAttendee.user_id == me, _overlapping())
+        .where(EventAttendee.user_id == me, CalendarEvent.owner_id != me, _overlapping())
     )
-    return union(owned, attended)
+    event = aliased(CalendarEvent, union_all(owned, attended).subquery("in_range"))
+    return _rows(me, event).order_by(event.start_at, event.id).limit(bindparam("limit"))
 
 
-_IN_RANGE = Statement(
-    _rows(_ME)
-    .where(CalendarEvent.id.in_(_visible_in_range(_ME)))
-    .order_by(CalendarEvent.start_at, CalendarEvent.id)
-    .limit(bindparam("limit"))
-)
+_IN_RANGE = Statement(_in_range(_ME))
 
 
 async def list_in_range(
