@@ -151,7 +151,7 @@ class CalendarEventCreate(ApiModel):
     """
     startTime: AwareDatetime
     """
-    ISO 8601 with an offset, between 1900-01-01 and 2999-12-31; answered in UTC.
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
     """
     endTime: AwareDatetime
     """
@@ -187,7 +187,7 @@ class CalendarEventReschedule(ApiModel):
     )
     startTime: AwareDatetime
     """
-    ISO 8601 with an offset, between 1900-01-01 and 2999-12-31; answered in UTC.
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
     """
     endTime: AwareDatetime
     """
@@ -209,11 +209,11 @@ class CalendarEventUpdate(ApiModel):
     """
     startTime: AwareDatetime | MISSING = MISSING
     """
-    ISO 8601 with an offset, between 1900-01-01 and 2999-12-31; answered in UTC.
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
     """
     endTime: AwareDatetime | MISSING = MISSING
     """
-    ISO 8601 with an offset, between 1900-01-01 and 2999-12-31; answered in UTC.
+    After `startTime` (the one sent, or the stored one; 422 otherwise).
     """
     location: Annotated[str | None | MISSING, Field(max_length=255)] = MISSING
     isAllDay: StrictBool | MISSING = MISSING

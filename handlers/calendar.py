@@ -27,10 +27,10 @@ NOT_FOUND = "Event not found"
 MAX_RANGE = timedelta(days=366)
 MAX_EVENTS_EXPORTED = 1000
 EXPORT_DEFAULT_PAST = timedelta(days=30)
-# The times an event may have (the spec's `CalendarTime`): far enough for any calendar, and away from the
-# ends of Python's and iCalendar's date range, which an offset or an all-day rounding could cross.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# The times an event may have (the spec's `CalendarTime`): Python's whole range but a day at each end, which
+# an offset (under a day) or an all-day rounding (a day) could cross.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
 _DAY = timedelta(days=1)
 # iCalendar's participation status for each of ours (RFC 5545 §3.2.12).
 _PARTSTAT = {"PENDING": "NEEDS-ACTION", "ACCEPTED": "ACCEPTED", "DECLINED": "DECLINED"}
@@ -89,7 +89,11 @@ async def update_calendar_event(
     all_day = sent.get("isAllDay", row.all_day)
     if "startTime" in sent or "endTime" in sent or all_day != row.all_day:
         changes["start_at"], changes["end_at"] = _times(
-            sent.get("startTime", row.start_at), sent.get("endTime", row.end_at), all_day=all_day
+            sent.get("startTime", row.start_at),
+            sent.get("endTime", row.end_at),
+            all_day=all_day,
+            # A refusal names a field that was sent: the stored end is not one.
+            later="endTime" if "endTime" in sent or "startTime" not in sent else "startTime",
         )
         changes["all_day"] = all_day
     if changes:
@@ -139,8 +143,7 @@ async def remove_calendar_event_attendee(ctx: AuthContext, *, id: str, attendee_
     row = await _visible_or_404(ctx, id)
     if row.owner_id != ctx.user_id and attendee_id != ctx.user_id:
         raise Forbidden("Only the organizer removes other attendees")
-    if not await calendar.remove_attendee(ctx.db, id, attendee_id):
-        raise NotFound("Attendee not found")
+    await calendar.remove_attendee(ctx.db, id, attendee_id)
 
 
 async def delete_calendar_event(ctx: AuthContext, *, id: str) -> None:
@@ -205,7 +208,7 @@ def _utc(value: datetime, loc: tuple[str, str]) -> datetime:
     except OverflowError:  # an offset that crosses year 1 or 9999
         utc = LATEST
     if not EARLIEST <= utc < LATEST:
-        raise ValidationFailed(loc, "Must lie between 1900-01-01 and 2999-12-31", "out_of_range")
+        raise ValidationFailed(loc, "Must lie from 0001-01-02 to 9999-12-30 in UTC", "out_of_range")
     return utc
 
 
@@ -224,12 +227,15 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start_utc, end_utc
 
 
-def _times(start: datetime, end: datetime, *, all_day: bool) -> tuple[datetime, datetime]:
-    """The UTC times to store: `endTime` after `startTime` (422 at `endTime`), each within bounds; for an
+def _times(
+    start: datetime, end: datetime, *, all_day: bool, later: str = "endTime"
+) -> tuple[datetime, datetime]:
+    """The UTC times to store: `endTime` after `startTime` (422 at `later`), each within bounds; for an
     all-day event, whole dates (`_all_day`)."""
     start_utc, end_utc = _utc(start, ("body", "startTime")), _utc(end, ("body", "endTime"))
     if end_utc <= start_utc:
-        raise ValidationFailed(("body", "endTime"), "Must be after startTime", "range")
+        message = "Must be after startTime" if later == "endTime" else "Must be before endTime"
+        raise ValidationFailed(("body", later), message, "range")
     if all_day:
         return _all_day(start, end)
     return _whole_ms(start_utc), _whole_ms(end_utc)

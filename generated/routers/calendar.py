@@ -9,10 +9,11 @@ from typing import Annotated, ClassVar, Protocol, TypeAlias
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from generated import models
 from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.params import date_time_text
 from halolight.responses import TypedResponse, to_response
 
 __all__ = ['CalendarHandlers', 'build_router', 'ExportCalendar200Response', 'ExportCalendarResponse']
@@ -37,7 +38,7 @@ ExportCalendarResponse: TypeAlias = ExportCalendar200Response
 class CalendarHandlers(Protocol):
     """What `handlers/calendar.py` must provide (mypy --strict checks it)."""
 
-    async def list_calendar_events(self, ctx: AuthContext, *, start: AwareDatetime, end: AwareDatetime, limit: int) -> models.CalendarEventList:
+    async def list_calendar_events(self, ctx: AuthContext, *, start: Annotated[AwareDatetime, BeforeValidator(date_time_text)], end: Annotated[AwareDatetime, BeforeValidator(date_time_text)], limit: int) -> models.CalendarEventList:
         """
         The caller's events overlapping a range
 
@@ -68,7 +69,7 @@ class CalendarHandlers(Protocol):
         """
         ...
 
-    async def export_calendar(self, ctx: AuthContext, *, start: AwareDatetime | None, end: AwareDatetime | None) -> ExportCalendarResponse:
+    async def export_calendar(self, ctx: AuthContext, *, start: Annotated[AwareDatetime, BeforeValidator(date_time_text)] | None, end: Annotated[AwareDatetime, BeforeValidator(date_time_text)] | None) -> ExportCalendarResponse:
         """
         The caller's events as an iCalendar file
 
@@ -136,7 +137,8 @@ class CalendarHandlers(Protocol):
         Remove an attendee from an event
 
         The organizer removes any attendee; an attendee may remove themself (leave the event), no one else
-        (403). 404 when the caller cannot see the event, or the user does not attend it.
+        (403). 404 when the caller cannot see the event. Idempotent: removing someone who does not attend
+        (any more) changes nothing and is a 204 as well.
         """
         ...
 
@@ -154,8 +156,8 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
     )
     async def list_calendar_events(
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:view'), scope='function')],
-        start: Annotated[AwareDatetime, Query(description="The range's start (ISO 8601 with an offset), inclusive.")],
-        end: Annotated[AwareDatetime, Query(description="The range's end (ISO 8601 with an offset), exclusive; at most 366 days after `start`.")],
+        start: Annotated[Annotated[AwareDatetime, BeforeValidator(date_time_text)], Query(description="The range's start (ISO 8601 with an offset), inclusive.")],
+        end: Annotated[Annotated[AwareDatetime, BeforeValidator(date_time_text)], Query(description="The range's end (ISO 8601 with an offset), exclusive; at most 366 days after `start`.")],
         limit: Annotated[int, Query(ge=1, le=500, description='At most this many events.')] = 500,
     ) -> models.CalendarEventList:
         result = await ctx.run(impl.list_calendar_events, ctx, start=start, end=end, limit=limit)
@@ -203,8 +205,8 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
     async def export_calendar(
         request: Request,
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:view'), scope='function')],
-        start: Annotated[AwareDatetime | None, Query(description='Events ending after this instant (ISO 8601 with an offset); 30 days ago by default.')] = None,
-        end: Annotated[AwareDatetime | None, Query(description='Events starting before this instant (ISO 8601 with an offset), at most 366 days after `start`; 366 days after `start` by default.')] = None,
+        start: Annotated[Annotated[AwareDatetime, BeforeValidator(date_time_text)] | None, Query(description='Events ending after this instant (ISO 8601 with an offset); 30 days ago by default.')] = None,
+        end: Annotated[Annotated[AwareDatetime, BeforeValidator(date_time_text)] | None, Query(description='Events starting before this instant (ISO 8601 with an offset), at most 366 days after `start`; 366 days after `start` by default.')] = None,
     ) -> Response:
         result = await ctx.run(impl.export_calendar, ctx, start=start, end=end)
         return await to_response(result, head=request.method == "HEAD")
