@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import handlers.calendar
 from halolight.db.reads import STATEMENT_LISTENERS, SessionReads
 from halolight.repositories import calendar, roles
-from tests.api.helpers import ADMIN, auth_headers, bearer, caller_with, register
+from tests.api.helpers import ADMIN, EDITOR, auth_headers, bearer, caller_with, register
 
 pytestmark = pytest.mark.asyncio
 
@@ -830,3 +830,20 @@ async def test_the_list_reads_through_its_indexes(app: FastAPI) -> None:
     assert "halolight_event_attendees_user_event" in text_plan, text_plan
     assert "Seq Scan on calendar_events" not in text_plan, text_plan
     assert "Seq Scan on event_attendees" not in text_plan, text_plan
+
+
+async def test_the_demo_accounts_have_events_this_month_and_the_next(client: httpx.AsyncClient) -> None:
+    """The demo seed (`halolight.seed.DEMO_EVENTS`): timed and all-day events, with attendees, that the
+    attendees see too."""
+    now = datetime.now(UTC)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    params = {"start": start.isoformat(), "end": (start + timedelta(days=62)).isoformat()}
+    admin = await client.get("/api/calendar/events", params=params, headers=await auth_headers(client, ADMIN))
+    events = admin.json()["data"]
+    mine = [e for e in events if e["organizer"]["name"] == "Admin User"]
+    assert {e["title"] for e in mine} >= {"项目周会", "HaloLight 2.0 发布", "Sprint planning"}
+    assert any(e["isAllDay"] for e in mine) and any(not e["isAllDay"] for e in mine)
+    assert any(len(e["attendees"]) >= 2 for e in mine)
+    demo = await client.get("/api/calendar/events", params=params, headers=await auth_headers(client, EDITOR))
+    weekly = next(e for e in demo.json()["data"] if e["title"] == "项目周会")
+    assert [a["status"] for a in weekly["attendees"]] == ["ACCEPTED"]  # their own attendance only
