@@ -139,10 +139,13 @@ def _in_range(me: ColumnElement[str]) -> Select[Any]:
     (owner, attendee) and nothing read twice. An organizer listed as an attendee of their own event (which
     another backend could write) finds it in the first part only."""
     owned = select(CalendarEvent).where(CalendarEvent.owner_id == me, _overlapping())
-    attended = (
-        select(CalendarEvent)
-        .join(EventAttendee, EventAttendee.event_id == CalendarEvent.id)
-        .where(EventAttendee.user_id == me, CalendarEvent.owner_id != me, _overlapping())
+    # The attended ones by primary key from the caller's attendances (an array, so the plan starts from
+    # them, not from a scan of everyone's events in the range).
+    my_events = func.array(
+        select(EventAttendee.event_id).where(EventAttendee.user_id == me).scalar_subquery()
+    )
+    attended = select(CalendarEvent).where(
+        CalendarEvent.id == func.any(my_events), CalendarEvent.owner_id != me, _overlapping()
     )
     event = aliased(CalendarEvent, union_all(owned, attended).subquery("in_range"))
     return _rows(me, event).order_by(event.start_at, event.id).limit(bindparam("limit"))

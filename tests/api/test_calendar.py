@@ -7,6 +7,7 @@ neither on each other nor on other modules' rows.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -548,6 +549,15 @@ class TestAddCalendarEventAttendee:
         assert len(await notifications_of(app, guest.id)) == 1
         seen = await client.get(f"/api/calendar/events/{event['id']}", headers=guest.headers)
         assert seen.json()["attendees"][0]["status"] == "ACCEPTED"
+
+    async def test_two_concurrent_invitations_of_one_person_make_one(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        owner, guest = await person(client, app, sees_users=True), await person(client)
+        event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
+        both = await asyncio.gather(*(invite(client, owner, event["id"], guest) for _ in range(2)))
+        assert sorted(r.status_code for r in both) == [200, 409]
+        assert len(await notifications_of(app, guest.id)) == 1
 
     async def test_a_failure_after_the_notification_rolls_it_back(
         self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
