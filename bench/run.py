@@ -3,8 +3,8 @@
 
 1. A fresh embedded PostgreSQL 16 in a temporary folder; migrate and seed; then the dataset in SQL
    (`generate_series`): 100,000 users holding the USER role, 2,000 teams of 5 members, 100,000 documents of
-   1–3 KB of mixed Chinese and English text (the admin owns 5,000 and sees 2,000 more through shares);
-   VACUUM ANALYZE.
+   1–3 KB of mixed Chinese and English text (the admin owns 5,000 and sees 2,000 more through shares),
+   100,000 calendar events over three years (`events_sql`); VACUUM ANALYZE.
 2. EXPLAIN (ANALYZE, BUFFERS) of the statements the API really sends for the hot reads → bench/explain.md.
 3. `make serve` (granian, WORKERS=2, uvloop) and the ceiling app (`bench/ceiling.py`: same server, framework,
    worker count and driver; no ORM, no auth) side by side; wrk against each, one scenario after another.
@@ -46,6 +46,7 @@ PASSWORD = "bench-password-1"
 USERS = 100_000
 TEAMS = 2_000
 DOCUMENTS = 100_000
+EVENTS = 100_000
 # Searches over the documents: a Chinese word of 250 documents (a title topic; all of them the admin's), and
 # one of the common sentences' words (in about 70% of the documents, about 4,900 of those the admin sees:
 # it shows the cost of many matches).
@@ -143,6 +144,37 @@ def documents_sql() -> str:
     """
 
 
+def events_sql() -> str:
+    """100,000 calendar events, 17 minutes apart, from about 2.6 years before the current month to 0.6
+    after it: one in 50 is the admin's (about 50 a month), one in 100 of the others has the admin as an
+    attendee (about 25 a month), one in 10 has two bench users as attendees; the rest belong to 1,000 bench
+    users. `GET /api/calendar/events` for the current month then reads about 75 events, with organizers and
+    attendees, among years of them."""
+    admin = "(SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')"
+    return f"""
+    INSERT INTO calendar_events (id, title, type, "startAt", "endAt", "allDay", "ownerId", "updatedAt")
+    SELECT 'cbevent' || lpad(i::text, 18, '0'), 'Bench event ' || i, 'meeting',
+           date_trunc('month', now()) + (i - 80000) * interval '17 minutes',
+           date_trunc('month', now()) + (i - 80000) * interval '17 minutes' + interval '1 hour', i % 7 = 0,
+           CASE WHEN i % 50 = 0 THEN {admin} ELSE 'cbench' || lpad((i % 1000 + 1)::text, 19, '0') END, now()
+    FROM generate_series(1, {EVENTS}) AS i;
+    INSERT INTO event_attendees ("eventId", "userId", status)
+    SELECT 'cbevent' || lpad(i::text, 18, '0'), {admin}, 'ACCEPTED'
+    FROM generate_series(1, {EVENTS}) AS i WHERE i % 100 = 1;
+    INSERT INTO event_attendees ("eventId", "userId")
+    SELECT 'cbevent' || lpad(i::text, 18, '0'), 'cbench' || lpad((i % 997 + 2000 + k)::text, 19, '0')
+    FROM generate_series(1, {EVENTS}) AS i, generate_series(0, 1) AS k WHERE i % 10 = 0;
+    """
+
+
+def month_path() -> str:
+    """`GET /api/calendar/events` for the current month (UTC), as a calendar's month view asks for it."""
+    now = time.gmtime()
+    start = f"{now.tm_year:04d}-{now.tm_mon:02d}-01T00:00:00Z"
+    year, month = (now.tm_year + 1, 1) if now.tm_mon == 12 else (now.tm_year, now.tm_mon + 1)
+    return f"/api/calendar/events?start={start}&end={year:04d}-{month:02d}-01T00:00:00Z"
+
+
 def build_database(folder: str) -> tuple[Any, str]:
     from halolight.db import embedded, migrate
     from halolight.serve import seed_database
@@ -161,6 +193,7 @@ def build_database(folder: str) -> tuple[Any, str]:
         log(f"dataset: users and teams in {time.monotonic() - started:.1f} s")
         # Each document's search vector is computed as it is inserted (the GIN index of migration 0007).
         conn.execute(documents_sql().encode())
+        conn.execute(events_sql().encode())
         conn.execute("VACUUM ANALYZE")
         users = conn.execute("SELECT count(*) FROM users").fetchone()
         documents = conn.execute("SELECT count(*) FROM documents").fetchone()
@@ -182,6 +215,7 @@ EXPLAINED = [
     ("GET /api/roles", "/api/roles"),
     ("GET /api/documents?page=1&limit=10", "/api/documents?page=1&limit=10"),
     ("GET /api/documents?search=星云", f"/api/documents?page=1&limit=10&search={SEARCH_RARE}"),
+    ("GET /api/calendar/events (the current month)", month_path()),
 ]
 
 
@@ -524,6 +558,7 @@ def main() -> None:
         api_get("documents search c1", search, connections=1, threads=1)
         common = f"/api/documents?page=1&limit=10&search={SEARCH_COMMON}"
         api_get("documents search common c1", common, connections=1, threads=1)
+        api_get("events month", month_path())
 
         login_body = json.dumps({"email": "bench77@example.com", "password": PASSWORD})
         runs["login"] = wrk(
@@ -662,6 +697,11 @@ def write_results(
             "",
         ),
         (
+            "`GET /api/calendar/events` for a month (about 75 of 100k events, attendees included)",
+            "events month",
+            ratio("events month", "ceiling page"),
+        ),
+        (
             "`POST /api/auth/login` (c=8)",
             "login",
             f"{runs['login'].rps / runs['raw bcrypt'].rps:.2f} × raw bcrypt",
@@ -692,7 +732,7 @@ def write_results(
         " compare ratios within this run, not absolute figures across runs.",
         "",
         f"Setup: {USERS:,} users (USER role), {TEAMS:,} teams × 5 members, {DOCUMENTS:,} documents of"
-        " 0.8–2.8 KB (Chinese and English), on a fresh database."
+        f" 0.8–2.8 KB (Chinese and English), {EVENTS:,} calendar events, on a fresh database."
         f" API: `make serve` (granian, WORKERS={WORKERS}, uvloop, pool 10/worker,"
         f" BCRYPT_ROUNDS={BCRYPT_COST}, BCRYPT_MAX_CONCURRENCY=1, AUTH_RATE_LIMIT raised)."
         f" Ceiling: `bench/ceiling.py` (FastAPI on granian, {WORKERS} workers, uvloop, psycopg pool of 10,"

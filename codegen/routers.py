@@ -93,6 +93,11 @@ def _python_type(
         # AwareDatetime: a value without a timezone is a 422, never a naive datetime in the handler.
         base = PARAM_FORMATS[schema["format"]]
         imports.add("uuid" if base == "UUID" else "pydantic", base)
+        if base == "AwareDatetime":  # text in RFC 3339's shape only, not seconds since 1970
+            imports.add("typing", "Annotated")
+            imports.add("pydantic", "BeforeValidator")
+            imports.add("halolight.params", "date_time_text")
+            base = "Annotated[AwareDatetime, BeforeValidator(date_time_text)]"
     return f"{base} | None" if nullable else base
 
 

@@ -85,6 +85,149 @@ class BatchDeleteResult(ResponseModel):
     deleted_count: Annotated[int, Field(ge=0)]
 
 
+class CalendarAttendee(ResponseModel):
+    id: str
+    """
+    The attendee's user id (the `attendeeId` that removes them).
+    """
+    user: UserSummary
+    status: CalendarAttendeeStatus
+
+
+class CalendarAttendeeAdd(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[str, Field(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')]
+    """
+    An opaque id (a cuid for rows this API creates).
+    """
+    status: CalendarAttendeeStatus | MISSING = MISSING
+    """
+    PENDING when absent.
+    """
+
+
+class CalendarAttendeeStatus(StrEnum):
+    PENDING = 'PENDING'
+    ACCEPTED = 'ACCEPTED'
+    DECLINED = 'DECLINED'
+
+
+class CalendarEvent(ResponseModel):
+    """
+    An event, the same in lists and alone. `organizer` is its owner; `attendees` are all of them for the
+    organizer, and only the caller's own attendance for an attendee, in the order they were added.
+    A person's `email` is `null` unless the caller holds `users:view` or is that person.
+
+    """
+
+    id: str
+    title: str
+    description: str | None
+    type: str
+    startTime: AwareDatetime
+    endTime: AwareDatetime
+    location: str | None
+    isAllDay: StrictBool
+    color: str | None
+    organizer: UserSummary
+    attendees: list[CalendarAttendee]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class CalendarEventCreate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[str, Field(max_length=200, min_length=1)]
+    description: Annotated[str | None | MISSING, Field(max_length=5000)] = MISSING
+    type: Annotated[str | MISSING, Field(max_length=50, min_length=1)] = MISSING
+    """
+    What kind of event it is, free text as the front ends use it (`meeting`, `task`, `reminder`, …);
+    `event` when not given.
+
+    """
+    startTime: AwareDatetime
+    """
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
+    """
+    endTime: AwareDatetime
+    """
+    After `startTime` (422 otherwise).
+    """
+    location: Annotated[str | None | MISSING, Field(max_length=255)] = MISSING
+    isAllDay: StrictBool | MISSING = MISSING
+    """
+    false when absent.
+    """
+    color: Annotated[
+        str | None | MISSING,
+        Field(
+            max_length=9, pattern='^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$'
+        ),
+    ] = MISSING
+    """
+    A CSS hex color (`#6366f1`), or null for the front end's default.
+    """
+
+
+class CalendarEventList(ResponseModel):
+    data: Annotated[list[CalendarEvent], Field(max_length=500)]
+    hasMore: StrictBool
+    """
+    More events overlap the range than `limit` let through.
+    """
+
+
+class CalendarEventReschedule(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    startTime: AwareDatetime
+    """
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
+    """
+    endTime: AwareDatetime
+    """
+    After `startTime` (422 otherwise).
+    """
+
+
+class CalendarEventUpdate(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[str | MISSING, Field(max_length=200, min_length=1)] = MISSING
+    description: Annotated[str | None | MISSING, Field(max_length=5000)] = MISSING
+    type: Annotated[str | MISSING, Field(max_length=50, min_length=1)] = MISSING
+    """
+    What kind of event it is, free text as the front ends use it (`meeting`, `task`, `reminder`, …);
+    `event` when not given.
+
+    """
+    startTime: AwareDatetime | MISSING = MISSING
+    """
+    ISO 8601 with an offset, from 0001-01-02 to 9999-12-30 in UTC; answered in UTC.
+    """
+    endTime: AwareDatetime | MISSING = MISSING
+    """
+    After `startTime` (the one sent, or the stored one; 422 otherwise).
+    """
+    location: Annotated[str | None | MISSING, Field(max_length=255)] = MISSING
+    isAllDay: StrictBool | MISSING = MISSING
+    color: Annotated[
+        str | None | MISSING,
+        Field(
+            max_length=9, pattern='^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})$'
+        ),
+    ] = MISSING
+    """
+    A CSS hex color (`#6366f1`), or null for the front end's default.
+    """
+
+
 class ChangePasswordRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',

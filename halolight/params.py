@@ -7,6 +7,17 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
+# RFC 3339's date-time (JSON Schema's `format: date-time`) starts with a full date, `T` and hours:minutes.
+_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}")
+
+
+def date_time_text(value: object) -> object:
+    """`format: date-time` is text in RFC 3339's shape. Pydantic's lax datetime also takes a number of
+    seconds since 1970, as a number or as text (`0.5`), which the contract does not: refused (422) before
+    it parses. Everything else is left to `AwareDatetime` (a value without an offset is refused there)."""
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time with an offset, such as 2026-12-05T09:30:00+08:00")
+    return value
 
 
 def integer_text(value: object) -> object:

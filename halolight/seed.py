@@ -11,12 +11,13 @@ their permissions untouched.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import (
+    AttendeeStatus,
     Document,
     DocumentShare,
     Folder,
@@ -30,7 +31,7 @@ from halolight.db.models import (
 )
 from halolight.db.types import new_id, utcnow
 from halolight.demo_files import demo_files, seed_files
-from halolight.repositories import documents, messages, notifications
+from halolight.repositories import calendar, documents, messages, notifications
 from halolight.security.passwords import PasswordHasher
 from halolight.storage import Storage
 
@@ -222,6 +223,7 @@ async def _seed_demo_users(
         await db.flush()
         await _seed_demo_documents(db, created)
         await _seed_demo_conversations(db, set(created))
+        await _seed_demo_events(db, list(created))
         if storage is not None:
             for email, (owner_id, folder_ids) in created.items():
                 if email in files:
@@ -345,6 +347,71 @@ async def _seed_demo_conversations(db: AsyncSession, created: set[str]) -> None:
                 "by": row.owner_id,
             },
         )
+
+
+# The demo accounts' calendar events, in the month the database is seeded and the next, so `make run` shows a
+# calendar with something in it: (organizer, title, type, month (0 this one, 1 the next), day, start hour
+# (UTC; None: all day), length (hours, or days when all day), location, color, attendees as (email, status)).
+_A, _P, _D = AttendeeStatus.ACCEPTED, AttendeeStatus.PENDING, AttendeeStatus.DECLINED
+DEMO_EVENTS: list[
+    tuple[str, str, str, int, int, int | None, int, str | None, str, list[tuple[str, AttendeeStatus]]]
+] = [
+    ("admin@halolight.h7ml.cn", "项目周会", "meeting", 0, 3, 2, 1, "会议室A", "#6366f1",
+     [("demo@halolight.h7ml.cn", _A), ("manager@halolight.h7ml.cn", _A), ("viewer@halolight.h7ml.cn", _P)]),
+    ("admin@halolight.h7ml.cn", "代码评审", "meeting", 0, 10, 6, 2, "线上会议", "#8b5cf6",
+     [("demo@halolight.h7ml.cn", _P), ("user@halolight.h7ml.cn", _D)]),
+    ("admin@halolight.h7ml.cn", "HaloLight 2.0 发布", "task", 0, 20, None, 1, None, "#ec4899",
+     [("manager@halolight.h7ml.cn", _A)]),
+    ("admin@halolight.h7ml.cn", "Sprint planning", "meeting", 1, 2, 1, 2, "会议室B", "#10b981",
+     [("demo@halolight.h7ml.cn", _P), ("manager@halolight.h7ml.cn", _P)]),
+    ("admin@halolight.h7ml.cn", "团队建设", "event", 1, 14, None, 2, "公司附近餐厅", "#f59e0b",
+     [("demo@halolight.h7ml.cn", _P), ("user@halolight.h7ml.cn", _P), ("viewer@halolight.h7ml.cn", _P)]),
+    ("demo@halolight.h7ml.cn", "Content review", "meeting", 0, 12, 8, 1, "线上会议", "#3b82f6",
+     [("admin@halolight.h7ml.cn", _A)]),
+    ("demo@halolight.h7ml.cn", "文档整理", "task", 0, 25, None, 1, None, "#64748b", []),
+    ("demo@halolight.h7ml.cn", "客户演示", "meeting", 1, 8, 3, 1, "会议室C", "#8b5cf6",
+     [("manager@halolight.h7ml.cn", _P), ("user@halolight.h7ml.cn", _A)]),
+    ("user@halolight.h7ml.cn", "Dentist", "reminder", 0, 18, 1, 1, None, "#ef4444", []),
+]  # fmt: skip
+
+
+def _month_start(today: date, months_ahead: int) -> date:
+    year, month = divmod(today.month - 1 + months_ahead, 12)
+    return date(today.year + year, month + 1, 1)
+
+
+async def _seed_demo_events(db: AsyncSession, emails: list[str]) -> None:
+    """The events organized by the new demo accounts `emails`, with their attendees among the demo accounts
+    that exist."""
+    wanted = [email for email, *_ in DEMO_USERS]
+    users = {
+        row.email: row.id
+        for row in (await db.execute(select(User.email, User.id).where(User.email.in_(wanted))))
+    }
+    today = datetime.now(UTC).date()
+    for owner, title, type_, month, day, hour, length, location, color, attendees in DEMO_EVENTS:
+        if owner not in emails:
+            continue
+        first = datetime.combine(_month_start(today, month) + timedelta(days=day - 1), time(), UTC)
+        if hour is None:
+            start_at, end_at = first, first + timedelta(days=length)
+        else:
+            start_at = first + timedelta(hours=hour)
+            end_at = start_at + timedelta(hours=length)
+        event_id = await calendar.create(
+            db,
+            owner_id=users[owner],
+            title=title,
+            type=type_,
+            start_at=start_at,
+            end_at=end_at,
+            all_day=hour is None,
+            location=location,
+            color=color,
+        )
+        for email, status in attendees:
+            if email in users:
+                await calendar.add_attendee(db, event_id, users[email], status)
 
 
 def _seed_demo_folders(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import handlers.auth
+import handlers.calendar
 import handlers.documents
 import handlers.events
 import handlers.file_shares
@@ -18,12 +19,13 @@ import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, documents, events, file_shares, files, folders, messages, notifications, permissions, roles, system, teams, users
+from generated.routers import auth, calendar, documents, events, file_shares, files, folders, messages, notifications, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
+        calendar.build_router(handlers.calendar),
         documents.build_router(handlers.documents),
         events.build_router(handlers.events),
         file_shares.build_router(handlers.file_shares),

@@ -50,6 +50,8 @@ LISTS = [
     "/api/notifications?unread=true",
     "/api/messages/conversations",
     "/api/messages/conversations/bulk-conv-1",
+    # The admin's own events and those they attend, each with its organizer and two attendees.
+    "/api/calendar/events?start=2030-01-01T00:00:00Z&end=2030-03-01T00:00:00Z",
 ]
 
 BULK_ROWS = """
@@ -116,6 +118,18 @@ FROM generate_series(1, __ROWS__) i, generate_series(1, 3) k;
 INSERT INTO messages (id, "conversationId", "senderId", content, "createdAt")
 SELECT 'bulk-msg-1-x' || i, 'bulk-conv-1', 'bulk-user-2', 'More ' || i, now() - make_interval(secs => 500 + i)
 FROM generate_series(1, __ROWS__) i;
+INSERT INTO calendar_events (id, title, type, "startAt", "endAt", "ownerId", "updatedAt")
+SELECT 'bulk-event-' || i, 'Bulk event ' || i, 'meeting', timestamp '2030-01-01' + i * interval '9 hours',
+       timestamp '2030-01-01' + i * interval '9 hours' + interval '1 hour',
+       CASE WHEN i % 2 = 0 THEN (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')
+            ELSE 'bulk-user-' || i END, now()
+FROM generate_series(1, __ROWS__) i;
+INSERT INTO event_attendees ("eventId", "userId")
+SELECT 'bulk-event-' || i, 'bulk-user-' || ((i + k) % __ROWS__ + 1)
+FROM generate_series(1, __ROWS__) i, generate_series(1, 2) k;
+INSERT INTO event_attendees ("eventId", "userId", status)
+SELECT 'bulk-event-' || i, (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn'), 'ACCEPTED'
+FROM generate_series(1, __ROWS__) i WHERE i % 2 = 1;
 """.replace("__ROWS__", str(ROWS))
 
 

@@ -11,8 +11,8 @@
   shared sessions and passwords keep working. Its password is known: change-password gets the right
   current one, and ending a session gets a real session id of that account, three times in four.
 - **Real ids in paths.** Three times in four, a well-formed id in a path names a row made for the run
-  (users, roles, permissions, teams with members, the admin's folders, files and documents, the admin's
-  conversations, and the admin's notifications, made by real messages from new accounts): reads and
+  (users, roles, permissions, teams with members, the admin's folders, files, documents and events, the
+  admin's conversations, and the admin's notifications, made by real messages from new accounts): reads and
   updates share one set, each deleting operation has its own, so deletions do not leave the other
   operations (or later phases) only unknown ids. Body ids marked `x-references` are filled by
   tests/contract/references.py (its `flatmap_body` hook, and here for the coverage phase, which skips that
@@ -22,6 +22,9 @@
 - **Share links.** getSharedFile gets the token of a live link of a pool file three times in four, and
   revokeFileShare the id of a fresh link of the file in its path (revoking has its own files, so the shared
   links stay live).
+- **Calendar times.** listCalendarEvents and exportCalendar get, three times in four, an `end` a week after
+  their `start`, and the event writes an `endTime` an hour after their `startTime` (`x-after`), so their
+  answers are not only the documented 422 of times in the wrong order or too far apart.
 - **Versions.** A well-formed `If-Match` is replaced by `*`, in every phase (a random tag is a correct 412).
 - **Secrets.** resetPassword gets a live reset token (requested for a fresh account, read from the outbox)
   three times in four; createPermission gets a `resource` that matches its `action` (`x-must-match`), so its
@@ -209,6 +212,7 @@ KINDS = (
     "documents",
     "conversations",
     "notifications",
+    "events",
 )
 
 
@@ -217,6 +221,7 @@ class Pool:
         self.owner = owner
         self.rows: dict[str, list[str]] = {}
         self.members: dict[str, list[str]] = {}  # team id -> the pool users added to it
+        self.attendees: dict[str, list[str]] = {}  # event id -> the pool user invited to it
 
     def ids(self, kind: str) -> list[str]:
         if kind not in self.rows:
@@ -282,6 +287,22 @@ class Pool:
             return _notification_for_admin(token, tag)
         elif kind == "documents":  # the admin's own, shared with nobody: others get 404, as they should
             body = {"title": f"Pool {tag}", "content": f"池 {tag} 项目管理 pool document"}
+        elif kind == "events":  # the admin's own, attended by nobody: others get 404, as they should
+            body = {
+                "title": f"Pool {tag}",
+                "startTime": f"2031-01-{n + 1:02d}T09:00:00+08:00",
+                "endTime": f"2031-01-{n + 1:02d}T10:00:00+08:00",
+            }
+            event_id = str(_post("/api/calendar/events", body, token, expect=201)["id"])
+            # A pool user attends (those still there: deleteUsers may take listed ones), so removing an
+            # attendee meets a real one.
+            headers, path = {"Authorization": f"Bearer {token}"}, f"/api/calendar/events/{event_id}/attendees"
+            self.attendees[event_id] = [
+                user
+                for user in self.ids("users")[n:][:1]
+                if _client.post(path, json={"userId": user}, headers=headers).status_code == 200
+            ]
+            return event_id
         else:
             body = {"name": f"Pool {self.owner} {n}"}
         row_id: str = _post(f"/api/{kind}", body, token, expect=201)["id"]
@@ -329,11 +350,11 @@ def _pool(case: Any) -> Pool:
 
 # Which kind of row a path parameter names: the collection before it, or the parameter's own name.
 def _kind(path: str, parameter: str) -> str | None:
-    if parameter == "userId":
+    if parameter in ("userId", "attendeeId"):
         return "users"
     if path.startswith("/api/messages/conversations/{id}") and parameter == "id":
         return "conversations"
-    match = re.match(rf"^/api/([a-z]+)/{{{parameter}}}", path)
+    match = re.match(rf"^/api/(?:calendar/)?([a-z]+)/{{{parameter}}}", path)
     return match.group(1) if match and match.group(1) in KINDS else None
 
 
@@ -354,6 +375,8 @@ def _real_path_ids(case: Any) -> None:
             rows = pool.ids(kind)
             if name == "userId" and pool.members.get(parameters.get("id") or ""):  # a member of that team
                 rows = pool.members[parameters["id"]]
+            if name == "attendeeId" and pool.attendees.get(parameters.get("id") or ""):  # one who attends
+                rows = pool.attendees[parameters["id"]]
         parameters[name] = rows[_digest(case, f"row-{name}") % len(rows)]
     if parameters != case.path_parameters:
         case.path_parameters = parameters
@@ -453,10 +476,38 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _real_share_id(case)
     if case.operation.path == DOWNLOAD_PATH:
         _live_download_link(case)
+    if case.operation.path in CALENDAR_RANGES and case.operation.method.upper() == "GET":
+        _calendar_range(case)
+    if case.operation.path in CALENDAR_TIMES and case.operation.method.upper() != "GET":
+        _calendar_times(case)
     _not_into_itself(case)  # again: the real ids above may have made the path and parentId one folder
 
 
 DOWNLOAD_PATH = "/api/files/{id}/download"
+CALENDAR_RANGES = frozenset({"/api/calendar/events", "/api/calendar/export.ics"})
+CALENDAR_TIMES = frozenset(
+    {"/api/calendar/events", "/api/calendar/events/{id}", "/api/calendar/events/{id}/reschedule"}
+)
+
+
+def _calendar_times(case: Any) -> None:
+    """Three times in four, an event's `endTime` an hour after its `startTime` (x-after), in every phase
+    (the coverage phase skips flatmap_body): random times are in the wrong order half of the time."""
+    body = case.body
+    if not isinstance(body, dict) or "endTime" not in body:
+        return
+    end = references.later(body.get("startTime"))
+    if end is not None and _often(case, "times"):
+        case.body = {**body, "endTime": end}
+
+
+def _calendar_range(case: Any) -> None:
+    """Three times in four, a range the calendar lists (`end` a week after `start`, x-after): random times
+    are a year or more apart nearly always, and the documented 422 alone would be exercised."""
+    query = dict(case.query or {})
+    end = references.later(query.get("start"), hours=24 * 7)
+    if end is not None and "end" in query and _often(case, "range"):
+        case.query = {**query, "end": end}
 
 
 def _live_download_link(case: Any) -> None:
