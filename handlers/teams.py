@@ -62,6 +62,7 @@ async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberA
     if any(member.user_id == body.userId for member in team.members):
         raise Conflict("The user is already a member of this team")
     await teams.add_member(ctx.db, team.id, body.userId, role_id)
+    ctx.activity(userId=body.userId)
     return _team_detail(ctx, await teams.reload_detail(ctx.db, team.id))
 
 
