@@ -99,7 +99,7 @@ def _sid(tokens: dict[str, Any]) -> str:
 
 async def _ok(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    return response.json() if response.content else {}  # type: ignore[no-any-return]
+    return response.json() if response.content else {}
 
 
 async def test_every_mutating_operation_writes_one_row(
