@@ -32,6 +32,15 @@ OPERATIONS: tuple[OperationInfo, ...] = (
     OperationInfo('resetPassword', 'POST', '/api/auth/reset-password', 'Auth', None, True, ('application/json',), None),
     OperationInfo('listSessions', 'GET', '/api/auth/sessions', 'Auth', None, False),
     OperationInfo('revokeSession', 'DELETE', '/api/auth/sessions/{id}', 'Auth', None, False),
+    OperationInfo('getDashboardActivities', 'GET', '/api/dashboard/activities', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardOrders', 'GET', '/api/dashboard/orders', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardOverview', 'GET', '/api/dashboard/overview', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardPie', 'GET', '/api/dashboard/pie', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardProducts', 'GET', '/api/dashboard/products', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardSales', 'GET', '/api/dashboard/sales', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardStats', 'GET', '/api/dashboard/stats', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardTasks', 'GET', '/api/dashboard/tasks', 'Dashboard', 'dashboard:view', False),
+    OperationInfo('getDashboardVisits', 'GET', '/api/dashboard/visits', 'Dashboard', 'dashboard:view', False),
     OperationInfo('listDocuments', 'GET', '/api/documents', 'Documents', 'documents:view', False),
     OperationInfo('createDocument', 'POST', '/api/documents', 'Documents', 'documents:create', False, ('application/json',), None),
     OperationInfo('deleteDocuments', 'POST', '/api/documents/batch-delete', 'Documents', 'documents:delete', False, ('application/json',), None),
@@ -96,6 +105,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
 
 TAG_MODULES: dict[str, str] = {
     'Auth': 'auth',
+    'Dashboard': 'dashboard',
     'Documents': 'documents',
     'FileShares': 'file_shares',
     'Files': 'files',

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import handlers.auth
+import handlers.dashboard
 import handlers.documents
 import handlers.file_shares
 import handlers.files
@@ -15,12 +16,13 @@ import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, documents, file_shares, files, folders, permissions, roles, system, teams, users
+from generated.routers import auth, dashboard, documents, file_shares, files, folders, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
+        dashboard.build_router(handlers.dashboard),
         documents.build_router(handlers.documents),
         file_shares.build_router(handlers.file_shares),
         files.build_router(handlers.files),
