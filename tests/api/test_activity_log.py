@@ -25,8 +25,6 @@ from halolight.mail import OutboxMailSender
 from halolight.repositories import roles
 from tests.api.helpers import bearer, login, register, unique_email
 
-pytestmark = pytest.mark.asyncio
-
 ROOT = Path(__file__).resolve().parents[2]
 TAGS = {"Auth", "Users", "Roles", "Permissions", "Teams", "Documents", "Folders", "Files", "FileShares"}
 OPS = operations(load(ROOT / "spec" / "openapi.yaml"))
