@@ -8,6 +8,7 @@ are assembled from constant fragments (`noqa: S608`); every value is a bind para
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +18,21 @@ from halolight.db.reads import Reads, Statement
 
 MIB = 1024 * 1024
 SIGN_INS = ("auth.login", "auth.register")
-# `CAST(:owner AS text) IS NULL`: one statement serves both scopes (a NULL owner is the whole platform).
-_ALL = "CAST(:owner AS text) IS NULL"
+# Each statement comes in two versions, the platform's and an owner's (never one with `:owner IS NULL OR …`,
+# whose generic plan could not use the owner's index): `OWNED(column)` is `TRUE` in the first and
+# `column = :owner` in the second; `EVERYONE` is `TRUE` in the first and `FALSE` in the second.
+_OWNED = re.compile(r"OWNED\(([^)]*)\)")
 
 
-def _owned(column: str) -> str:
-    return f"({_ALL} OR {column} = :owner)"
+def _scoped(sql: str, **columns: Any) -> dict[bool, Statement]:
+    """The statement keyed by "scoped to an owner"."""
+
+    def build(owner: bool) -> Statement:
+        body = _OWNED.sub(lambda m: f"{m.group(1)} = :owner" if owner else "TRUE", sql)
+        body = body.replace("EVERYONE", "FALSE" if owner else "TRUE")
+        return Statement(text(body).columns(**columns))
+
+    return {True: build(True), False: build(False)}
 
 
 _NOW = "(now() AT TIME ZONE 'UTC')"
@@ -31,8 +41,8 @@ _LAST_MONTH = f"({_THIS_MONTH} - interval '1 month')"
 _IN_THIS_MONTH = f'"createdAt" >= {_THIS_MONTH}'
 _IN_LAST_MONTH = f'"createdAt" >= {_LAST_MONTH} AND "createdAt" < {_THIS_MONTH}'
 
-_STATS = Statement(
-    text(f"""
+_STATS = _scoped(
+    f"""
     SELECT u.total AS users, u.active, u.this_month AS users_this_month, u.last_month AS users_last_month,
            f.total AS files, f.bytes, f.this_month AS files_this_month, f.last_month AS files_last_month,
            f.bytes_this_month, f.bytes_last_month,
@@ -41,62 +51,64 @@ _STATS = Statement(
                  count(*) FILTER (WHERE "lastLoginAt" >= {_NOW} - interval '30 days') AS active,
                  count(*) FILTER (WHERE {_IN_THIS_MONTH}) AS this_month,
                  count(*) FILTER (WHERE {_IN_LAST_MONTH}) AS last_month
-          FROM users WHERE {_owned("id")}) AS u,
+          FROM users WHERE OWNED(id)) AS u,
          (SELECT count(*) AS total, coalesce(sum(size), 0) AS bytes,
                  count(*) FILTER (WHERE {_IN_THIS_MONTH}) AS this_month,
                  count(*) FILTER (WHERE {_IN_LAST_MONTH}) AS last_month,
                  coalesce(sum(size) FILTER (WHERE {_IN_THIS_MONTH}), 0) AS bytes_this_month,
                  coalesce(sum(size) FILTER (WHERE {_IN_LAST_MONTH}), 0) AS bytes_last_month
-          FROM files WHERE {_owned('"ownerId"')}) AS f,
+          FROM files WHERE OWNED("ownerId")) AS f,
          (SELECT count(*) AS total,
                  count(*) FILTER (WHERE {_IN_THIS_MONTH}) AS this_month,
                  count(*) FILTER (WHERE {_IN_LAST_MONTH}) AS last_month
-          FROM documents WHERE {_owned('"ownerId"')}) AS d
-    """).columns(  # noqa: S608
-        users=Integer,
-        active=Integer,
-        users_this_month=Integer,
-        users_last_month=Integer,
-        files=Integer,
-        bytes=Integer,
-        files_this_month=Integer,
-        files_last_month=Integer,
-        bytes_this_month=Integer,
-        bytes_last_month=Integer,
-        documents=Integer,
-        documents_this_month=Integer,
-        documents_last_month=Integer,
-    )
+          FROM documents WHERE OWNED("ownerId")) AS d
+    """,  # noqa: S608
+    users=Integer,
+    active=Integer,
+    users_this_month=Integer,
+    users_last_month=Integer,
+    files=Integer,
+    bytes=Integer,
+    files_this_month=Integer,
+    files_last_month=Integer,
+    bytes_this_month=Integer,
+    bytes_last_month=Integer,
+    documents=Integer,
+    documents_this_month=Integer,
+    documents_last_month=Integer,
 )
 
-_VISITS = Statement(
-    text(f"""
+_VISITS = _scoped(
+    f"""
     WITH today AS (SELECT CAST({_NOW} AS date) AS day),
     counts AS (
         SELECT CAST("createdAt" AS date) AS day,
                count(*) FILTER (WHERE action = ANY(:sign_ins)) AS visits, count(*) AS actions
         FROM activity_logs, today
-        WHERE "createdAt" >= today.day - 29 AND {_owned('"actorId"')}
+        WHERE "createdAt" >= today.day - 29 AND OWNED("actorId")
         GROUP BY 1
     )
     SELECT CAST(s.day AS date) AS day, coalesce(c.visits, 0) AS visits, coalesce(c.actions, 0) AS actions
     FROM today, generate_series(today.day - 29, today.day, interval '1 day') AS s(day)
     LEFT JOIN counts AS c ON c.day = CAST(s.day AS date)
     ORDER BY s.day
-    """).columns(day=Date, visits=Integer, actions=Integer)  # noqa: S608
+    """,  # noqa: S608
+    day=Date,
+    visits=Integer,
+    actions=Integer,
 )
 
-_SALES = Statement(
-    text(f"""
+_SALES = _scoped(
+    f"""
     WITH this AS (SELECT {_THIS_MONTH} AS month),
     f AS (
         SELECT date_trunc('month', "createdAt") AS month, count(*) AS items, sum(size) AS bytes
-        FROM files, this WHERE "createdAt" >= this.month - interval '11 months' AND {_owned('"ownerId"')}
+        FROM files, this WHERE "createdAt" >= this.month - interval '11 months' AND OWNED("ownerId")
         GROUP BY 1
     ),
     d AS (
         SELECT date_trunc('month', "createdAt") AS month, count(*) AS items
-        FROM documents, this WHERE "createdAt" >= this.month - interval '11 months' AND {_owned('"ownerId"')}
+        FROM documents, this WHERE "createdAt" >= this.month - interval '11 months' AND OWNED("ownerId")
         GROUP BY 1
     )
     SELECT to_char(s.month, 'YYYY-MM') AS month, coalesce(f.bytes, 0) AS bytes,
@@ -104,43 +116,61 @@ _SALES = Statement(
     FROM this, generate_series(this.month - interval '11 months', this.month, interval '1 month') AS s(month)
     LEFT JOIN f ON f.month = s.month LEFT JOIN d ON d.month = s.month
     ORDER BY s.month
-    """).columns(month=Text, bytes=Integer, items=Integer)  # noqa: S608
+    """,  # noqa: S608
+    month=Text,
+    bytes=Integer,
+    items=Integer,
 )
 
-_FOLDERS = Statement(
-    text(f"""
+_FOLDERS = _scoped(
+    """
     SELECT fo.id, fo.name, count(*) AS files, sum(f.size) AS bytes
     FROM folders AS fo JOIN files AS f ON f."folderId" = fo.id
-    WHERE {_owned('fo."ownerId"')}
+    WHERE OWNED(fo."ownerId")
     GROUP BY fo.id, fo.name
     ORDER BY bytes DESC, files DESC, fo.id
     LIMIT 10
-    """).columns(id=Text, name=Text, files=Integer, bytes=Integer)  # noqa: S608
+    """,
+    id=Text,
+    name=Text,
+    files=Integer,
+    bytes=Integer,
 )
 
-_UPLOADS = Statement(
-    text(f"""
+_UPLOADS = _scoped(
+    f"""
     SELECT f.id, u.name AS owner, f.size AS bytes, CAST(f."createdAt" AS date) AS day,
            EXISTS (SELECT 1 FROM halolight_file_shares AS s
                    WHERE s."fileId" = f.id AND s."revokedAt" IS NULL
                      AND (s."expiresAt" IS NULL OR s."expiresAt" > {_NOW})
                      AND (s."maxAccessCount" IS NULL OR s."accessCount" < s."maxAccessCount")) AS shared
     FROM files AS f JOIN users AS u ON u.id = f."ownerId"
-    WHERE {_owned('f."ownerId"')}
+    WHERE OWNED(f."ownerId")
     ORDER BY f."createdAt" DESC, f.id DESC
     LIMIT 10
-    """).columns(id=Text, owner=Text, bytes=Integer, day=Date, shared=Boolean)  # noqa: S608
+    """,  # noqa: S608
+    id=Text,
+    owner=Text,
+    bytes=Integer,
+    day=Date,
+    shared=Boolean,
 )
 
-_ACTIVITIES = Statement(
-    text(f"""
+_ACTIVITIES = _scoped(
+    """
     SELECT a.id, u.name AS actor, a.action, a."targetType" AS target_type, a."targetId" AS target_id,
            a."createdAt" AS at
     FROM activity_logs AS a JOIN users AS u ON u.id = a."actorId"
-    WHERE {_owned('a."actorId"')}
+    WHERE OWNED(a."actorId")
     ORDER BY a."createdAt" DESC, a.id DESC
     LIMIT 20
-    """).columns(id=Text, actor=Text, action=Text, target_type=Text, target_id=Text, at=DateTime)  # noqa: S608
+    """,
+    id=Text,
+    actor=Text,
+    action=Text,
+    target_type=Text,
+    target_id=Text,
+    at=DateTime,
 )
 
 DOCUMENT_TYPES = (
@@ -173,22 +203,26 @@ _DOCUMENT = (
     + ")"
 )
 
-_KINDS = Statement(
-    text(f"""
+_KINDS = _scoped(
+    f"""
     SELECT count(*) AS total,
            count(*) FILTER (WHERE "mimeType" LIKE 'image/%') AS images,
            count(*) FILTER (WHERE "mimeType" LIKE 'video/%') AS videos,
            count(*) FILTER (WHERE "mimeType" LIKE 'audio/%') AS audio,
            count(*) FILTER (WHERE {_DOCUMENT}) AS documents,
            count(*) FILTER (WHERE "mimeType" = ANY(:archive_types)) AS archives
-    FROM files WHERE {_owned('"ownerId"')}
-    """).columns(  # noqa: S608
-        total=Integer, images=Integer, videos=Integer, audio=Integer, documents=Integer, archives=Integer
-    )
+    FROM files WHERE OWNED("ownerId")
+    """,  # noqa: S608
+    total=Integer,
+    images=Integer,
+    videos=Integer,
+    audio=Integer,
+    documents=Integer,
+    archives=Integer,
 )
 
-_TASKS = Statement(
-    text(f"""
+_TASKS = _scoped(
+    f"""
     WITH clock AS (SELECT {_NOW} AS t),
     w AS (
         SELECT e.id, e.title, e."startAt", e."endAt",
@@ -212,17 +246,16 @@ _TASKS = Statement(
     FROM s LEFT JOIN LATERAL (
         SELECT id, title, status, priority, "endAt" AS due FROM w ORDER BY "startAt", id LIMIT 20
     ) AS x ON true
-    """).columns(  # noqa: S608
-        total=Integer,
-        pending=Integer,
-        in_progress=Integer,
-        completed=Integer,
-        id=Text,
-        title=Text,
-        status=Text,
-        priority=Text,
-        due=DateTime,
-    )
+    """,  # noqa: S608
+    total=Integer,
+    pending=Integer,
+    in_progress=Integer,
+    completed=Integer,
+    id=Text,
+    title=Text,
+    status=Text,
+    priority=Text,
+    due=DateTime,
 )
 
 _MEMBER_OF_TEAM = 'EXISTS (SELECT 1 FROM team_members AS m WHERE m."teamId" = t.id AND m."userId" = :owner)'
@@ -231,57 +264,56 @@ _PARTICIPATES = (
     'EXISTS (SELECT 1 FROM conversation_participants AS p WHERE p."conversationId" = c.id'
     ' AND p."userId" = :owner)'
 )
-_COUNTS = Statement(
-    text(f"""
-    SELECT (SELECT count(*) FROM users WHERE {_owned("id")}) AS users,
-           (SELECT count(*) FROM documents WHERE {_owned('"ownerId"')}) AS documents,
-           (SELECT count(*) FROM files WHERE {_owned('"ownerId"')}) AS files,
-           (SELECT count(*) FROM folders WHERE {_owned('"ownerId"')}) AS folders,
-           (SELECT count(*) FROM teams AS t WHERE {_owned('t."ownerId"')} OR {_MEMBER_OF_TEAM}) AS teams,
-           (SELECT count(*) FROM calendar_events AS e WHERE {_owned('e."ownerId"')} OR {_ATTENDS}) AS events,
-           (SELECT count(*) FROM conversations AS c WHERE {_ALL} OR {_PARTICIPATES}) AS conversations,
-           (SELECT count(*) FROM messages WHERE {_owned('"senderId"')}) AS messages,
-           (SELECT count(*) FROM activity_logs WHERE {_owned('"actorId"')}) AS activities
-    """).columns(  # noqa: S608
-        users=Integer,
-        documents=Integer,
-        files=Integer,
-        folders=Integer,
-        teams=Integer,
-        events=Integer,
-        conversations=Integer,
-        messages=Integer,
-        activities=Integer,
-    )
+_COUNTS = _scoped(
+    f"""
+    SELECT (SELECT count(*) FROM users WHERE OWNED(id)) AS users,
+           (SELECT count(*) FROM documents WHERE OWNED("ownerId")) AS documents,
+           (SELECT count(*) FROM files WHERE OWNED("ownerId")) AS files,
+           (SELECT count(*) FROM folders WHERE OWNED("ownerId")) AS folders,
+           (SELECT count(*) FROM teams AS t WHERE OWNED(t."ownerId") OR {_MEMBER_OF_TEAM}) AS teams,
+           (SELECT count(*) FROM calendar_events AS e WHERE OWNED(e."ownerId") OR {_ATTENDS}) AS events,
+           (SELECT count(*) FROM conversations AS c WHERE EVERYONE OR {_PARTICIPATES}) AS conversations,
+           (SELECT count(*) FROM messages WHERE OWNED("senderId")) AS messages,
+           (SELECT count(*) FROM activity_logs WHERE OWNED("actorId")) AS activities
+    """,  # noqa: S608
+    users=Integer,
+    documents=Integer,
+    files=Integer,
+    folders=Integer,
+    teams=Integer,
+    events=Integer,
+    conversations=Integer,
+    messages=Integer,
+    activities=Integer,
 )
 
 
 async def stats(reads: Reads, owner: str | None) -> Any:
-    return await _STATS.first(reads, owner=owner)
+    return await _STATS[owner is not None].first(reads, owner=owner)
 
 
 async def visits(reads: Reads, owner: str | None) -> list[Any]:
-    return await _VISITS.rows(reads, owner=owner, sign_ins=list(SIGN_INS))
+    return await _VISITS[owner is not None].rows(reads, owner=owner, sign_ins=list(SIGN_INS))
 
 
 async def sales(reads: Reads, owner: str | None) -> list[Any]:
-    return await _SALES.rows(reads, owner=owner)
+    return await _SALES[owner is not None].rows(reads, owner=owner)
 
 
 async def largest_folders(reads: Reads, owner: str | None) -> list[Any]:
-    return await _FOLDERS.rows(reads, owner=owner)
+    return await _FOLDERS[owner is not None].rows(reads, owner=owner)
 
 
 async def latest_uploads(reads: Reads, owner: str | None) -> list[Any]:
-    return await _UPLOADS.rows(reads, owner=owner)
+    return await _UPLOADS[owner is not None].rows(reads, owner=owner)
 
 
 async def latest_activities(reads: Reads, owner: str | None) -> list[Any]:
-    return await _ACTIVITIES.rows(reads, owner=owner)
+    return await _ACTIVITIES[owner is not None].rows(reads, owner=owner)
 
 
 async def file_kinds(reads: Reads, owner: str | None) -> Any:
-    return await _KINDS.first(
+    return await _KINDS[owner is not None].first(
         reads, owner=owner, document_types=list(DOCUMENT_TYPES), archive_types=list(ARCHIVE_TYPES)
     )
 
@@ -293,7 +325,7 @@ class Tasks:
 
 
 async def tasks(reads: Reads, me: str) -> Tasks:
-    rows = await _TASKS.rows(reads, me=me)
+    rows = await _TASKS[True].rows(reads, me=me)
     first = rows[0]  # the counts row is always there; its task columns are NULL when the window is empty
     counts = {
         "total": first.total,
@@ -305,4 +337,4 @@ async def tasks(reads: Reads, me: str) -> Tasks:
 
 
 async def counts(reads: Reads, owner: str | None) -> Any:
-    return await _COUNTS.first(reads, owner=owner)
+    return await _COUNTS[owner is not None].first(reads, owner=owner)
