@@ -201,7 +201,8 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        assert len(our_indexes(catalog)) == 17  # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1
+        # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0013: activity logs 1, files 1
+        assert len(our_indexes(catalog)) == 19
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
@@ -274,7 +275,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0010"
+        assert version == "0013"
         assert kept == "KEEP"
 
 
