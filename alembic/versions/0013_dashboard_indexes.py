@@ -1,9 +1,10 @@
-"""Indexes for the dashboard's lists: one actor's newest actions, and the platform's newest files.
+"""Indexes for the dashboard: its aggregates read indexes only, and its lists are index ranges.
 
-`GET /api/dashboard/activities` and `…/visits` of a caller without `users:view` read one actor's activity-log
-rows, newest first or over the last 30 days; the shared schema indexes `activity_logs."actorId"` and
-`"createdAt"` alone, so either would sort or filter every row of the actor. `GET /api/dashboard/orders` of a
-holder of `users:view` reads the platform's 10 newest files; files were indexed by owner only (0009).
+The dashboard counts the platform's accounts, documents, files and actions by month or day (`createdAt`, with
+`lastLoginAt`, `size` or `action`): each of these indexes holds what one aggregate reads, so PostgreSQL
+counts from the index (an index-only scan) instead of reading every row (documents are kilobytes each). The
+actor index serves a caller without `users:view` (their own actions, newest first or over 30 days); the
+files index the platform's newest files (files were indexed by owner only, 0009).
 
 Revision ID: 0013
 Revises: 0010
@@ -22,8 +23,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEXES = {
-    "halolight_activity_logs_actor_newest": 'activity_logs ("actorId", "createdAt" DESC, id DESC)',
-    "halolight_files_newest": 'files ("createdAt" DESC, id DESC)',
+    "halolight_activity_logs_actor_newest": (
+        'activity_logs ("actorId", "createdAt" DESC, id DESC) INCLUDE (action)'
+    ),
+    "halolight_activity_logs_created_action": 'activity_logs ("createdAt") INCLUDE (action)',
+    "halolight_files_newest": 'files ("createdAt" DESC, id DESC) INCLUDE (size)',
+    "halolight_documents_created": 'documents ("createdAt") INCLUDE ("ownerId")',
+    "halolight_users_created_login": 'users ("createdAt") INCLUDE ("lastLoginAt")',
 }
 
 

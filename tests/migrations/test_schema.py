@@ -201,8 +201,8 @@ class TestEmptyDatabase:
             catalog = read_catalog(conn)
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
-        # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0013: activity logs 1, files 1
-        assert len(our_indexes(catalog)) == 19
+        # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0013: dashboard 5
+        assert len(our_indexes(catalog)) == 22
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
