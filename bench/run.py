@@ -47,6 +47,9 @@ USERS = 100_000
 TEAMS = 2_000
 DOCUMENTS = 100_000
 EVENTS = 100_000
+# The dashboard's inputs: the activity log over 60 days (2% of it the admin's) and files over 12 months.
+ACTIVITIES = 200_000
+FILES = 20_000
 # Searches over the documents: a Chinese word of 250 documents (a title topic; all of them the admin's), and
 # one of the common sentences' words (in about 70% of the documents, about 4,900 of those the admin sees:
 # it shows the cost of many matches).
@@ -175,6 +178,29 @@ def month_path() -> str:
     return f"/api/calendar/events?start={start}&end={year:04d}-{month:02d}-01T00:00:00Z"
 
 
+def dashboard_sql() -> str:
+    """Activity-log rows (a sign-in in ten) and files (a tenth in folders) for the dashboard's rows."""
+    user = "'cbench' || lpad((1 + i % 5000)::text, 19, '0')"
+    return f"""
+    INSERT INTO activity_logs (id, "actorId", action, "targetType", "targetId", "createdAt")
+    SELECT 'cblog' || lpad(i::text, 20, '0'),
+           CASE WHEN i % 50 = 0 THEN (SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')
+                ELSE {user} END,
+           CASE WHEN i % 10 = 0 THEN 'auth.login' ELSE 'document.update' END, 'Document', 'cbdoc' || i,
+           (now() AT TIME ZONE 'UTC') - make_interval(secs => i * 25)
+    FROM generate_series(1, {ACTIVITIES}) AS i;
+    INSERT INTO folders (id, name, path, "ownerId", "updatedAt")
+    SELECT 'cbfolder' || lpad(i::text, 17, '0'), 'Folder ' || i, '/' || i, {user}, now()
+    FROM generate_series(1, {FILES // 10}) AS i;
+    INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "folderId", "createdAt", "updatedAt")
+    SELECT 'cbfile' || lpad(i::text, 19, '0'), 'file' || i || '.png', 'files/bench/' || i,
+           (ARRAY['image/png', 'application/pdf', 'video/mp4', 'text/plain'])[1 + i % 4], 1000 + i * 37,
+           {user}, CASE WHEN i % 10 = 0 THEN 'cbfolder' || lpad((i / 10)::text, 17, '0') END,
+           (now() AT TIME ZONE 'UTC') - make_interval(hours => i % 8760), now()
+    FROM generate_series(1, {FILES}) AS i;
+    """
+
+
 def build_database(folder: str) -> tuple[Any, str]:
     from halolight.db import embedded, migrate
     from halolight.serve import seed_database
@@ -194,6 +220,7 @@ def build_database(folder: str) -> tuple[Any, str]:
         # Each document's search vector is computed as it is inserted (the GIN index of migration 0007).
         conn.execute(documents_sql().encode())
         conn.execute(events_sql().encode())
+        conn.execute(dashboard_sql().encode())
         conn.execute("VACUUM ANALYZE")
         users = conn.execute("SELECT count(*) FROM users").fetchone()
         documents = conn.execute("SELECT count(*) FROM documents").fetchone()
@@ -559,6 +586,12 @@ def main() -> None:
         common = f"/api/documents?page=1&limit=10&search={SEARCH_COMMON}"
         api_get("documents search common c1", common, connections=1, threads=1)
         api_get("events month", month_path())
+        # The admin sees the platform (users:view); a USER account its own rows.
+        api_get("dashboard stats", "/api/dashboard/stats")
+        api_get("dashboard overview", "/api/dashboard/overview")
+        own = login("bench77@example.com", PASSWORD)["accessToken"]
+        api_get("dashboard stats own", "/api/dashboard/stats", token=own)
+        api_get("dashboard overview own", "/api/dashboard/overview", token=own)
 
         login_body = json.dumps({"email": "bench77@example.com", "password": PASSWORD})
         runs["login"] = wrk(
@@ -662,6 +695,9 @@ def write_results(
     def ratio(name: str, ceiling: str) -> str:
         return f"{runs[name].rps / runs[ceiling].rps:.2f} × {ceiling}"
 
+    def ratio_to(name: str, other: str) -> str:
+        return f"{runs[name].rps / runs[other].rps:.2f} × {other}"
+
     rows = [
         ("`GET /api/auth/me`", "me", ratio("me", "ceiling one")),
         ("`GET /api/users/{id}`", "user", ratio("user", "ceiling one")),
@@ -691,6 +727,15 @@ def write_results(
             ratio("documents search", "ceiling page"),
         ),
         ("same search, one client (c=1)", "documents search c1", ""),
+        *(
+            (f"`GET /api/dashboard/{name}`{scope}", run, ratio_to(run, "documents p1"))
+            for name, scope, run in [
+                ("stats", " (the platform: 100k users, 200k actions)", "dashboard stats"),
+                ("overview", " (the platform)", "dashboard overview"),
+                ("stats", " (a USER: their own rows)", "dashboard stats own"),
+                ("overview", " (a USER: their own rows)", "dashboard overview own"),
+            ]
+        ),
         (
             "`GET /api/documents?search=管理` (about 4,900 visible matches), c=1",
             "documents search common c1",

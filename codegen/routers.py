@@ -439,6 +439,10 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
         lines += checks + prelude
         # One transaction per request (ctx.run: commit, rollback, one retry on a lost race); an upload's
         # stream cannot be read twice and must be read before the transaction begins (ctx.run_upload).
+        activity = _activity_call(document, op, params)
+        if activity:
+            context_names.add("Activity")
+            lines.append(activity)
         if prelude:
             call = f"await ctx.run_upload(body, impl.{fn}, {', '.join(call_args)})"
         else:
@@ -498,6 +502,31 @@ def render_tag(document: dict[str, Any], tag: str, ops: list[Operation], package
     out.append("\n".join(routes))
     out.append("\n    return router\n")
     return "".join(out)
+
+
+def _activity_call(document: dict[str, Any], op: Operation, params: list[_Param]) -> str | None:
+    """The route's `ctx.expect_activity(...)` from `x-activity`: the path's `id` is the target, the other
+    path parameters go into the metadata, as do a batch body's `ids` and the fields an update sent."""
+    if op.activity is None:
+        return None
+    action, target = op.activity
+    args = [repr(action), repr(target)]
+    path = [p for p in params if p.location == "path"]
+    for p in path:
+        if p.name == "id":
+            args.append(f"target_id=str({p.python_name})")
+    details = [f"{p.name!r}: str({p.python_name})" for p in path if p.name != "id"]
+    if details:
+        args.append(f"details={{{', '.join(details)}}}")
+    body = op.raw.get("requestBody") or {}
+    if op.body_media_type == JSON and body.get("required", False):
+        schema = deref(document, body["content"][JSON]["schema"])
+        ids = deref(document, (schema.get("properties") or {}).get("ids", {}))
+        if ids.get("type") == "array" and "ids" in schema.get("required", []):
+            args.append("ids=body.ids")
+        if op.method in ("put", "patch"):
+            args.append("fields=body.model_fields_set")
+    return f"        ctx.expect_activity(Activity({', '.join(args)}))"
 
 
 def _error_model(document: dict[str, Any], op: Operation, code: str) -> str:

@@ -24,6 +24,10 @@ TAG = re.compile(r"^[A-Z][A-Za-z]*$")
 PATH_PARAM = re.compile(r"{([^}]+)}")
 HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")
+# `x-activity` of a mutating operation: `{action: <resource>.<verb>, target: <TargetType>}`.
+ACTIVITY_ACTION = re.compile(r"^[a-z][a-zA-Z0-9_]*\.[a-z][a-zA-Z0-9_]*$")
+ACTIVITY_TARGET = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+MUTATING_METHODS = ("post", "put", "patch", "delete")
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -120,6 +124,19 @@ class Operation:
         """`x-writes: true`: a GET that writes (a view counter), run in a read-write transaction."""
         return self.raw.get("x-writes") is True
 
+    @property
+    def mutates(self) -> bool:
+        """POST, PUT, PATCH, DELETE, or a GET marked `x-writes`: each records one activity-log row."""
+        return self.method in MUTATING_METHODS or self.writes
+
+    @property
+    def activity(self) -> tuple[str, str] | None:
+        """(action, target type) of a valid `x-activity`; None when absent or opted out (`false`)."""
+        value = self.raw.get("x-activity")
+        if isinstance(value, dict) and isinstance(value.get("action"), str):
+            return str(value["action"]), str(value.get("target"))
+        return None
+
     def success_codes(self) -> list[str]:
         return [str(code) for code in self.raw.get("responses", {}) if str(code) in SUCCESS_STATUSES]
 
@@ -214,6 +231,7 @@ def lint(document: dict[str, Any]) -> list[Operation]:
         problems.extend(_lint_responses(document, op, where, by_id))
         problems.extend(_lint_body(document, op, where))
         problems.extend(_lint_conditional(op, where))
+        problems.extend(_lint_activity(op, where))
     if problems:
         raise SpecError(problems)
     return ops
@@ -453,6 +471,35 @@ def _lint_conditional(op: Operation, where: str) -> list[str]:
             problems.append(f"{where}: {why} needs response {code}")
     if "x-writes" in op.raw and (op.raw["x-writes"] is not True or op.method != "get"):
         problems.append(f"{where}: x-writes is `true` on a GET only (other methods write anyway)")
+    return problems
+
+
+def _lint_activity(op: Operation, where: str) -> list[str]:
+    """Every mutating operation says what its activity-log row is, or opts out with a reason."""
+    value = op.raw.get("x-activity")
+    reason = op.raw.get("x-activity-reason")
+    if not op.mutates:
+        if value is not None or reason is not None:
+            return [f"{where}: x-activity is for mutating operations (POST, PUT, PATCH, DELETE, x-writes)"]
+        return []
+    if value is None:
+        return [
+            f"{where}: a mutating operation needs x-activity: {{action: <resource>.<verb>, target: "
+            "<TargetType>}, or x-activity: false with x-activity-reason"
+        ]
+    if value is False:
+        if not isinstance(reason, str) or not reason.strip():
+            return [f"{where}: x-activity: false needs x-activity-reason (why nothing is recorded)"]
+        return []
+    if reason is not None:
+        return [f"{where}: x-activity-reason goes only with x-activity: false"]
+    if not isinstance(value, dict) or set(value) != {"action", "target"}:
+        return [f"{where}: x-activity must be {{action: <resource>.<verb>, target: <TargetType>}} or false"]
+    problems = []
+    if not isinstance(value["action"], str) or not ACTIVITY_ACTION.match(value["action"]):
+        problems.append(f"{where}: x-activity action {value['action']!r} is not <resource>.<verb>")
+    if not isinstance(value["target"], str) or not ACTIVITY_TARGET.match(value["target"]):
+        problems.append(f"{where}: x-activity target {value['target']!r} is not a capitalised type name")
     return problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date as date_aliased
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -269,6 +270,235 @@ class CursorPageMeta(ResponseModel):
     """
     The `cursor` of the next page; null on the last page.
     """
+
+
+class DashboardActivities(ResponseModel):
+    data: Annotated[list[DashboardActivity], Field(max_length=20)]
+
+
+class DashboardActivity(ResponseModel):
+    id: str
+    user: str
+    """
+    The actor's name.
+    """
+    action: str
+    """
+    The operation's `<resource>.<verb>` (`document.create`).
+    """
+    target: str
+    """
+    The target's type and id (`Document cm…`).
+    """
+    timestamp: AwareDatetime
+
+
+class DashboardCounts(ResponseModel):
+    users: Annotated[int, Field(ge=0)]
+    documents: Annotated[int, Field(ge=0)]
+    files: Annotated[int, Field(ge=0)]
+    folders: Annotated[int, Field(ge=0)]
+    teams: Annotated[int, Field(ge=0)]
+    events: Annotated[int, Field(ge=0)]
+    conversations: Annotated[int, Field(ge=0)]
+    messages: Annotated[int, Field(ge=0)]
+    activities: Annotated[int, Field(ge=0)]
+
+
+class DashboardFileKind(StrEnum):
+    Images = 'Images'
+    Videos = 'Videos'
+    Audio = 'Audio'
+    Documents = 'Documents'
+    Archives = 'Archives'
+    Other = 'Other'
+
+
+class DashboardOrder(ResponseModel):
+    id: str
+    """
+    The file's id.
+    """
+    customer: str
+    """
+    The owner's name.
+    """
+    amount: Annotated[float, Field(ge=0.0)]
+    """
+    The file's size in MiB.
+    """
+    status: DashboardOrderStatus
+    date: date_aliased
+    """
+    The upload's UTC day.
+    """
+
+
+class DashboardOrderStatus(StrEnum):
+    shared = 'shared'
+    private = 'private'
+
+
+class DashboardOrders(ResponseModel):
+    data: Annotated[list[DashboardOrder], Field(max_length=10)]
+
+
+class DashboardOverview(ResponseModel):
+    system: DashboardSystem
+    stats: DashboardCounts
+
+
+class DashboardPie(ResponseModel):
+    data: Annotated[list[DashboardPieSlice], Field(max_length=6, min_length=6)]
+
+
+class DashboardPieSlice(ResponseModel):
+    name: DashboardFileKind
+    value: Annotated[int, Field(ge=0)]
+    """
+    Files of this kind.
+    """
+    color: Annotated[str, Field(pattern='^#[0-9a-f]{6}$')]
+
+
+class DashboardProduct(ResponseModel):
+    id: str
+    """
+    The folder's id.
+    """
+    name: str
+    """
+    The folder's name.
+    """
+    sales: Annotated[int, Field(ge=0)]
+    """
+    Files directly in the folder.
+    """
+    revenue: Annotated[float, Field(ge=0.0)]
+    """
+    Their size in MiB.
+    """
+
+
+class DashboardProducts(ResponseModel):
+    data: Annotated[list[DashboardProduct], Field(max_length=10)]
+
+
+class DashboardSales(ResponseModel):
+    data: Annotated[list[DashboardSalesMonth], Field(max_length=12)]
+
+
+class DashboardSalesMonth(ResponseModel):
+    month: Annotated[str, Field(pattern='^[0-9]{4}-[0-9]{2}$')]
+    """
+    The UTC month, `YYYY-MM`.
+    """
+    sales: Annotated[float, Field(ge=0.0)]
+    """
+    MiB of files uploaded that month.
+    """
+    orders: Annotated[int, Field(ge=0)]
+    """
+    Documents and files created that month.
+    """
+
+
+class DashboardStats(ResponseModel):
+    totalUsers: Annotated[int, Field(ge=0)]
+    """
+    Accounts in scope.
+    """
+    totalRevenue: Annotated[float, Field(ge=0.0)]
+    """
+    MiB of files stored, in scope.
+    """
+    totalOrders: Annotated[int, Field(ge=0)]
+    """
+    Documents and files in scope.
+    """
+    conversionRate: Annotated[float, Field(ge=0.0, le=100.0)]
+    """
+    Percentage of the accounts in scope that signed in during the last 30 days.
+    """
+    userGrowth: float
+    """
+    Accounts created, this month against the previous one (%).
+    """
+    revenueGrowth: float
+    """
+    Bytes uploaded, this month against the previous one (%).
+    """
+    orderGrowth: float
+    """
+    Documents and files created, this month against the previous one (%).
+    """
+
+
+class DashboardSystem(ResponseModel):
+    cpu: Annotated[float, Field(ge=0.0, le=100.0)]
+    memory: Annotated[float, Field(ge=0.0, le=100.0)]
+    disk: Annotated[float, Field(ge=0.0, le=100.0)]
+    uptime: Annotated[int, Field(ge=0)]
+    """
+    Seconds since this server process started.
+    """
+
+
+class DashboardTask(ResponseModel):
+    id: str
+    """
+    The calendar event's id.
+    """
+    title: str
+    status: DashboardTaskStatus
+    priority: DashboardTaskPriority
+    dueDate: AwareDatetime | None
+    """
+    The event's end.
+    """
+
+
+class DashboardTaskPriority(StrEnum):
+    high = 'high'
+    medium = 'medium'
+    low = 'low'
+
+
+class DashboardTaskStats(ResponseModel):
+    total: Annotated[int, Field(ge=0)]
+    pending: Annotated[int, Field(ge=0)]
+    inProgress: Annotated[int, Field(ge=0)]
+    completed: Annotated[int, Field(ge=0)]
+
+
+class DashboardTaskStatus(StrEnum):
+    pending = 'pending'
+    in_progress = 'in_progress'
+    completed = 'completed'
+
+
+class DashboardTasks(ResponseModel):
+    data: Annotated[list[DashboardTask], Field(max_length=20)]
+    stats: DashboardTaskStats
+
+
+class DashboardVisit(ResponseModel):
+    date: date_aliased
+    """
+    The UTC day.
+    """
+    visits: Annotated[int, Field(ge=0)]
+    """
+    Sign-ins that day.
+    """
+    pageViews: Annotated[int, Field(ge=0)]
+    """
+    Actions recorded in the activity log that day.
+    """
+
+
+class DashboardVisits(ResponseModel):
+    data: Annotated[list[DashboardVisit], Field(max_length=30)]
 
 
 class Document(ResponseModel):

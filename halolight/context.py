@@ -19,12 +19,17 @@ just before the commit, in the transaction. Side effects outside the database th
 data they describe is durable (mail, storage cleanup) are registered with `ctx.after_commit(...)`; undo work
 for the failure path (deleting an upload, say) with `ctx.after_rollback(...)`. Callbacks run after the
 database has answered, in registration order; a failing callback is logged and never changes the HTTP answer.
+
+The activity log: every mutating operation's generated route names its `x-activity` (`expect_activity`)
+before `ctx.run`; `run` writes that one `activity_logs` row after the handler returned, in the request's
+transaction, just before the commit (a failing request writes none). The actor is the caller; a public
+operation records only when its handler names the account concerned with `ctx.activity(actor_id=...)`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,6 +44,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from halolight.db.conflicts import TRANSACTION_CONFLICTS
 from halolight.db.reads import PoolReads, Reads, SessionReads
 from halolight.events import outbox
+from halolight.repositories import activity
 from halolight.runtime import Runtime
 from halolight.security.principal import Principal, authenticate
 from halolight.uploads import Multipart, Upload
@@ -63,6 +69,35 @@ async def _run(runtime: Runtime, callbacks: list[tuple[Callback, bool]], phase: 
             log.exception("%s callback failed", phase)
 
 
+@dataclass(frozen=True)
+class Activity:
+    """An operation's `x-activity` as its generated route hands it over, with what the request says of
+    its target: the path's `id`, the other path parameters, a batch's `ids`, the fields an update sent."""
+
+    action: str
+    target: str
+    target_id: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+    ids: Collection[str] | None = None
+    fields: Collection[str] | None = None
+
+
+@dataclass
+class _ActivityNote:
+    """What only the handler knows: the account concerned by a public operation, a target id that is
+    neither the path's nor the result's, small metadata (never secrets)."""
+
+    actor_id: str | None = None
+    target_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _result_id(result: object) -> str | None:
+    """The id of what a create returned (the model, or a typed response's body)."""
+    value = getattr(getattr(result, "body", result), "id", None)
+    return value if isinstance(value, str) else None
+
+
 @dataclass
 class PublicContext:
     db: AsyncSession
@@ -74,6 +109,8 @@ class PublicContext:
     reads: Reads = field(init=False, repr=False)
     _after_commit: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
     _after_rollback: list[tuple[Callback, bool]] = field(default_factory=list, init=False, repr=False)
+    _activity: Activity | None = field(default=None, init=False, repr=False)
+    _activity_note: _ActivityNote = field(default_factory=_ActivityNote, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reads = self.read_pool if self.read_pool is not None else SessionReads(self.db)
@@ -88,6 +125,47 @@ class PublicContext:
     def after_rollback(self, callback: Callback, *, background: bool = False) -> None:
         """Run `callback` if the request's transaction rolls back (never if it commits)."""
         self._after_rollback.append((callback, background))
+
+    def expect_activity(self, activity: Activity) -> None:
+        """The generated route of a mutating operation: the activity `run` records if the handler returns."""
+        self._activity = activity
+
+    def activity(self, *, actor_id: str | None = None, target_id: str | None = None, **metadata: Any) -> None:
+        """The handler's word on the activity row: the account concerned (public operations: login,
+        register, reset), the target when it is neither the path's `id` nor the result's, metadata (small;
+        never a password, token or secret)."""
+        note = self._activity_note
+        note.actor_id = actor_id or note.actor_id
+        note.target_id = target_id or note.target_id
+        note.metadata.update(metadata)
+
+    def _actor_id(self) -> str | None:
+        return None  # anonymous: only the handler can name the account concerned
+
+    async def _record_activity(self, result: object) -> None:
+        spec, note = self._activity, self._activity_note
+        actor = note.actor_id or self._actor_id()
+        if spec is None or actor is None:
+            return
+        metadata: dict[str, Any] = dict(spec.details)
+        if spec.ids is not None:
+            metadata["ids"] = sorted(set(spec.ids))
+        if spec.fields:
+            metadata["fields"] = sorted(spec.fields)
+        metadata.update(note.metadata)
+        # A batch has no one target (its ids are in the metadata); an operation on the caller's own account
+        # (logout, change password) has none in its path or result: the actor is the target.
+        target_id = note.target_id or spec.target_id or _result_id(result)
+        if target_id is None:
+            target_id = "" if spec.ids is not None else actor
+        await activity.record(
+            self.db,
+            actor_id=actor,
+            action=spec.action,
+            target_type=spec.target,
+            target_id=target_id,
+            metadata=metadata,
+        )
 
     async def commit(self) -> None:
         """Commit now. Handlers call this only to make a write durable before answering with an error
@@ -123,9 +201,12 @@ class PublicContext:
         of which the rollback discards.
         """
         for attempt in range(1 + RETRIES_ON_CONFLICT):
+            self._activity_note = _ActivityNote()  # a retried handler says it again
             try:
                 async with self.transaction():
-                    return await handler(*args, **kwargs)
+                    result = await handler(*args, **kwargs)
+                    await self._record_activity(result)
+                    return result
             except DBAPIError as error:
                 # A pooled connection the server dropped (restart, failover) fails on the transaction's first
                 # statement; SQLAlchemy has then invalidated it and every connection as old as it.
@@ -153,6 +234,7 @@ class PublicContext:
             async with self.transaction():
                 result = await handler(*args, **kwargs)
                 await body.finish()
+                await self._record_activity(result)
                 return result
         finally:
             del self.db.info[_UNREAD_BODY]
@@ -181,6 +263,9 @@ class AuthContext(PublicContext):
     def user_id(self) -> str:
         return self.principal.user_id
 
+    def _actor_id(self) -> str | None:
+        return self.principal.user_id
+
 
 @dataclass
 class OptionalAuthContext(PublicContext):
@@ -193,6 +278,9 @@ class OptionalAuthContext(PublicContext):
     @property
     def user_id(self) -> str | None:
         return self.principal.user_id if self.principal is not None else None
+
+    def _actor_id(self) -> str | None:
+        return self.user_id
 
 
 def _runtime(request: Request) -> Runtime:

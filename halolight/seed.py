@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import (
+    ActivityLog,
     AttendeeStatus,
     Document,
     DocumentShare,
+    File,
     Folder,
     Permission,
     Role,
@@ -228,6 +231,7 @@ async def _seed_demo_users(
             for email, (owner_id, folder_ids) in created.items():
                 if email in files:
                     await seed_files(db, storage, owner_id, folder_ids, files[email])
+        await _seed_demo_history(db, created)
 
 
 async def _seed_demo_documents(
@@ -412,6 +416,58 @@ async def _seed_demo_events(db: AsyncSession, emails: list[str]) -> None:
         for email, status in attendees:
             if email in users:
                 await calendar.add_attendee(db, event_id, users[email], status)
+
+
+async def _seed_demo_history(
+    db: AsyncSession, created: dict[str, tuple[str, dict[tuple[str, ...], str]]]
+) -> None:
+    """The new demo accounts' past, so the dashboard has a year to show: their documents and files dated over
+    the last twelve months with an activity-log row each (as if made then), and sign-ins on most of the last
+    30 days for the active ones. Demo data only: derived figures stay true to the rows."""
+    owners = {owner_id: email for email, (owner_id, _) in created.items()}
+    if not owners:
+        return
+    now = utcnow()
+    documents_of = select(Document.id, Document.owner_id).where(Document.owner_id.in_(owners))
+    files_of = select(File.id, File.owner_id).where(File.owner_id.in_(owners))
+    items = [
+        *(
+            ("document.create", "Document", row)
+            for row in await db.execute(documents_of.order_by(Document.title))
+        ),
+        *(("file.upload", "File", row) for row in await db.execute(files_of.order_by(File.name))),
+    ]
+    logs: list[dict[str, Any]] = []
+    for i, (action, target, row) in enumerate(items):
+        at = now - timedelta(days=(i * 37) % 340, hours=i % 9)
+        table = Document if target == "Document" else File
+        await db.execute(update(table).where(table.id == row.id).values(created_at=at))
+        logs.append(
+            {"actor_id": row.owner_id, "action": action, "target_type": target, "target_id": row.id, "at": at}
+        )
+    active = {email for email, *_, status in DEMO_USERS if status == UserStatus.ACTIVE}
+    for k, (owner_id, email) in enumerate(owners.items()):
+        if email not in active:
+            continue
+        signed_in = [now - timedelta(days=day, hours=k + 1) for day in range(30) if (day + k) % 3]
+        logs += [
+            {
+                "actor_id": owner_id,
+                "action": "auth.login",
+                "target_type": "User",
+                "target_id": owner_id,
+                "at": at,
+            }
+            for at in signed_in
+        ]
+        await db.execute(update(User).where(User.id == owner_id).values(last_login_at=max(signed_in)))
+    await db.execute(
+        insert(ActivityLog),
+        [
+            {"id": new_id(), **{k: v for k, v in log.items() if k != "at"}, "created_at": log["at"]}
+            for log in logs
+        ],
+    )
 
 
 def _seed_demo_folders(

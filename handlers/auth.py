@@ -38,6 +38,7 @@ async def login(ctx: PublicContext, *, body: models.LoginRequest) -> models.Auth
         raise Unauthorized("Invalid email or password")
     bundle = await sessions.open_session(ctx, user.id)
     await users.record_login(ctx.db, user.id)
+    ctx.activity(actor_id=user.id, target_id=user.id)
     return auth_response(user, user_roles, bundle)
 
 
@@ -62,6 +63,7 @@ async def register(ctx: PublicContext, *, body: models.RegisterRequest) -> model
     if role is not None:
         await roles.assign_to_user(ctx.db, user.id, role.id)
     bundle = await sessions.open_session(ctx, user.id)
+    ctx.activity(actor_id=user.id, target_id=user.id)
     return auth_response(user, await users.roles_with_permissions(ctx.reads, user.id), bundle)
 
 
@@ -91,6 +93,7 @@ async def forgot_password(ctx: PublicContext, *, body: models.ForgotPasswordRequ
             token_hash=fingerprint(token),
             expires_at=utcnow() + timedelta(minutes=settings.password_reset_token_expire_minutes),
         )
+        ctx.activity(actor_id=user.id, target_id=user.id)
         email = user.email
         ctx.after_commit(
             lambda: ctx.runtime.mail.send(
@@ -128,6 +131,7 @@ async def reset_password(ctx: PublicContext, *, body: models.ResetPasswordReques
         content="Your password was reset with a reset link, and every session was signed out.",
         link="/profile/security",
     )
+    ctx.activity(actor_id=user_id, target_id=user_id)
     user = await users.get(ctx.db, user_id)
     if user is not None:
         _mail_password_changed(ctx, user.email)

@@ -238,6 +238,7 @@ async def copy_file(ctx: AuthContext, *, id: str, body: models.FileCopy) -> mode
         size=int(original.size),
         folder_id=folder_id,
     )
+    ctx.activity(target_id=file_id, source=id)  # the copy is the new object; the path names its original
     return await _answer(ctx, file_id)
 
 

@@ -71,6 +71,7 @@ async def add_team_member(ctx: AuthContext, *, id: str, body: models.TeamMemberA
         link=f"/teams/{team.id}",
         payload={"teamId": team.id, "by": ctx.user_id},
     )
+    ctx.activity(userId=body.userId)
     return _team_detail(ctx, await teams.reload_detail(ctx.db, team.id))
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 import handlers.auth
 import handlers.calendar
+import handlers.dashboard
 import handlers.documents
 import handlers.events
 import handlers.file_shares
@@ -19,13 +20,14 @@ import handlers.roles
 import handlers.system
 import handlers.teams
 import handlers.users
-from generated.routers import auth, calendar, documents, events, file_shares, files, folders, messages, notifications, permissions, roles, system, teams, users
+from generated.routers import auth, calendar, dashboard, documents, events, file_shares, files, folders, messages, notifications, permissions, roles, system, teams, users
 
 
 def build_all() -> list[APIRouter]:
     return [
         auth.build_router(handlers.auth),
         calendar.build_router(handlers.calendar),
+        dashboard.build_router(handlers.dashboard),
         documents.build_router(handlers.documents),
         events.build_router(handlers.events),
         file_shares.build_router(handlers.file_shares),

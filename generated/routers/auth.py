@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['AuthHandlers', 'build_router']
 
@@ -123,6 +123,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.LoginRequest,
         ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.AuthResponse:
+        ctx.expect_activity(Activity('auth.login', 'User'))
         result = await ctx.run(impl.login, ctx, body=body)
         return result
 
@@ -138,6 +139,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.RegisterRequest,
         ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.AuthResponse:
+        ctx.expect_activity(Activity('auth.register', 'User'))
         result = await ctx.run(impl.register, ctx, body=body)
         return result
 
@@ -168,6 +170,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ForgotPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.Message:
+        ctx.expect_activity(Activity('auth.forgot_password', 'User'))
         result = await ctx.run(impl.forgot_password, ctx, body=body)
         return result
 
@@ -183,6 +186,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ResetPasswordRequest,
         ctx: Annotated[PublicContext, Depends(public_context(), scope='function')],
     ) -> models.Message:
+        ctx.expect_activity(Activity('auth.reset_password', 'User'))
         result = await ctx.run(impl.reset_password, ctx, body=body)
         return result
 
@@ -212,6 +216,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
         body: models.LogoutRequest | None = None,
     ) -> models.Message:
+        ctx.expect_activity(Activity('auth.logout', 'User'))
         result = await ctx.run(impl.logout, ctx, body=body)
         return result
 
@@ -241,6 +246,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('session.revoke', 'Session', target_id=str(id)))
         await ctx.run(impl.revoke_session, ctx, id=id)
         return Response(status_code=204)
 
@@ -256,6 +262,7 @@ def build_router(impl: AuthHandlers) -> APIRouter:
         body: models.ChangePasswordRequest,
         ctx: Annotated[AuthContext, Depends(authenticated(None), scope='function')],
     ) -> models.Message:
+        ctx.expect_activity(Activity('auth.change_password', 'User'))
         result = await ctx.run(impl.change_password, ctx, body=body)
         return result
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BeforeValidator
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 from halolight.params import date_time_text
 from halolight.responses import TypedResponse, to_response
 
@@ -175,6 +175,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         body: models.CalendarEventCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
     ) -> models.CalendarEvent:
+        ctx.expect_activity(Activity('calendar.create', 'CalendarEvent'))
         result = await ctx.run(impl.create_calendar_event, ctx, body=body)
         return result
 
@@ -190,6 +191,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
     ) -> models.BatchDeleteResult:
+        ctx.expect_activity(Activity('calendar.delete', 'CalendarEvent', ids=body.ids))
         result = await ctx.run(impl.delete_calendar_events, ctx, body=body)
         return result
 
@@ -239,6 +241,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.CalendarEvent:
+        ctx.expect_activity(Activity('calendar.update', 'CalendarEvent', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_calendar_event, ctx, id=id, body=body)
         return result
 
@@ -254,6 +257,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('calendar.delete', 'CalendarEvent', target_id=str(id)))
         await ctx.run(impl.delete_calendar_event, ctx, id=id)
         return Response(status_code=204)
 
@@ -270,6 +274,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.CalendarEvent:
+        ctx.expect_activity(Activity('calendar.reschedule', 'CalendarEvent', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.reschedule_calendar_event, ctx, id=id, body=body)
         return result
 
@@ -286,6 +291,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('calendar:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.CalendarEvent:
+        ctx.expect_activity(Activity('calendar.invite', 'CalendarEvent', target_id=str(id)))
         result = await ctx.run(impl.add_calendar_event_attendee, ctx, id=id, body=body)
         return result
 
@@ -302,6 +308,7 @@ def build_router(impl: CalendarHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         attendee_id: Annotated[str, Path(alias='attendeeId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$', description="The attendee's user id.")],
     ) -> Response:
+        ctx.expect_activity(Activity('calendar.uninvite', 'CalendarEvent', target_id=str(id), details={'attendeeId': str(attendee_id)}))
         await ctx.run(impl.remove_calendar_event_attendee, ctx, id=id, attendee_id=attendee_id)
         return Response(status_code=204)
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 from halolight.responses import TypedResponse, to_response
 
 __all__ = ['DocumentsHandlers', 'build_router', 'GetDocument200Response', 'GetDocument304Response', 'GetDocumentResponse', 'UpdateDocument200Response', 'UpdateDocumentResponse', 'RenameDocument200Response', 'RenameDocumentResponse', 'MoveDocument200Response', 'MoveDocumentResponse', 'SetDocumentTags200Response', 'SetDocumentTagsResponse']
@@ -253,6 +253,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         body: models.DocumentCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('documents:create'), scope='function')],
     ) -> models.Document:
+        ctx.expect_activity(Activity('document.create', 'Document'))
         result = await ctx.run(impl.create_document, ctx, body=body)
         return result
 
@@ -268,6 +269,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('documents:delete'), scope='function')],
     ) -> models.BatchDeleteResult:
+        ctx.expect_activity(Activity('document.delete', 'Document', ids=body.ids))
         result = await ctx.run(impl.delete_documents, ctx, body=body)
         return result
 
@@ -301,6 +303,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         if_match: Annotated[str | None, Header(alias='If-Match', max_length=200, description='The `ETag` of the document as the client last read it; 412 when it changed since.')] = None,
     ) -> Response:
+        ctx.expect_activity(Activity('document.update', 'Document', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_document, ctx, id=id, if_match=if_match, body=body)
         return await to_response(result)
 
@@ -316,6 +319,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('documents:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('document.delete', 'Document', target_id=str(id)))
         await ctx.run(impl.delete_document, ctx, id=id)
         return Response(status_code=204)
 
@@ -333,6 +337,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         if_match: Annotated[str | None, Header(alias='If-Match', max_length=200, description='The `ETag` of the document as the client last read it; 412 when it changed since.')] = None,
     ) -> Response:
+        ctx.expect_activity(Activity('document.rename', 'Document', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.rename_document, ctx, id=id, if_match=if_match, body=body)
         return await to_response(result)
 
@@ -350,6 +355,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         if_match: Annotated[str | None, Header(alias='If-Match', max_length=200, description='The `ETag` of the document as the client last read it; 412 when it changed since.')] = None,
     ) -> Response:
+        ctx.expect_activity(Activity('document.move', 'Document', target_id=str(id)))
         result = await ctx.run(impl.move_document, ctx, id=id, if_match=if_match, body=body)
         return await to_response(result)
 
@@ -367,6 +373,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         if_match: Annotated[str | None, Header(alias='If-Match', max_length=200, description='The `ETag` of the document as the client last read it; 412 when it changed since.')] = None,
     ) -> Response:
+        ctx.expect_activity(Activity('document.set_tags', 'Document', target_id=str(id)))
         result = await ctx.run(impl.set_document_tags, ctx, id=id, if_match=if_match, body=body)
         return await to_response(result)
 
@@ -383,6 +390,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('documents:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Message:
+        ctx.expect_activity(Activity('document.share', 'Document', target_id=str(id)))
         result = await ctx.run(impl.share_document, ctx, id=id, body=body)
         return result
 
@@ -399,6 +407,7 @@ def build_router(impl: DocumentsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('documents:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Message:
+        ctx.expect_activity(Activity('document.unshare', 'Document', target_id=str(id)))
         result = await ctx.run(impl.unshare_document, ctx, id=id, body=body)
         return result
 

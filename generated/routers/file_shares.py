@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, OptionalAuthContext, PublicContext, authenticated, optional_authentication, public_context
+from halolight.context import Activity, AuthContext, OptionalAuthContext, PublicContext, authenticated, optional_authentication, public_context
 
 __all__ = ['FileSharesHandlers', 'build_router']
 
@@ -120,6 +120,7 @@ def build_router(impl: FileSharesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.FileShare:
+        ctx.expect_activity(Activity('file.share', 'File', target_id=str(id)))
         result = await ctx.run(impl.share_file, ctx, id=id, body=body)
         return result
 
@@ -151,6 +152,7 @@ def build_router(impl: FileSharesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('file.revoke_share', 'File', target_id=str(id)))
         await ctx.run(impl.revoke_file_share, ctx, id=id, body=body)
         return Response(status_code=204)
 

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 
 from generated import models
 from halolight.api_model import ApiModel
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 from halolight.params import any_case
 from halolight.responses import TypedResponse, to_response
 from halolight.uploads import Multipart, read_multipart
@@ -242,6 +242,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
             accept=(),
             max_bytes=4295032832,
         )
+        ctx.expect_activity(Activity('file.upload', 'File'))
         result = await ctx.run_upload(body, impl.upload_file, ctx, body=body)
         return result
 
@@ -285,6 +286,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('files:delete'), scope='function')],
     ) -> models.BatchDeleteResult:
+        ctx.expect_activity(Activity('file.delete', 'File', ids=body.ids))
         result = await ctx.run(impl.batch_delete_files, ctx, body=body)
         return result
 
@@ -315,6 +317,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('file.delete', 'File', target_id=str(id)))
         await ctx.run(impl.delete_file, ctx, id=id)
         return Response(status_code=204)
 
@@ -368,6 +371,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.File:
+        ctx.expect_activity(Activity('file.rename', 'File', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.rename_file, ctx, id=id, body=body)
         return result
 
@@ -384,6 +388,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.File:
+        ctx.expect_activity(Activity('file.move', 'File', target_id=str(id)))
         result = await ctx.run(impl.move_file, ctx, id=id, body=body)
         return result
 
@@ -400,6 +405,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.File:
+        ctx.expect_activity(Activity('file.copy', 'File', target_id=str(id)))
         result = await ctx.run(impl.copy_file, ctx, id=id, body=body)
         return result
 
@@ -415,6 +421,7 @@ def build_router(impl: FilesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.File:
+        ctx.expect_activity(Activity('file.favorite', 'File', target_id=str(id)))
         result = await ctx.run(impl.toggle_file_favorite, ctx, id=id)
         return result
 

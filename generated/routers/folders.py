@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['FoldersHandlers', 'build_router']
 
@@ -103,6 +103,7 @@ def build_router(impl: FoldersHandlers) -> APIRouter:
         body: models.FolderCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
     ) -> models.Folder:
+        ctx.expect_activity(Activity('folder.create', 'Folder'))
         result = await ctx.run(impl.create_folder, ctx, body=body)
         return result
 
@@ -148,6 +149,7 @@ def build_router(impl: FoldersHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         recursive: Annotated[bool, Query(description='Delete what the folder holds too.')] = False,
     ) -> Response:
+        ctx.expect_activity(Activity('folder.delete', 'Folder', target_id=str(id)))
         await ctx.run(impl.delete_folder, ctx, id=id, recursive=recursive)
         return Response(status_code=204)
 
@@ -164,6 +166,7 @@ def build_router(impl: FoldersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('files:upload'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Folder:
+        ctx.expect_activity(Activity('folder.update', 'Folder', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_folder, ctx, id=id, body=body)
         return result
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['MessagesHandlers', 'build_router']
 
@@ -124,6 +124,7 @@ def build_router(impl: MessagesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('messages:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('message.delete_conversation', 'Conversation', target_id=str(id)))
         await ctx.run(impl.delete_conversation, ctx, id=id)
         return Response(status_code=204)
 
@@ -139,6 +140,7 @@ def build_router(impl: MessagesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('messages:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.MessageConversation:
+        ctx.expect_activity(Activity('message.read', 'Conversation', target_id=str(id)))
         result = await ctx.run(impl.mark_conversation_read, ctx, id=id)
         return result
 
@@ -154,6 +156,7 @@ def build_router(impl: MessagesHandlers) -> APIRouter:
         body: models.MessageCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('messages:send'), scope='function')],
     ) -> models.MessageItem:
+        ctx.expect_activity(Activity('message.send', 'Message'))
         result = await ctx.run(impl.send_message, ctx, body=body)
         return result
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['NotificationsHandlers', 'build_router']
 
@@ -108,6 +108,7 @@ def build_router(impl: NotificationsHandlers) -> APIRouter:
     async def mark_all_notifications_read(
         ctx: Annotated[AuthContext, Depends(authenticated('notifications:view'), scope='function')],
     ) -> models.NotificationReadAllResult:
+        ctx.expect_activity(Activity('notification.read_all', 'Notification'))
         result = await ctx.run(impl.mark_all_notifications_read, ctx)
         return result
 
@@ -123,6 +124,7 @@ def build_router(impl: NotificationsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('notifications:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Notification:
+        ctx.expect_activity(Activity('notification.read', 'Notification', target_id=str(id)))
         result = await ctx.run(impl.mark_notification_read, ctx, id=id)
         return result
 
@@ -138,6 +140,7 @@ def build_router(impl: NotificationsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('notifications:view'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('notification.delete', 'Notification', target_id=str(id)))
         await ctx.run(impl.delete_notification, ctx, id=id)
         return Response(status_code=204)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['PermissionsHandlers', 'build_router']
 
@@ -80,6 +80,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         body: models.PermissionCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:create'), scope='function')],
     ) -> models.Permission:
+        ctx.expect_activity(Activity('permission.create', 'Permission'))
         result = await ctx.run(impl.create_permission, ctx, body=body)
         return result
 
@@ -110,6 +111,7 @@ def build_router(impl: PermissionsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('permissions:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('permission.delete', 'Permission', target_id=str(id)))
         await ctx.run(impl.delete_permission, ctx, id=id)
         return Response(status_code=204)
 

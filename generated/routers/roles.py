@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['RolesHandlers', 'build_router']
 
@@ -97,6 +97,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         body: models.RoleCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('roles:create'), scope='function')],
     ) -> models.Role:
+        ctx.expect_activity(Activity('role.create', 'Role'))
         result = await ctx.run(impl.create_role, ctx, body=body)
         return result
 
@@ -128,6 +129,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         force: Annotated[bool, Query(description='Delete even if users hold the role.')] = False,
     ) -> Response:
+        ctx.expect_activity(Activity('role.delete', 'Role', target_id=str(id)))
         await ctx.run(impl.delete_role, ctx, id=id, force=force)
         return Response(status_code=204)
 
@@ -144,6 +146,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
+        ctx.expect_activity(Activity('role.update', 'Role', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_role, ctx, id=id, body=body)
         return result
 
@@ -160,6 +163,7 @@ def build_router(impl: RolesHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('roles:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.Role:
+        ctx.expect_activity(Activity('role.set_permissions', 'Role', target_id=str(id)))
         result = await ctx.run(impl.set_role_permissions, ctx, id=id, body=body)
         return result
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 
 __all__ = ['TeamsHandlers', 'build_router']
 
@@ -114,6 +114,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         body: models.TeamCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('teams:create'), scope='function')],
     ) -> models.TeamDetail:
+        ctx.expect_activity(Activity('team.create', 'Team'))
         result = await ctx.run(impl.create_team, ctx, body=body)
         return result
 
@@ -144,6 +145,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('team.delete', 'Team', target_id=str(id)))
         await ctx.run(impl.delete_team, ctx, id=id)
         return Response(status_code=204)
 
@@ -160,6 +162,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
+        ctx.expect_activity(Activity('team.update', 'Team', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_team, ctx, id=id, body=body)
         return result
 
@@ -176,6 +179,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('teams:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamDetail:
+        ctx.expect_activity(Activity('team.add_member', 'Team', target_id=str(id)))
         result = await ctx.run(impl.add_team_member, ctx, id=id, body=body)
         return result
 
@@ -192,6 +196,7 @@ def build_router(impl: TeamsHandlers) -> APIRouter:
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
         user_id: Annotated[str, Path(alias='userId', max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.TeamMemberRemoved:
+        ctx.expect_activity(Activity('team.remove_member', 'Team', target_id=str(id), details={'userId': str(user_id)}))
         result = await ctx.run(impl.remove_team_member, ctx, id=id, user_id=user_id)
         return result
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BeforeValidator
 
 from generated import models
-from halolight.context import AuthContext, PublicContext, authenticated, public_context
+from halolight.context import Activity, AuthContext, PublicContext, authenticated, public_context
 from halolight.params import any_case
 
 __all__ = ['UsersHandlers', 'build_router']
@@ -123,6 +123,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.UserCreate,
         ctx: Annotated[AuthContext, Depends(authenticated('users:create'), scope='function')],
     ) -> models.User:
+        ctx.expect_activity(Activity('user.create', 'User'))
         result = await ctx.run(impl.create_user, ctx, body=body)
         return result
 
@@ -138,6 +139,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         body: models.BatchDeleteRequest,
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'), scope='function')],
     ) -> models.BatchDeleteResult:
+        ctx.expect_activity(Activity('user.delete', 'User', ids=body.ids))
         result = await ctx.run(impl.delete_users, ctx, body=body)
         return result
 
@@ -168,6 +170,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:delete'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> Response:
+        ctx.expect_activity(Activity('user.delete', 'User', target_id=str(id)))
         await ctx.run(impl.delete_user, ctx, id=id)
         return Response(status_code=204)
 
@@ -184,6 +187,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
+        ctx.expect_activity(Activity('user.update', 'User', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_user, ctx, id=id, body=body)
         return result
 
@@ -200,6 +204,7 @@ def build_router(impl: UsersHandlers) -> APIRouter:
         ctx: Annotated[AuthContext, Depends(authenticated('users:edit'), scope='function')],
         id: Annotated[str, Path(max_length=64, pattern='^[A-Za-z0-9_-]{1,64}$')],
     ) -> models.User:
+        ctx.expect_activity(Activity('user.update_status', 'User', target_id=str(id), fields=body.model_fields_set))
         result = await ctx.run(impl.update_user_status, ctx, id=id, body=body)
         return result
 

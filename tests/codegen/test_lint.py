@@ -276,3 +276,24 @@ def test_an_event_stream_schema_describes_one_event(files: dict[str, Any]) -> No
         "GET /files/{id}/events (watchFile): response 200: a text/event-stream schema describes one event: "
         "its properties are among data, event, id, retry"
     ) in _problems(broken)
+
+
+def test_every_mutating_operation_names_its_activity_or_opts_out_with_a_reason(files: dict[str, Any]) -> None:
+    broken = copy.deepcopy(files)
+    del broken["paths"]["/files"]["post"]["x-activity"]
+    broken["paths"]["/files/{id}"]["patch"]["x-activity"] = {"action": "Rename", "target": "file"}
+    broken["paths"]["/counters/{id}"]["get"]["x-activity"] = False
+    broken["paths"]["/files/{id}/scan"]["post"]["x-activity"] = {"action": "file.scan"}
+    broken["paths"]["/files/{id}"]["get"]["x-activity"] = {"action": "file.read", "target": "File"}
+    problems = _problems(broken)
+    assert "POST /files (uploadFile): a mutating operation needs x-activity" in problems
+    assert "PATCH /files/{id} (renameFile): x-activity action 'Rename' is not <resource>.<verb>" in problems
+    assert "PATCH /files/{id} (renameFile): x-activity target 'file' is not a capitalised" in problems
+    assert "GET /counters/{id} (countVisit): x-activity: false needs x-activity-reason" in problems
+    assert "POST /files/{id}/scan (scanFile): x-activity must be {action: <resource>.<verb>" in problems
+    assert "GET /files/{id} (downloadFile): x-activity is for mutating operations" in problems
+
+    fixed = copy.deepcopy(files)
+    fixed["paths"]["/counters/{id}"]["get"]["x-activity"] = False
+    fixed["paths"]["/counters/{id}"]["get"]["x-activity-reason"] = "A visit counter, not a change."
+    assert len(lint(fixed)) == 8
