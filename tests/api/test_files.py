@@ -578,6 +578,17 @@ async def test_a_page_is_read_by_its_index(app: FastAPI) -> None:
             ),
             {"owner": owner},
         )
+        # Other owners' files too, as on any real platform: with one owner only, a platform-wide index
+        # (the dashboard's newest files, 0013) filtered by owner would look as good.
+        await connection.execute(
+            text(
+                'INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "updatedAt") '
+                "SELECT 'plan-other-' || i, 'f' || i, 'files/00/q' || i, 'text/plain', 1, others[1 + i % "
+                "cardinality(others)], now() - i * interval '1 second' FROM generate_series(1, 20000) i, "
+                "(SELECT array_agg(id) AS others FROM users WHERE id <> :owner) o"
+            ),
+            {"owner": owner},
+        )
         await connection.execute(text("ANALYZE files"))
         plan = (
             await connection.execute(

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 
 from halolight.db.engine import libpq_url
@@ -92,28 +91,28 @@ async def test_an_event_reaches_streams_on_both_workers_within_a_second(
             )
             assert held and all(float(value) == 0 for _, value in held), metrics
 
-            # One write, as a request's transaction writes it (the outbox), from a third process.
-            async with await psycopg.AsyncConnection.connect(server.database) as conn:  # type: ignore[attr-defined]
-                async with conn.transaction():
-                    row = await (
-                        await conn.execute(
-                            'INSERT INTO halolight_stream_events ("userId", type, data)'
-                            " VALUES (%s, 'notification', '{\"hello\": 1}') RETURNING id",
-                            (user_id,),
-                        )
-                    ).fetchone()
-                    assert row is not None
-                    await conn.execute(
-                        "SELECT pg_notify('halolight_events', %s)", (json.dumps([[row[0], user_id]]),)
-                    )
+            # One message, sent through whichever worker takes a new connection: its stream events reach the
+            # streams of both workers (the demo admin may message anyone; a USER only their teammates).
+            async with httpx.AsyncClient(base_url=base, timeout=10) as sender:
+                login = await sender.post(
+                    "/api/auth/login", json={"email": "admin@halolight.h7ml.cn", "password": "123456"}
+                )
+                assert login.status_code == 200, login.text
+                admin = {"Authorization": f"Bearer {login.json()['accessToken']}"}
                 sent = time.monotonic()
+                message = await sender.post(
+                    "/api/messages/send", json={"recipientId": user_id, "content": "你好, two"}, headers=admin
+                )
+                assert message.status_code == 201, message.text
             latencies = []
             for queue in queues:
                 async with asyncio.timeout(1.0):
-                    while not (line := await queue.get()).startswith("data: {"):
+                    while await queue.get() != "event: message":
                         pass
+                    line = await queue.get()
                 latencies.append(time.monotonic() - sent)
-                assert json.loads(line[len("data: ") :]) == {"hello": 1}
+                data = json.loads(line[len("data: ") :])
+                assert (data["id"], data["content"]) == (message.json()["id"], "你好, two")
             assert max(latencies) < 1.0, latencies
 
             # Stopping the server ends every stream with `end` / `shutdown`, well before the kill timeout.
