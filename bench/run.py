@@ -50,6 +50,7 @@ EVENTS = 100_000
 # The dashboard's inputs: the activity log over 60 days (2% of it the admin's) and files over 12 months.
 ACTIVITIES = 200_000
 FILES = 20_000
+CONVERSATIONS = 100_000
 # Searches over the documents: a Chinese word of 250 documents (a title topic; all of them the admin's), and
 # one of the common sentences' words (in about 70% of the documents, about 4,900 of those the admin sees:
 # it shows the cost of many matches).
@@ -201,6 +202,31 @@ def dashboard_sql() -> str:
     """
 
 
+def conversations_sql() -> str:
+    """The admin's 2,000 direct conversations with bench users, 10 messages each (the newest a minute apart,
+    half of them unread), and 98,000 conversations between bench users: `GET /api/messages/conversations` for
+    the admin reads one page of its 2,000 among 100,000, each with its last message and unread count."""
+    admin = "(SELECT id FROM users WHERE email = 'admin@halolight.h7ml.cn')"
+    other = "'cbench' || lpad((1 + i % 99000)::text, 19, '0')"
+    return f"""
+    INSERT INTO conversations (id, "isGroup", "createdAt", "updatedAt")
+    SELECT 'cbconv' || lpad(i::text, 19, '0'), false, now() - make_interval(mins => i),
+           now() - make_interval(mins => i)
+    FROM generate_series(1, {CONVERSATIONS}) AS i;
+    INSERT INTO conversation_participants ("conversationId", "userId", "unreadCount")
+    SELECT 'cbconv' || lpad(i::text, 19, '0'), CASE WHEN i <= 2000 THEN {admin} ELSE {other} END, i % 2 * 5
+    FROM generate_series(1, {CONVERSATIONS}) AS i;
+    INSERT INTO conversation_participants ("conversationId", "userId")
+    SELECT 'cbconv' || lpad(i::text, 19, '0'), 'cbench' || lpad((1 + (i + 7) % 99000)::text, 19, '0')
+    FROM generate_series(1, {CONVERSATIONS}) AS i;
+    INSERT INTO messages (id, "conversationId", "senderId", content, "createdAt")
+    SELECT 'cbmsg' || lpad(i::text, 19, '0') || k, 'cbconv' || lpad(i::text, 19, '0'),
+           'cbench' || lpad((1 + (i + 7) % 99000)::text, 19, '0'), 'Bench message ' || k,
+           now() - make_interval(mins => i, secs => k)
+    FROM generate_series(1, {CONVERSATIONS}) AS i, generate_series(0, 9) AS k;
+    """
+
+
 def build_database(folder: str) -> tuple[Any, str]:
     from halolight.db import embedded, migrate
     from halolight.serve import seed_database
@@ -221,6 +247,7 @@ def build_database(folder: str) -> tuple[Any, str]:
         conn.execute(documents_sql().encode())
         conn.execute(events_sql().encode())
         conn.execute(dashboard_sql().encode())
+        conn.execute(conversations_sql().encode())
         conn.execute("VACUUM ANALYZE")
         users = conn.execute("SELECT count(*) FROM users").fetchone()
         documents = conn.execute("SELECT count(*) FROM documents").fetchone()
@@ -586,6 +613,7 @@ def main() -> None:
         common = f"/api/documents?page=1&limit=10&search={SEARCH_COMMON}"
         api_get("documents search common c1", common, connections=1, threads=1)
         api_get("events month", month_path())
+        api_get("conversations", "/api/messages/conversations?limit=20")
         # The admin sees the platform (users:view); a USER account its own rows.
         api_get("dashboard stats", "/api/dashboard/stats")
         api_get("dashboard overview", "/api/dashboard/overview")
@@ -745,6 +773,11 @@ def write_results(
             "`GET /api/calendar/events` for a month (about 75 of 100k events, attendees included)",
             "events month",
             ratio("events month", "ceiling page"),
+        ),
+        (
+            "`GET /api/messages/conversations?limit=20` (2,000 of 100,000, last message and unread count)",
+            "conversations",
+            ratio("conversations", "ceiling page"),
         ),
         (
             "`POST /api/auth/login` (c=8)",
