@@ -194,7 +194,7 @@ def dashboard_sql() -> str:
     SELECT 'cbfolder' || lpad(i::text, 17, '0'), 'Folder ' || i, '/' || i, {user}, now()
     FROM generate_series(1, {FILES // 10}) AS i;
     INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "folderId", "createdAt", "updatedAt")
-    SELECT 'cbfile' || lpad(i::text, 19, '0'), 'file' || i || '.png', 'files/bench/' || i,
+    SELECT 'cbdash' || lpad(i::text, 19, '0'), 'file' || i || '.png', 'files/bench/' || i,
            (ARRAY['image/png', 'application/pdf', 'video/mp4', 'text/plain'])[1 + i % 4], 1000 + i * 37,
            {user}, CASE WHEN i % 10 = 0 THEN 'cbfolder' || lpad((i / 10)::text, 17, '0') END,
            (now() AT TIME ZONE 'UTC') - make_interval(hours => i % 8760), now()
