@@ -25,7 +25,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    intersect,
     literal,
     literal_column,
     or_,
@@ -186,12 +185,8 @@ async def list_page(
     tags: Sequence[str] = (),
 ) -> Page[Any]:
     """The caller's visible documents as rows of `_row_columns`, filtered; newest change first, or, with
-    `search`, best match first (`ts_rank`: title A, content B), then newest change first.
-
-    The page's ids first (a deferred join), then their rows with tags and access in the same statement. A
-    search reads its matches through the GIN index of `halolight_document_search` and counts them with
-    `count(*) OVER ()`, so its page and total are one statement. Ranking reads the stored vectors
-    (`halolight_document_vectors`); of many matches, only the newest `RANKED_MATCHES` are ranked."""
+    `search`, best match first (`ts_rank`: title A, content B), then newest change first. One statement:
+    the page's rows with tags, access and the total."""
     me = _me(user_id)
     filters: list[ColumnElement[bool]] = []
     if folder_id is not None:
@@ -200,26 +195,47 @@ async def list_page(
         filters.append(_has_tags(tags))
     if not search:
         return await _newest_page(reads, me, filters, page=page, limit=limit)
+    return await _search_page(reads, me, search, filters, page=page, limit=limit)
+
+
+async def _search_page(
+    reads: Reads,
+    me: ColumnElement[str],
+    search: str,
+    filters: list[ColumnElement[bool]],
+    *,
+    page: int,
+    limit: int,
+) -> Page[Any]:
+    """The matches first, through the GIN index of `halolight_document_search`, each kept if the caller sees
+    it (its owner, or one of the caller's live shares, hashed once): the work follows the number of matches,
+    not the number of documents the caller sees (measured on the bench: 4 ms against 23 ms for the former
+    intersection with all 7,000 visible ids). A materialised CTE, as a fence: left to itself the planner
+    misjudges the matches and computes the vector of every document instead (seconds, measured). Ranking
+    reads the stored vectors (`halolight_document_vectors`); of many matches only the newest `RANKED_MATCHES`
+    are ranked, the others follow them newest first: a bound on any search's work."""
     query = func.halolight_search_query(bindparam("search", search, type_=Text))
-    # The matches first, through the GIN index, as a fence: left to itself the planner misjudges how many
-    # documents the caller sees and computes the vector of each of them instead (seconds, measured).
-    matches = select(Document.id).where(_VECTOR.op("@@")(query)).cte("matches").prefix_with("MATERIALIZED")
-    visible = _visible_ids(me).subquery()
-    # Matches the caller sees, as a set operation on ids (hashes of both): only those rows are read then.
-    candidates = intersect(select(matches.c.id), select(visible.c.id))
-    keys = (
-        select(Document.id)
-        .outerjoin(DocumentVector, DocumentVector.document_id == Document.id)
-        .where(Document.id.in_(candidates), *filters)
+    shared = select(DocumentShare.document_id).where(_live_share_of(me))
+    matches = (
+        select(Document.id, Document.updated_at)
+        .where(_VECTOR.op("@@")(query), or_(Document.owner_id == me, Document.id.in_(shared)), *filters)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
     )
-    # The stored vectors (migration 0007's trigger) rank the matches: no vector computed again. Only the
-    # newest RANKED_MATCHES are ranked, the others follow them newest first: a bound on any search's work.
-    recency = func.row_number().over(order_by=_NEWEST_FIRST)
+    recency = func.row_number().over(order_by=(matches.c.updated_at.desc(), matches.c.id.desc()))
     stored_rank = func.coalesce(func.ts_rank(DocumentVector.search, query), literal(0.0, REAL))
     rank = case((recency <= RANKED_MATCHES, stored_rank), else_=literal(0.0, REAL))
-    scored = keys.add_columns(
-        rank.label("rank"), Document.updated_at.label("changed"), func.count().over().label("total")
-    ).subquery()
+    scored = (
+        select(
+            matches.c.id,
+            rank.label("rank"),
+            matches.c.updated_at.label("changed"),
+            func.count().over().label("total"),
+        )
+        .select_from(matches)
+        .outerjoin(DocumentVector, DocumentVector.document_id == matches.c.id)
+        .subquery()
+    )
     ranked = (
         select(scored)
         .order_by(scored.c.rank.desc(), scored.c.changed.desc(), scored.c.id.desc())
@@ -236,8 +252,16 @@ async def list_page(
     found = await fetch_all(reads, rows)
     if found or page == 1:
         return Page(found, found[0].total if found else 0, page, limit)
-    total = await fetch_scalar(reads, select(func.count()).select_from(keys.subquery()))
+    total = await fetch_scalar(reads, select(func.count()).select_from(matches))
     return Page([], total or 0, page, limit)
+
+
+def _c_ordered(column: ColumnElement[str]) -> ColumnElement[str]:
+    """`column COLLATE "C"`: ids compared byte by byte, as `halolight_documents_id_c` (migration 0015) orders
+    them. Ids are ASCII, so equality is the same under any deterministic collation; only its cost differs
+    (measured: 2,000 lookups by id in 6.5 ms against 9.3 ms under the database's C.UTF-8, more under the
+    `en_US.UTF-8` that Prisma's databases usually have)."""
+    return column.collate("C")
 
 
 async def _newest_page(
@@ -245,34 +269,49 @@ async def _newest_page(
 ) -> Page[Any]:
     """Newest change first, as the newest `page × limit` of the caller's own documents (a range of
     `halolight_documents_owner_updated`, in its order) merged with the newest of those shared with them: the
-    page costs what its depth costs, not what everything visible would (a sort of every visible row)."""
+    page costs what its depth costs, not what everything visible would (a sort of every visible row).
+
+    The shared ones are read once, by id from the caller's shares (an array, so the plan starts from the
+    shares, not from a scan of everyone else's documents), from `halolight_documents_id_c` alone, and serve
+    both the page and the total: the total is the count of the caller's own (an index range) plus theirs."""
     offset = (page - 1) * limit
-    owned = select(Document.id, Document.updated_at).where(Document.owner_id == me, *filters)
-    # The shared ones by primary key from the caller's shares (an array, so the plan starts from the shares,
-    # not from a scan of everyone else's documents).
-    shared_ids = func.array(select(DocumentShare.document_id).where(_live_share_of(me)).scalar_subquery())
-    shared = select(Document.id, Document.updated_at).where(
-        Document.id == func.any(shared_ids), Document.owner_id != me, *filters
-    )
     deep = offset + limit
+    shared_ids = func.array(select(DocumentShare.document_id).where(_live_share_of(me)).scalar_subquery())
+    shared = (
+        select(Document.id, Document.updated_at)
+        .where(_c_ordered(Document.id) == func.any(shared_ids), Document.owner_id != me, *filters)
+        .cte("shared")
+        .prefix_with("MATERIALIZED")
+    )
+    owned = select(Document.id, Document.updated_at).where(Document.owner_id == me, *filters)
     newest = union_all(
-        owned.order_by(*_NEWEST_FIRST).limit(deep), shared.order_by(*_NEWEST_FIRST).limit(deep)
+        owned.order_by(*_NEWEST_FIRST).limit(deep),
+        select(shared.c.id, shared.c.updated_at)
+        .order_by(shared.c.updated_at.desc(), shared.c.id.desc())
+        .limit(deep),
     ).subquery()
-    page_ids = (
-        select(newest.c.id)
+    page_keys = (
+        select(newest.c.id, newest.c.updated_at)
         .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
         .offset(offset)
         .limit(limit)
-        .scalar_subquery()
+        .subquery()
     )
-    found = await fetch_all(reads, _rows(me).where(Document.id.in_(page_ids)).order_by(*_NEWEST_FIRST))
-    if 0 < len(found) < limit:
-        return Page(found, offset + len(found), page, limit)
-    if not found and page == 1:
-        return Page([], 0, page, limit)
-    visible = union_all(owned, shared).subquery()
-    total = await fetch_scalar(reads, select(func.count()).select_from(visible))
-    return Page(found, total or 0, page, limit)
+    total = (
+        select(func.count()).where(Document.owner_id == me, *filters).scalar_subquery()
+        + select(func.count()).select_from(shared).scalar_subquery()
+    )
+    rows = (
+        _rows(me)
+        .add_columns(total.label("total"))
+        .join(page_keys, page_keys.c.id == Document.id)
+        .order_by(*_NEWEST_FIRST)
+    )
+    found = await fetch_all(reads, rows)
+    if found or page == 1:
+        return Page(found, found[0].total if found else 0, page, limit)
+    # Past the last page: no row carries the total, so count alone.
+    return Page([], await fetch_scalar(reads, select(total)) or 0, page, limit)
 
 
 # --- Writes: the request's transaction (ctx.db) -----------------------------------------------------------

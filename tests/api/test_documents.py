@@ -346,6 +346,43 @@ class TestSearch:
         response = await client.get("/api/documents", params={"search": "机密"}, headers=owner.headers)
         assert response.json()["data"] == []
 
+    async def test_list_and_search_count_each_visible_document_once(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        owner, friend = await person(client), await person(client)
+        team_id = await team_with(client, friend, owner)
+        own = await create(client, owner, "Own 星云", "星云")
+        # The owner's own document shared with a team the owner is in: still one document, the owner's.
+        own_team = await team_with(client, owner, friend)
+        assert (await share(client, owner, own["id"], teamId=own_team)).status_code == 200
+        by_user = await create(client, friend, "By user 星云", "星云")
+        assert (await share(client, friend, by_user["id"], userId=owner.id)).status_code == 200
+        twice = await create(client, friend, "Twice 星云", "星云")  # by user and by team
+        assert (await share(client, friend, twice["id"], userId=owner.id)).status_code == 200
+        assert (await share(client, friend, twice["id"], teamId=team_id)).status_code == 200
+        by_team = await create(client, friend, "By team 星云", "星云")
+        assert (await share(client, friend, by_team["id"], teamId=team_id)).status_code == 200
+        expired = await create(client, friend, "Expired 星云", "星云")
+        assert (await share(client, friend, expired["id"], userId=owner.id)).status_code == 200
+        await create(client, friend, "Not shared 星云", "星云")
+        async with app.state.runtime.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    """UPDATE document_shares SET "expiresAt" = now() AT TIME ZONE 'UTC' - interval '1 minute'
+                    WHERE "documentId" = :id"""
+                ),
+                {"id": expired["id"]},
+            )
+        visible = {own["id"], by_user["id"], twice["id"], by_team["id"]}
+        for params in ({}, {"search": "星云"}):
+            body = (await client.get("/api/documents", params=params, headers=owner.headers)).json()
+            assert {d["id"] for d in body["data"]} == visible, params
+            assert body["meta"]["total"] == 4, params
+            past = await client.get(
+                "/api/documents", params={**params, "page": 3, "limit": 2}, headers=owner.headers
+            )
+            assert (past.json()["data"], past.json()["meta"]["total"]) == ([], 4), params
+
     async def test_a_long_text_of_distinct_characters_is_stored_and_found(
         self, client: httpx.AsyncClient
     ) -> None:
