@@ -30,13 +30,14 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from halolight.db.models import AttendeeStatus, CalendarEvent, EventAttendee, User
 from halolight.db.reads import Reads, Statement
 from halolight.db.types import UtcDateTime, utcnow
+from halolight.repositories import writes
 
 # `calendar_events.type` when the client names none (the column is NOT NULL free text in the shared schema).
 DEFAULT_TYPE = "event"
@@ -223,13 +224,4 @@ async def delete_one(db: AsyncSession, event_id: str) -> None:
 
 async def delete_owned(db: AsyncSession, owner_id: str, event_ids: Sequence[str]) -> int:
     """Delete those of `event_ids` that `owner_id` organizes; how many went."""
-    gone = await db.execute(
-        delete(CalendarEvent)
-        .where(
-            CalendarEvent.owner_id == owner_id,
-            CalendarEvent.id == func.any(bindparam("ids", list(event_ids), type_=ARRAY(Text))),
-        )
-        .returning(CalendarEvent.id)
-        .execution_options(synchronize_session=False)
-    )
-    return len(gone.all())
+    return await writes.delete_owned(db, CalendarEvent, owner_id, event_ids)

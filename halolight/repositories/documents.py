@@ -47,6 +47,7 @@ from halolight.db.models import (
 )
 from halolight.db.reads import Reads, Statement, fetch_all, fetch_scalar
 from halolight.db.types import utcnow
+from halolight.repositories import writes
 from halolight.repositories.paging import Page
 from halolight.repositories.writes import reserve
 
@@ -374,16 +375,7 @@ async def delete_one(db: AsyncSession, document_id: str) -> None:
 
 async def delete_owned(db: AsyncSession, owner_id: str, document_ids: Sequence[str]) -> int:
     """Delete those of `document_ids` that `owner_id` owns; how many went."""
-    gone = await db.execute(
-        delete(Document)
-        .where(
-            Document.owner_id == owner_id,
-            Document.id == func.any(bindparam("ids", list(document_ids), type_=ARRAY(Text))),
-        )
-        .returning(Document.id)
-        .execution_options(synchronize_session=False)
-    )
-    return len(gone.all())
+    return await writes.delete_owned(db, Document, owner_id, document_ids)
 
 
 # --- Tags -------------------------------------------------------------------------------------------------

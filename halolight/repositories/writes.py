@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,3 +48,18 @@ async def reserve(db: AsyncSession, kind: str, value: str) -> None:
     two concurrent requests for `Foo` and `foo` run one after the other, so the second sees the first's row.
     """
     await db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{kind}:{value.lower()}", 0))))
+
+
+async def delete_owned(db: AsyncSession, model: Any, owner_id: str, ids: Sequence[str]) -> int:
+    """Delete the rows of `model` (a mapped class with `id` and `owner_id`) among `ids` that `owner_id` owns,
+    in one statement; how many went. Ids that name nothing, or someone else's rows, are left as they are: a
+    batch delete reports its count, never which ids belong to others."""
+    gone = await db.execute(
+        delete(model)
+        .where(
+            model.owner_id == owner_id, model.id == func.any(bindparam("ids", list(ids), type_=ARRAY(Text)))
+        )
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(gone.all())

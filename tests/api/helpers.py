@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
+from halolight.repositories import roles
 
 DEMO_PASSWORD = "123456"
 ADMIN = "admin@halolight.h7ml.cn"
@@ -67,6 +71,31 @@ async def register(
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user of a test: id, email and the headers of their session."""
+
+    id: str
+    email: str
+    headers: dict[str, str]
+
+
+async def person(client: httpx.AsyncClient, app: FastAPI | None = None, *, role: str | None = None) -> Person:
+    """A newly registered user (the USER role), holding `role` as well when one is named (through the
+    repository, as an administrator would grant it): e.g. MANAGER for `documents:delete` and `files:delete`,
+    VIEWER or EDITOR for `users:view`."""
+    body = await register(client)
+    who = Person(body["user"]["id"], body["user"]["email"], bearer(body["accessToken"]))
+    if role is not None:
+        assert app is not None, "granting a role needs the app"
+        async with app.state.runtime.sessionmaker() as db:
+            found = await roles.find_by_name(db, role)
+            assert found is not None, role
+            await roles.assign_to_user(db, who.id, found.id)
+            await db.commit()
+    return who
 
 
 async def permission_ids(client: httpx.AsyncClient, headers: dict[str, str], *actions: str) -> list[str]:

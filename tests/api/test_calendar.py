@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.calendar
 from halolight.db.reads import STATEMENT_LISTENERS, SessionReads
-from halolight.repositories import calendar, roles
-from tests.api.helpers import ADMIN, EDITOR, auth_headers, bearer, caller_with, register
+from halolight.repositories import calendar
+from tests.api.helpers import ADMIN, EDITOR, Person, auth_headers, caller_with, person
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,28 +32,6 @@ EVENT_KEYS = {
 }  # fmt: skip
 NOT_FOUND = {"detail": "Event not found"}
 _years = itertools.count(2300)
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    email: str
-    headers: dict[str, str]
-
-
-async def person(
-    client: httpx.AsyncClient, app: FastAPI | None = None, *, sees_users: bool = False
-) -> Person:
-    body = await register(client)
-    who = Person(body["user"]["id"], body["user"]["email"], bearer(body["accessToken"]))
-    if sees_users:  # users:view comes with VIEWER: the organizer may then invite anyone
-        assert app is not None
-        async with app.state.runtime.sessionmaker() as db:
-            viewer = await roles.find_by_name(db, "VIEWER")
-            assert viewer is not None
-            await roles.assign_to_user(db, who.id, viewer.id)
-            await db.commit()
-    return who
 
 
 def year() -> int:
@@ -155,7 +132,7 @@ class TestAuthorizationMatrix:
     async def test_each_operation(
         self, client: httpx.AsyncClient, app: FastAPI, method: str, path: str, body: Any
     ) -> None:
-        owner, stranger = await person(client, app, sees_users=True), await person(client)
+        owner, stranger = await person(client, app, role="VIEWER"), await person(client)
         guest, newcomer = await person(client), await person(client)
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         assert (await invite(client, owner, event["id"], guest)).status_code == 200
@@ -311,7 +288,7 @@ class TestListCalendarEvents:
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
         owner, guest, stranger, y = (
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
             await person(client),
             await person(client),
             year(),
@@ -378,7 +355,7 @@ class TestGetCalendarEvent:
     async def test_the_organizer_sees_every_attendee_an_attendee_only_themself(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await person(client, app, sees_users=True)
+        owner = await person(client, app, role="VIEWER")
         first, second = await person(client), await person(client)
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         assert (await invite(client, owner, event["id"], first, status="ACCEPTED")).status_code == 200
@@ -462,7 +439,7 @@ class TestUpdateCalendarEvent:
 
     async def test_an_attendee_gets_403_a_stranger_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         owner, guest, stranger = (
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
             await person(client),
             await person(client),
         )
@@ -502,7 +479,7 @@ class TestRescheduleCalendarEvent:
 
     async def test_refusals(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         owner, guest, stranger = (
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
             await person(client),
             await person(client),
         )
@@ -524,7 +501,7 @@ class TestAddCalendarEventAttendee:
     async def test_invites_and_notifies_in_the_same_transaction(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, guest = await person(client, app, sees_users=True), await person(client)
+        owner, guest = await person(client, app, role="VIEWER"), await person(client)
         event = await create(
             client, owner, "2030-01-01T10:00:00+08:00", "2030-01-01T11:00:00+08:00", "Review"
         )
@@ -541,7 +518,7 @@ class TestAddCalendarEventAttendee:
         }  # fmt: skip
 
     async def test_twice_is_409_and_notifies_once(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, guest = await person(client, app, sees_users=True), await person(client)
+        owner, guest = await person(client, app, role="VIEWER"), await person(client)
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         assert (await invite(client, owner, event["id"], guest, status="ACCEPTED")).status_code == 200
         again = await invite(client, owner, event["id"], guest, status="DECLINED")
@@ -553,7 +530,7 @@ class TestAddCalendarEventAttendee:
     async def test_two_concurrent_invitations_of_one_person_make_one(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, guest = await person(client, app, sees_users=True), await person(client)
+        owner, guest = await person(client, app, role="VIEWER"), await person(client)
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         both = await asyncio.gather(*(invite(client, owner, event["id"], guest) for _ in range(2)))
         assert sorted(r.status_code for r in both) == [200, 409]
@@ -562,7 +539,7 @@ class TestAddCalendarEventAttendee:
     async def test_a_failure_after_the_notification_rolls_it_back(
         self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        owner, guest = await person(client, app, sees_users=True), await person(client)
+        owner, guest = await person(client, app, role="VIEWER"), await person(client)
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
 
         async def broken(*_: Any) -> Any:
@@ -609,10 +586,10 @@ class TestAddCalendarEventAttendee:
         _assert_422(await invite(client, owner, event["id"], owner), ["body", "userId"])
 
     async def test_an_attendee_gets_403_a_stranger_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await person(client, app, sees_users=True)
+        owner = await person(client, app, role="VIEWER")
         guest, stranger = (
-            await person(client, app, sees_users=True),
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
+            await person(client, app, role="VIEWER"),
         )
         event = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         await invite(client, owner, event["id"], guest)
@@ -626,7 +603,7 @@ class TestRemoveCalendarEventAttendee:
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
         owner, first, second = (
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
             await person(client),
             await person(client),
         )
@@ -656,7 +633,7 @@ class TestRemoveCalendarEventAttendee:
 class TestDeleteCalendarEvent:
     async def test_the_organizer_deletes_others_cannot(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         owner, guest, stranger = (
-            await person(client, app, sees_users=True),
+            await person(client, app, role="VIEWER"),
             await person(client),
             await person(client),
         )
@@ -672,7 +649,7 @@ class TestDeleteCalendarEvent:
 
 class TestDeleteCalendarEvents:
     async def test_only_the_callers_own_go(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, guest = await person(client, app, sees_users=True), await person(client)
+        owner, guest = await person(client, app, role="VIEWER"), await person(client)
         mine = [await create(client, guest, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z") for _ in range(2)]
         attended = await create(client, owner, "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z")
         await invite(client, owner, attended["id"], guest)
@@ -698,7 +675,7 @@ class TestExportCalendar:
     async def test_an_importable_icalendar_field_by_field(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, guest, y = await person(client, app, sees_users=True), await person(client), year()
+        owner, guest, y = await person(client, app, role="VIEWER"), await person(client), year()
         timed = await create(
             client, owner, f"{y}-03-05T09:30:00+08:00", f"{y}-03-05T10:45:00+08:00", "Review",
             description="Line one\nline two; with, commas", location="Room A", type="meeting",
@@ -746,7 +723,7 @@ class TestExportCalendar:
     async def test_an_attendee_exports_without_hidden_emails(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, guest, y = await person(client, app, sees_users=True), await person(client), year()
+        owner, guest, y = await person(client, app, role="VIEWER"), await person(client), year()
         event = await create(client, owner, f"{y}-01-01T10:00:00Z", f"{y}-01-01T11:00:00Z", "Invited")
         await invite(client, owner, event["id"], guest)
         response = await client.get(

@@ -7,7 +7,6 @@ not `:delete`), so the tests depend neither on each other nor on other modules' 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from halolight.repositories import documents, roles
-from tests.api.helpers import ADMIN, auth_headers, bearer, register
+from halolight.repositories import documents
+from tests.api.helpers import ADMIN, Person, auth_headers, person
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,26 +24,6 @@ DOCUMENT_KEYS = {
     "createdAt", "updatedAt",
 }  # fmt: skip
 NOT_FOUND = {"detail": "Document not found"}
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    email: str
-    headers: dict[str, str]
-
-
-async def person(client: httpx.AsyncClient, app: FastAPI | None = None, *, deletes: bool = False) -> Person:
-    body = await register(client)
-    who = Person(body["user"]["id"], body["user"]["email"], bearer(body["accessToken"]))
-    if deletes:  # documents:delete comes with MANAGER
-        assert app is not None
-        async with app.state.runtime.sessionmaker() as db:
-            manager = await roles.find_by_name(db, "MANAGER")
-            assert manager is not None
-            await roles.assign_to_user(db, who.id, manager.id)
-            await db.commit()
-    return who
 
 
 async def create(
@@ -589,7 +568,7 @@ class TestUnshareDocument:
 
 class TestDeleteDocument:
     async def test_owner_only(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, editor = await person(client, app, deletes=True), await person(client, app, deletes=True)
+        owner, editor = await person(client, app, role="MANAGER"), await person(client, app, role="MANAGER")
         await team_with(client, owner, editor)
         doc = await create(client, owner, tags=["gone"])
         await share(client, owner, doc["id"], "EDIT", userId=editor.id)
@@ -602,7 +581,7 @@ class TestDeleteDocument:
 
 class TestDeleteDocuments:
     async def test_deletes_only_the_callers_own(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, friend = await person(client, app, deletes=True), await person(client, app, deletes=True)
+        owner, friend = await person(client, app, role="MANAGER"), await person(client, app, role="MANAGER")
         await team_with(client, friend, owner)
         mine = [await create(client, owner) for _ in range(2)]
         theirs = await create(client, friend)

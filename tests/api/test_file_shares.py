@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +23,7 @@ from sqlalchemy import text
 
 from halolight.repositories.file_shares import MAX_LINKS
 from halolight.storage import links
-from tests.api.helpers import ADMIN, auth_headers, bearer, register
+from tests.api.helpers import ADMIN, Person, auth_headers, person
 from tests.api.test_operations import _api_routes as api_routes
 from tests.conftest import CountStatements
 
@@ -46,18 +45,7 @@ _addresses = itertools.count(1)
 _files = itertools.count(1)
 
 
-@dataclass(frozen=True)
-class Owner:
-    id: str
-    headers: dict[str, str]
-
-
-async def new_owner(client: httpx.AsyncClient) -> Owner:
-    body = await register(client)
-    return Owner(body["user"]["id"], bearer(body["accessToken"]))
-
-
-async def new_file(app: FastAPI, owner: Owner, name: str = "report.pdf", data: bytes = b"%PDF-1.7 x") -> str:
+async def new_file(app: FastAPI, owner: Person, name: str = "report.pdf", data: bytes = b"%PDF-1.7 x") -> str:
     """A `files` row of `owner` whose bytes are in the app's storage; its id."""
     storage = app.state.runtime.storage
 
@@ -80,7 +68,7 @@ async def new_file(app: FastAPI, owner: Owner, name: str = "report.pdf", data: b
 
 
 async def share(
-    client: httpx.AsyncClient, owner: Owner, file_id: str, expect: int = 201, **body: Any
+    client: httpx.AsyncClient, owner: Person, file_id: str, expect: int = 201, **body: Any
 ) -> dict[str, Any]:
     response = await client.post(f"/api/files/{file_id}/share", json=body, headers=owner.headers)
     assert response.status_code == expect, response.text
@@ -117,7 +105,7 @@ class TestShareFile:
     async def test_makes_a_link_whose_token_is_shown_once_and_stored_hashed(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         made = await share(client, owner, file_id)
         assert set(made) == SHARE_KEYS
@@ -139,7 +127,7 @@ class TestShareFile:
         assert [(s["shareToken"], s["shareUrl"]) for s in listed.json()] == [(None, None)]
 
     async def test_expiry_uses_and_permission(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         before = datetime.now(UTC)
         made = await share(client, owner, file_id, permission="DOWNLOAD", expiresInDays=7, maxAccessCount=3)
@@ -151,7 +139,7 @@ class TestShareFile:
         assert (nulls["expiresAt"], nulls["maxAccessCount"]) == (None, None)
 
     async def test_someone_elses_file_or_none_is_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await new_file(app, other)
         for file_id in (theirs, "no-such-file"):
             response = await client.post(f"/api/files/{file_id}/share", json={}, headers=owner.headers)
@@ -169,7 +157,7 @@ class TestShareFile:
         ],
     )  # fmt: skip
     async def test_bad_input_is_422(self, client: httpx.AsyncClient, app: FastAPI, body: Any) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         response = await client.post(f"/api/files/{file_id}/share", json=body, headers=owner.headers)
         assert response.status_code == 422, response.text
@@ -177,7 +165,7 @@ class TestShareFile:
     async def test_the_audience_must_exist_and_be_visible(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, stranger = await new_owner(client), await new_owner(client)
+        owner, stranger = await person(client), await person(client)
         file_id = await new_file(app, owner)
         admin = await auth_headers(client, ADMIN)
         foreign_team = await client.post("/api/teams", json={"name": "Not yours"}, headers=admin)
@@ -204,7 +192,7 @@ class TestShareFile:
     async def test_a_file_has_at_most_100_links_not_revoked(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         await sql(
             app,
@@ -224,7 +212,7 @@ class TestShareFile:
         await share(client, owner, file_id)
 
     async def test_concurrent_creations_keep_the_cap(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         await sql(
             app,
@@ -244,7 +232,7 @@ class TestGetSharedFile:
     async def test_anyone_opens_a_view_link_and_it_is_counted_and_logged(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner, name="季度报告.pdf")
         made = await share(client, owner, file_id)
         response = await opened(visitor)(made["shareToken"])
@@ -272,7 +260,7 @@ class TestGetSharedFile:
     async def test_other_permissions_give_a_signed_download_url(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient, permission: str
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         made = await share(client, owner, file_id, permission=permission)
         body = (await opened(visitor)(made["shareToken"])).json()
@@ -295,7 +283,7 @@ class TestGetSharedFile:
     async def test_revoked_expired_and_used_up_links_are_404(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         open_link = opened(visitor)
         revoked, expired, once = [await share(client, owner, file_id, maxAccessCount=1) for _ in range(3)]
@@ -319,7 +307,7 @@ class TestGetSharedFile:
     async def test_exactly_the_uses_left_succeed_under_concurrency(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         made = await share(client, owner, file_id, maxAccessCount=7)
         open_link = opened(visitor)
@@ -337,12 +325,12 @@ class TestGetSharedFile:
     async def test_a_link_for_one_user(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         admin = await auth_headers(client, ADMIN)
         admin_id = (await client.get("/api/auth/me", headers=admin)).json()["id"]
         file_id = await new_file(app, owner)
         # The owner can see the admin once both are in a team of the owner's.
-        team = (await client.post("/api/teams", json={"name": "Owner's"}, headers=admin)).json()
+        team = (await client.post("/api/teams", json={"name": "Person's"}, headers=admin)).json()
         await client.post(f"/api/teams/{team['id']}/members", json={"userId": owner.id}, headers=admin)
         made = await share(client, owner, file_id, userId=admin_id, permission="READ")
         open_link = opened(visitor)
@@ -364,7 +352,7 @@ class TestGetSharedFile:
     async def test_a_link_for_one_team(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner, member, outsider = await new_owner(client), await new_owner(client), await new_owner(client)
+        owner, member, outsider = await person(client), await person(client), await person(client)
         file_id = await new_file(app, owner)
         admin = await auth_headers(client, ADMIN)
         team = (await client.post("/api/teams", json={"name": "Readers"}, headers=admin)).json()
@@ -401,7 +389,7 @@ class TestGetSharedFile:
     async def test_a_bad_token_header_is_401_even_on_a_public_link(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         made = await share(client, owner, await new_file(app, owner))
         response = await opened(visitor)(made["shareToken"], {"Authorization": "Bearer nonsense"})
         assert response.status_code == 401
@@ -409,7 +397,7 @@ class TestGetSharedFile:
     async def test_resolutions_are_throttled_per_address(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         made = await share(client, owner, await new_file(app, owner))
         rate = app.state.runtime.settings.files_share_rate_limit
         allowed = int(rate.split("/")[0])
@@ -427,7 +415,7 @@ class TestListFileShares:
     async def test_the_owners_links_not_revoked_newest_first(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id, other_file = await new_file(app, owner), await new_file(app, owner)
         first = await share(client, owner, file_id)
         second = await share(client, owner, file_id, permission="READ")
@@ -443,7 +431,7 @@ class TestListFileShares:
         assert listed[1] == {**first, "shareToken": None, "shareUrl": None}
 
     async def test_someone_elses_file_is_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await new_file(app, other)
         await share(client, other, theirs)
         for file_id in (theirs, "no-such-file"):
@@ -455,7 +443,7 @@ class TestRevokeFileShare:
     async def test_revokes_at_once_and_twice_is_fine(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         file_id = await new_file(app, owner)
         made = await share(client, owner, file_id)
         assert (await opened(visitor)(made["shareToken"])).status_code == 200
@@ -469,7 +457,7 @@ class TestRevokeFileShare:
         assert rows[0][0] is not None
 
     async def test_refusals(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         file_id, sibling = await new_file(app, owner), await new_file(app, owner)
         theirs = await new_file(app, other)
         of_sibling = await share(client, owner, sibling)
@@ -502,7 +490,7 @@ class TestListFileAccessLogs:
     async def test_pages_newest_first_and_keeps_revoked_links_entries(
         self, client: httpx.AsyncClient, app: FastAPI, visitor: httpx.AsyncClient
     ) -> None:
-        owner, reader = await new_owner(client), await new_owner(client)
+        owner, reader = await person(client), await person(client)
         file_id = await new_file(app, owner)
         a, b = await share(client, owner, file_id), await share(client, owner, file_id)
         open_link = opened(visitor)
@@ -530,7 +518,7 @@ class TestListFileAccessLogs:
     async def test_someone_elses_file_is_404_and_bounds_are_422(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs, mine = await new_file(app, other), await new_file(app, owner)
         for file_id in (theirs, "no-such-file"):
             response = await client.get(f"/api/files/{file_id}/access-logs", headers=owner.headers)
@@ -546,7 +534,7 @@ class TestStatementCounts:
     async def test_the_lists_send_as_many_statements_for_100_rows_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
     ) -> None:
-        small, large = await new_owner(client), await new_owner(client)
+        small, large = await person(client), await person(client)
         one, hundred = await new_file(app, small), await new_file(app, large)
         made = await share(client, small, one)
         await sql(

@@ -2,7 +2,7 @@
 tests/storage runs the same storage suite against SeaweedFS, and tests/server the round trip over S3).
 
 Every file belongs to a freshly registered user (role USER: `files:view` and `files:upload`, not
-`files:delete`; `deletes=True` adds MANAGER), so tests depend neither on each other nor on other modules.
+`files:delete`; `person(client, app, role="MANAGER")` grants it), so tests depend neither on each other nor on other modules.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from halolight.storage import links
-from tests.api.helpers import ADMIN, auth_headers
-from tests.api.test_folders import Owner, new_owner
+from tests.api.helpers import ADMIN, Person, auth_headers, person
 from tests.api.test_folders import create as create_folder
 from tests.conftest import CountStatements
 
@@ -49,7 +48,7 @@ def random_bytes(size: int) -> bytes:
 
 async def upload(
     client: httpx.AsyncClient,
-    owner: Owner,
+    owner: Person,
     content: bytes = b"hello, world\n",
     *,
     filename: str = "hello.txt",
@@ -68,7 +67,7 @@ async def upload(
     return body
 
 
-async def download(client: httpx.AsyncClient, owner: Owner, file_id: str, **headers: str) -> httpx.Response:
+async def download(client: httpx.AsyncClient, owner: Person, file_id: str, **headers: str) -> httpx.Response:
     link = await client.get(f"/api/files/{file_id}/download-url", headers=owner.headers)
     assert link.status_code == 200, link.text
     return await client.get(link.json()["url"], headers=headers)
@@ -86,13 +85,13 @@ async def row(app: FastAPI, file_id: str) -> Any:
         )
 
 
-async def quota_used(app: FastAPI, owner: Owner) -> int:
+async def quota_used(app: FastAPI, owner: Person) -> int:
     async with app.state.runtime.sessionmaker() as db:
         used = await db.scalar(text('SELECT "quotaUsed" FROM users WHERE id = :id'), {"id": owner.id})
         return int(used)
 
 
-async def set_quota_used(app: FastAPI, owner: Owner, used: int) -> None:
+async def set_quota_used(app: FastAPI, owner: Person, used: int) -> None:
     async with app.state.runtime.sessionmaker() as db:
         await db.execute(
             text('UPDATE users SET "quotaUsed" = :u WHERE id = :id'), {"u": used, "id": owner.id}
@@ -104,7 +103,7 @@ class TestUpload:
     async def test_stores_the_bytes_and_the_row_and_charges_the_quota(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         body = await upload(client, owner, b"hello, world\n")
         assert set(body) == FILE_KEYS
         assert body["name"] == "hello.txt"
@@ -120,7 +119,7 @@ class TestUpload:
         assert response.content == b"hello, world\n"
 
     async def test_the_media_type_comes_from_the_bytes(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         png = await upload(client, owner, PNG, filename="pixel.txt", content_type="text/plain")
         assert (png["mimeType"], png["type"]) == ("image/png", "image")
         pdf = await upload(client, owner, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", content_type="image/png")
@@ -133,7 +132,7 @@ class TestUpload:
     async def test_executables_are_415_and_store_nothing(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         before = await stored_keys(app)
         response = await client.post(
             "/api/files/upload",
@@ -146,7 +145,7 @@ class TestUpload:
         assert await quota_used(app, owner) == 0
 
     async def test_name_and_folder_fields_in_any_order(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         folder = await create_folder(client, owner, "Projects")
         inner = await create_folder(client, owner, "2026", folder["id"])
         boundary = "b0undary"
@@ -171,7 +170,7 @@ class TestUpload:
     async def test_a_folder_not_yours_is_422_and_keeps_no_bytes(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await create_folder(client, other, "theirs")
         before = await stored_keys(app)
         response = await client.post(
@@ -191,7 +190,7 @@ class TestUpload:
     async def test_bad_fields_are_422(
         self, client: httpx.AsyncClient, fields: dict[str, str], loc: str
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         response = await client.post(
             "/api/files/upload",
             files={"file": ("a.txt", b"x", "text/plain")},
@@ -202,14 +201,14 @@ class TestUpload:
         assert response.json()["detail"][0]["loc"][-1] == loc
 
     async def test_without_a_file_part_is_422(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         response = await client.post(
             "/api/files/upload", files={"name": (None, "a.txt")}, headers=owner.headers
         )
         assert response.status_code == 422, response.text
 
     async def test_over_quota_is_413_and_keeps_nothing(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         await set_quota_used(app, owner, QUOTA - 10)
         before = await stored_keys(app)
         response = await client.post(
@@ -225,7 +224,7 @@ class TestUpload:
     async def test_concurrent_uploads_never_exceed_the_quota(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         await set_quota_used(app, owner, QUOTA - 1000)
         before = await stored_keys(app)
 
@@ -245,7 +244,7 @@ class TestUpload:
 
 class TestDownload:
     async def test_headers_ranges_and_revalidation(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         content = random_bytes(1000)
         body = await upload(
             client, owner, content, filename="données é.bin", content_type="application/x-foo"
@@ -276,7 +275,7 @@ class TestDownload:
         assert (cached.status_code, cached.content) == (304, b"")
 
     async def test_head_answers_the_headers_only(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         body = await upload(client, owner, b"z" * 300)
         link = (await client.get(f"/api/files/{body['id']}/download-url", headers=owner.headers)).json()
         response = await client.head(link["url"])
@@ -287,7 +286,7 @@ class TestDownload:
     async def test_tampered_expired_or_deleted_links_are_403(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
         mine = await upload(client, owner, b"mine")
         other = await upload(client, owner, b"other")
         link = (await client.get(f"/api/files/{mine['id']}/download-url", headers=owner.headers)).json()
@@ -316,13 +315,13 @@ class TestDownload:
             assert response.status_code == 422, response.text
 
     async def test_someone_elses_file_gets_no_link(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         body = await upload(client, owner)
         response = await client.get(f"/api/files/{body['id']}/download-url", headers=other.headers)
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
     async def test_a_large_file_streams_whole(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         content = random_bytes(5 * 1024 * 1024 + 123)
         body = await upload(client, owner, content, filename="big.bin")
         response = await download(client, owner, body["id"])
@@ -331,7 +330,7 @@ class TestDownload:
 
 class TestGetAndList:
     async def test_only_the_owner_sees_a_file(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         body = await upload(client, owner)
         mine = await client.get(f"/api/files/{body['id']}", headers=owner.headers)
         assert mine.json() == body
@@ -341,7 +340,7 @@ class TestGetAndList:
         assert listed.json()["data"] == []
 
     async def test_filters_and_pages(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         folder = await create_folder(client, owner, "pics")
         png = await upload(client, owner, PNG, filename="Pixel.png", folderId=folder["id"])
         text_file = await upload(client, owner, b"notes", filename="notes.txt")
@@ -367,13 +366,13 @@ class TestGetAndList:
         assert page.json()["meta"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2}
 
     async def test_a_folder_filter_not_yours_is_404(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await create_folder(client, other, "theirs")
         response = await client.get("/api/files", params={"folderId": theirs["id"]}, headers=owner.headers)
         assert response.status_code == 404
 
     async def test_storage_info(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         await upload(client, owner, b"x" * 1000)
         for path in ("/api/files/storage", "/api/files/storage-info"):
             response = await client.get(path, headers=owner.headers)
@@ -385,7 +384,7 @@ class TestGetAndList:
 
 class TestChanges:
     async def test_rename_move_and_favorite(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         folder = await create_folder(client, owner, "docs")
         body = await upload(client, owner)
         renamed = await client.patch(
@@ -422,7 +421,7 @@ class TestChanges:
             assert (response.status_code, response.json()) == (404, NOT_FOUND), path
 
     async def test_bad_names_are_422(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         body = await upload(client, owner)
         for name in ("", "a/b", "a\\b", "x" * 256, "a\x00b"):
             response = await client.patch(
@@ -433,7 +432,7 @@ class TestChanges:
     async def test_copy_copies_the_bytes_and_charges_the_quota(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
         folder = await create_folder(client, owner, "copies")
         body = await upload(client, owner, b"original bytes", folderId=folder["id"])
         copy = await client.post(
@@ -452,7 +451,7 @@ class TestChanges:
         assert response.content == b"original bytes"  # a copy of the bytes, not of the key
 
     async def test_a_copy_over_quota_is_413(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         body = await upload(client, owner, b"x" * 100)
         await set_quota_used(app, owner, QUOTA - 50)
         before = await stored_keys(app)
@@ -464,7 +463,7 @@ class TestChanges:
 
 class TestDelete:
     async def test_needs_files_delete(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         body = await upload(client, owner)
         response = await client.delete(f"/api/files/{body['id']}", headers=owner.headers)
         assert response.status_code == 403
@@ -472,8 +471,8 @@ class TestDelete:
     async def test_delete_frees_the_quota_and_the_bytes(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
-        other = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
+        other = await person(client, app, role="MANAGER")
         body = await upload(client, owner, b"x" * 50)
         key = (await row(app, body["id"]))["path"]
         assert (await client.delete(f"/api/files/{body['id']}", headers=other.headers)).status_code == 404
@@ -483,8 +482,8 @@ class TestDelete:
         assert (await client.get(f"/api/files/{body['id']}", headers=owner.headers)).status_code == 404
 
     async def test_batch_delete_takes_only_your_own(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client, app, deletes=True)
-        other = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
+        other = await person(client, app, role="MANAGER")
         mine = [await upload(client, owner, b"x" * 10) for _ in range(3)]
         theirs = await upload(client, other, b"y")
         ids = [mine[0]["id"], mine[1]["id"], mine[0]["id"], theirs["id"], "nope"]
@@ -503,7 +502,7 @@ class TestRowsOfOtherBackends:
     async def test_a_row_without_bytes_here_is_listed_but_has_no_content(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
         async with app.state.runtime.sessionmaker() as db:
             await db.execute(
                 text(
@@ -530,7 +529,7 @@ class TestStatementCounts:
     async def test_the_list_sends_as_many_statements_for_100_files_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         async with app.state.runtime.sessionmaker() as db:
             await db.execute(
                 text(
@@ -552,7 +551,7 @@ class TestStatementCounts:
 
 
 async def test_the_demo_seed_gives_the_admin_files_with_real_bytes(client: httpx.AsyncClient) -> None:
-    admin = Owner("", ADMIN, await auth_headers(client, ADMIN))
+    admin = Person("", ADMIN, await auth_headers(client, ADMIN))
     listed = await client.get("/api/files", params={"limit": 100}, headers=admin.headers)
     by_name = {item["name"]: item for item in listed.json()["data"]}
     assert {"README.txt", "logo.png", "首页.svg", "sales-2026.csv"} <= set(by_name)

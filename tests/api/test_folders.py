@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,10 +16,9 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from halolight.db.models import Folder
-from halolight.repositories import roles
 from halolight.repositories.folders import MAX_DEPTH
 from halolight.storage import Storage
-from tests.api.helpers import ADMIN, auth_headers, bearer, register
+from tests.api.helpers import ADMIN, Person, auth_headers, person
 from tests.conftest import CountStatements
 
 pytestmark = pytest.mark.asyncio
@@ -30,28 +28,8 @@ NOT_FOUND = {"detail": "Folder not found"}
 NAME_TAKEN = {"detail": "A folder with this name already exists here"}
 
 
-@dataclass(frozen=True)
-class Owner:
-    id: str
-    email: str
-    headers: dict[str, str]
-
-
-async def new_owner(client: httpx.AsyncClient, app: FastAPI | None = None, *, deletes: bool = False) -> Owner:
-    body = await register(client)
-    owner = Owner(body["user"]["id"], body["user"]["email"], bearer(body["accessToken"]))
-    if deletes:  # files:delete comes with MANAGER
-        assert app is not None
-        async with app.state.runtime.sessionmaker() as db:
-            manager = await roles.find_by_name(db, "MANAGER")
-            assert manager is not None
-            await roles.assign_to_user(db, owner.id, manager.id)
-            await db.commit()
-    return owner
-
-
 async def create(
-    client: httpx.AsyncClient, owner: Owner, name: str, parent_id: str | None = None, expect: int = 201
+    client: httpx.AsyncClient, owner: Person, name: str, parent_id: str | None = None, expect: int = 201
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"name": name}
     if parent_id is not None:
@@ -62,7 +40,7 @@ async def create(
     return result
 
 
-async def paths(app: FastAPI, owner: Owner) -> dict[str, str]:
+async def paths(app: FastAPI, owner: Person) -> dict[str, str]:
     """name → path of every folder of `owner`, as stored."""
     async with app.state.runtime.sessionmaker() as db:
         rows = (await db.execute(select(Folder.name, Folder.path).where(Folder.owner_id == owner.id))).all()
@@ -71,7 +49,7 @@ async def paths(app: FastAPI, owner: Owner) -> dict[str, str]:
 
 class TestCreateFolder:
     async def test_creates_at_the_top_level_and_inside(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         top = await create(client, owner, "Projects")
         assert set(top) == FOLDER_KEYS
         assert top["parentId"] is None
@@ -84,12 +62,12 @@ class TestCreateFolder:
         }
 
     async def test_two_users_each_have_a_projects_folder(self, client: httpx.AsyncClient) -> None:
-        first, second = await new_owner(client), await new_owner(client)
+        first, second = await person(client), await person(client)
         await create(client, first, "Projects")
         await create(client, second, "Projects")
 
     async def test_a_name_is_unique_among_siblings(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         a = await create(client, owner, "A")
         await create(client, owner, "Same")
         await create(client, owner, "Same", a["id"])  # another parent: fine
@@ -100,14 +78,14 @@ class TestCreateFolder:
 
     @pytest.mark.parametrize("name", ["", "a/b", "/", "x" * 101, "nul\x00"])
     async def test_bad_names_are_422(self, client: httpx.AsyncClient, name: str) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         response = await client.post("/api/folders", json={"name": name}, headers=owner.headers)
         assert response.status_code == 422, response.text
         # NUL is refused for the whole body (ApiModel), the rest at the field.
         assert response.json()["detail"][0]["loc"] == (["body"] if "\x00" in name else ["body", "name"])
 
     async def test_the_parent_must_be_the_callers(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await create(client, other, "Theirs")
         for parent_id in (theirs["id"], "no-such-folder"):
             response = await client.post(
@@ -119,7 +97,7 @@ class TestCreateFolder:
             ]
 
     async def test_folders_nest_at_most_32_deep(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         parent = None
         for level in range(MAX_DEPTH):
             parent = (await create(client, owner, f"L{level + 1}", parent))["id"]
@@ -132,7 +110,7 @@ class TestCreateFolder:
 
 class TestGetAndList:
     async def test_only_the_owner_sees_a_folder(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         folder = await create(client, owner, "Private")
         mine = await client.get(f"/api/folders/{folder['id']}", headers=owner.headers)
         assert mine.status_code == 200
@@ -144,7 +122,7 @@ class TestGetAndList:
         assert (missing.status_code, missing.json()) == (404, NOT_FOUND)
 
     async def test_lists_one_level_by_name(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         b = await create(client, owner, "b")
         a = await create(client, owner, "a")
         inner = await create(client, owner, "inner", a["id"])
@@ -159,7 +137,7 @@ class TestGetAndList:
         ).json() == {"data": []}
 
     async def test_listing_a_folder_of_someone_else_is_404(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         theirs = await create(client, other, "theirs")
         response = await client.get("/api/folders", params={"parentId": theirs["id"]}, headers=owner.headers)
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
@@ -167,7 +145,7 @@ class TestGetAndList:
         assert bad.status_code == 422
 
     async def test_the_tree(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         work = await create(client, owner, "Work")
         home = await create(client, owner, "Home")
         beta = await create(client, owner, "beta", work["id"])
@@ -193,13 +171,13 @@ class TestGetAndList:
                 },
             ]
         }
-        empty = await new_owner(client)
+        empty = await person(client)
         assert (await client.get("/api/folders/tree", headers=empty.headers)).json() == {"data": []}
 
 
 class TestUpdateFolder:
     async def test_a_rename_rewrites_the_subtree_paths(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         top = await create(client, owner, "Old")
         mid = await create(client, owner, "mid", top["id"])
         await create(client, owner, "leaf", mid["id"])
@@ -219,7 +197,7 @@ class TestUpdateFolder:
         }
 
     async def test_a_move_carries_the_subtree(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         source = await create(client, owner, "source")
         moving = await create(client, owner, "moving", source["id"])
         await create(client, owner, "child", moving["id"])
@@ -241,7 +219,7 @@ class TestUpdateFolder:
         assert (stored["top"], stored["child"]) == (f"{root}/top", f"{root}/top/child")
 
     async def test_not_into_itself_or_inside_it(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         top = await create(client, owner, "top")
         inner = await create(client, owner, "inner", top["id"])
         for target in (top["id"], inner["id"]):
@@ -252,7 +230,7 @@ class TestUpdateFolder:
             assert response.json()["detail"][0]["loc"] == ["body", "parentId"]
 
     async def test_refusals(self, client: httpx.AsyncClient) -> None:
-        owner, other = await new_owner(client), await new_owner(client)
+        owner, other = await person(client), await person(client)
         a = await create(client, owner, "a")
         await create(client, owner, "b")
         theirs = await create(client, other, "theirs")
@@ -273,7 +251,7 @@ class TestUpdateFolder:
         assert unchanged.json() == a
 
     async def test_a_move_that_would_nest_too_deep_is_422(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         chain = None
         for level in range(MAX_DEPTH - 1):
             chain = (await create(client, owner, f"L{level + 1}", chain))["id"]
@@ -287,7 +265,7 @@ class TestUpdateFolder:
     async def test_opposite_concurrent_moves_leave_no_cycle(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         a = await create(client, owner, "a")
         b = await create(client, owner, "b")
         answers = await asyncio.gather(
@@ -302,7 +280,7 @@ class TestUpdateFolder:
 
 class TestDeleteFolder:
     async def test_needs_files_delete(self, client: httpx.AsyncClient) -> None:
-        owner = await new_owner(client)
+        owner = await person(client)
         folder = await create(client, owner, "x")
         response = await client.delete(f"/api/folders/{folder['id']}", headers=owner.headers)
         assert response.status_code == 403
@@ -310,7 +288,7 @@ class TestDeleteFolder:
     async def test_an_empty_folder_goes_a_full_one_needs_recursive(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
         empty = await create(client, owner, "empty")
         full = await create(client, owner, "full")
         await create(client, owner, "inner", full["id"])
@@ -324,7 +302,7 @@ class TestDeleteFolder:
     async def test_recursive_takes_the_subtree_and_its_files(
         self, client: httpx.AsyncClient, app: FastAPI
     ) -> None:
-        owner = await new_owner(client, app, deletes=True)
+        owner = await person(client, app, role="MANAGER")
         top = await create(client, owner, "top")
         inner = await create(client, owner, "inner", top["id"])
         keep = await create(client, owner, "keep")
@@ -395,8 +373,8 @@ class TestDeleteFolder:
         assert (k1 in remaining, k2 in remaining, k3 in remaining) == (False, False, True)
 
     async def test_someone_elses_folder_is_404(self, client: httpx.AsyncClient, app: FastAPI) -> None:
-        owner = await new_owner(client, app, deletes=True)
-        other = await new_owner(client)
+        owner = await person(client, app, role="MANAGER")
+        other = await person(client)
         theirs = await create(client, other, "theirs")
         response = await client.delete(f"/api/folders/{theirs['id']}", headers=owner.headers)
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
@@ -415,7 +393,7 @@ class TestStatementCounts:
     async def test_lists_and_tree_send_as_many_statements_for_100_folders_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
     ) -> None:
-        small, large = await new_owner(client), await new_owner(client)
+        small, large = await person(client), await person(client)
         await create(client, small, "only")
         parent = await create(client, large, "parent")
         async with app.state.runtime.sessionmaker() as db:
