@@ -2,7 +2,8 @@
 tests/storage runs the same storage suite against SeaweedFS, and tests/server the round trip over S3).
 
 Every file belongs to a freshly registered user (role USER: `files:view` and `files:upload`, not
-`files:delete`; `person(client, app, role="MANAGER")` grants it), so tests depend neither on each other nor on other modules.
+`files:delete`; `person(client, app, role="MANAGER")` grants it), so tests depend neither on each other nor
+on other modules.
 """
 
 from __future__ import annotations
