@@ -287,7 +287,7 @@ async def explain(url: str, token: str) -> str:
     captured: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             captured.append((statement, parameters))
 
     def record_fast(statement: str, parameters: Any) -> None:  # the fast read path (halolight.db.reads)
