@@ -244,6 +244,56 @@ class TestListConversations:
         bad = await client.get("/api/messages/conversations?cursor=abc", headers=a.headers)
         assert bad.status_code == 422
 
+    async def test_follows_writes_of_the_other_backends(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """The list's order is the participants' copy of `updatedAt` (migration 0016), kept by triggers: rows
+        written straight to the shared tables, as the NestJS and Java backends do, are listed in order."""
+        a, b = await person(client, app), await person(client, app)
+        ids = [f"other-backend-{a.id}-{i}" for i in range(3)]
+        async with app.state.runtime.engine.begin() as connection:
+            for i, conversation_id in enumerate(ids):
+                await connection.execute(
+                    text(
+                        'INSERT INTO conversations (id, "isGroup", "updatedAt") '
+                        "VALUES (:id, false, now() - make_interval(hours => :age))"
+                    ),
+                    {"id": conversation_id, "age": 10 - i},
+                )
+                await connection.execute(
+                    text(
+                        'INSERT INTO conversation_participants ("conversationId", "userId") '
+                        "VALUES (:id, :a), (:id, :b)"
+                    ),
+                    {"id": conversation_id, "a": a.id, "b": b.id},
+                )
+        assert [x["id"] for x in await conversations(client, a)] == ids[::-1]
+        # Another backend's send moves the oldest to the top for both participants.
+        async with app.state.runtime.engine.begin() as connection:
+            await connection.execute(
+                text('UPDATE conversations SET "updatedAt" = now() WHERE id = :id'), {"id": ids[0]}
+            )
+        expected = [ids[0], ids[2], ids[1]]
+        assert [x["id"] for x in await conversations(client, a)] == expected
+        assert [x["id"] for x in await conversations(client, b)] == expected
+        listed = await conversations(client, a, limit=1)
+        assert listed[0]["updatedAt"] == (await conversations(client, b))[0]["updatedAt"]
+        # A participant removed (and a conversation deleted) takes its activity rows along.
+        async with app.state.runtime.engine.begin() as connection:
+            await connection.execute(
+                text('DELETE FROM conversation_participants WHERE "conversationId" = :id AND "userId" = :a'),
+                {"id": ids[2], "a": a.id},
+            )
+            await connection.execute(text("DELETE FROM conversations WHERE id = :id"), {"id": ids[1]})
+        assert [x["id"] for x in await conversations(client, a)] == [ids[0]]
+        assert [x["id"] for x in await conversations(client, b)] == [ids[0], ids[2]]
+        left = await scalar(
+            app,
+            'SELECT count(*) FROM halolight_conversation_activity WHERE "conversationId" = ANY(:ids)',
+            ids=ids,
+        )
+        assert left == 3  # a and b in ids[0], b in ids[2]
+
 
 class TestListConversationMessages:
     async def test_newest_first_keyset_pages(self, client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -415,10 +465,31 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
                 )
             ).scalars()
         )
+        # The caller's conversations, newest first, after a cursor (the triggers of 0016 filled the rows).
+        await connection.execute(text("ANALYZE halolight_conversation_activity"))
+        newest_plan = "\n".join(
+            (
+                await connection.execute(
+                    text(
+                        'EXPLAIN SELECT "conversationId" FROM halolight_conversation_activity '
+                        'WHERE "userId" = \'plan-u-7\' AND ("activityAt", "conversationId") < (now(), \'z\') '
+                        'ORDER BY "activityAt" DESC, "conversationId" DESC LIMIT 21'
+                    ),
+                )
+            ).scalars()
+        )
+        filled = await connection.scalar(
+            text(
+                "SELECT count(*) FROM halolight_conversation_activity WHERE \"conversationId\" LIKE 'plan-c-%'"
+            )
+        )
         await connection.rollback()
     assert "halolight_messages_conversation_newest" in messages_plan
     assert "Sort" not in messages_plan
     assert "halolight_conversation_participants_user" in mine_plan
+    assert "halolight_conversation_activity_user_newest" in newest_plan
+    assert "Sort" not in newest_plan
+    assert filled == 5000
 
 
 async def test_the_demo_seed_has_conversations_and_their_notifications(client: httpx.AsyncClient) -> None:

@@ -37,6 +37,7 @@ OUR_TABLES = frozenset(
         "halolight_stream_tickets",
         "halolight_stream_leases",
         "halolight_conversation_hidden",
+        "halolight_conversation_activity",
         "alembic_version",
     }
 )
@@ -279,7 +280,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0014"
+        assert version == "0016"
         assert kept == "KEEP"
 
 
