@@ -411,8 +411,9 @@ class TestDeleteConversation:
 
 
 async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
-    """15,000 messages in 3 conversations and 5,000 participations of 100 users (statistics included, all
-    rolled back): the page queries read their index in order, with no sort."""
+    """15,000 messages in 3 conversations and 9,950 participations of 100 users, one of them in all 5,000
+    conversations (statistics included, all rolled back): the page queries read their index in order, with
+    no sort."""
     async with app.state.runtime.engine.connect() as connection:
         user = await connection.scalar(text("SELECT id FROM users ORDER BY id LIMIT 1"))
         await connection.execute(
@@ -444,6 +445,13 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
             ),
             {"user": user},
         )
+        # plan-u-9 takes part in all 5,000 (as the bench admin in its 2,000 among 100,000).
+        await connection.execute(
+            text(
+                'INSERT INTO conversation_participants ("conversationId", "userId") '
+                "SELECT 'plan-c-' || i, 'plan-u-9' FROM generate_series(1, 5000) i ON CONFLICT DO NOTHING"
+            )
+        )
         await connection.execute(text("ANALYZE conversations, conversation_participants, messages"))
         messages_plan = "\n".join(
             (
@@ -472,7 +480,7 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
                 await connection.execute(
                     text(
                         'EXPLAIN SELECT "conversationId" FROM halolight_conversation_activity '
-                        'WHERE "userId" = \'plan-u-7\' AND ("activityAt", "conversationId") < (now(), \'z\') '
+                        'WHERE "userId" = \'plan-u-9\' AND ("activityAt", "conversationId") < (now(), \'z\') '
                         'ORDER BY "activityAt" DESC, "conversationId" DESC LIMIT 21'
                     ),
                 )
@@ -480,7 +488,8 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
         )
         filled = await connection.scalar(
             text(
-                "SELECT count(*) FROM halolight_conversation_activity WHERE \"conversationId\" LIKE 'plan-c-%'"
+                "SELECT count(*) FROM halolight_conversation_activity "
+                "WHERE \"conversationId\" LIKE 'plan-c-%'"
             )
         )
         await connection.rollback()
@@ -489,7 +498,7 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
     assert "halolight_conversation_participants_user" in mine_plan
     assert "halolight_conversation_activity_user_newest" in newest_plan
     assert "Sort" not in newest_plan
-    assert filled == 5000
+    assert filled == 9950  # 5,000 + plan-u-9's 4,950 more
 
 
 async def test_the_demo_seed_has_conversations_and_their_notifications(client: httpx.AsyncClient) -> None:
