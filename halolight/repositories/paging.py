@@ -323,18 +323,21 @@ class KeysetStatements:
     """A keyset-paged list on the fast read path (`halolight.db.reads`): its two statements (the first page,
     and a page after a cursor) compiled once, at import, instead of built and compiled per request.
 
-    `query` holds the columns and filters, with `bindparam`s for the request's values; `page` runs one of the
-    two statements (one round trip), reading `limit + 1` rows as `keyset_page` does, with the same cursors.
+    `query` holds the columns (the keyset's labelled with its names) and filters, with `bindparam`s for the
+    request's values; `page` runs one of the two statements (one round trip), reading `limit + 1` rows as
+    `keyset_page` does, with the same cursors.
     """
 
-    def __init__(self, query: Select[Any], keyset: Keyset) -> None:
-        missing = sorted(set(keyset.names) - set(query.selected_columns.keys()))
-        if missing:  # each row must carry its position, for the next cursor
-            raise ValueError(f"the query must select the keyset columns: {', '.join(missing)} missing")
+    def __init__(self, query: Select[*tuple[Any, ...]], keyset: Keyset) -> None:
         ordered = query.order_by(None).order_by(*keyset.order_by()).limit(bindparam("limit"))
         self.keyset = keyset
         self._first = Statement(ordered)
         self._after = Statement(ordered.where(keyset.after_bound()))
+        # Each row must carry its position, for the next cursor. Rows here are named by SQL (a mapped
+        # column by its column name, "createdAt"): label the keyset's columns with the keyset's names.
+        missing = sorted(set(keyset.names) - set(self._first.names))
+        if missing:
+            raise ValueError(f"the query must select the keyset columns: {', '.join(missing)} missing")
 
     async def page(
         self,
