@@ -418,7 +418,10 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
         user = await connection.scalar(text("SELECT id FROM users ORDER BY id LIMIT 1"))
         await connection.execute(
             text(
-                "INSERT INTO conversations (id, \"updatedAt\") SELECT 'plan-c-' || i, now() "
+                # Spread over time, as real activity is (all at one instant, a cursor's row comparison
+                # would look to the planner as if it kept no row).
+                'INSERT INTO conversations (id, "updatedAt") '
+                "SELECT 'plan-c-' || i, now() - i * interval '1 second' "
                 "FROM generate_series(1, 5000) i;"
             )
         )
