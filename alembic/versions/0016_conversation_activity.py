@@ -11,9 +11,9 @@ keep 20 (EXPLAIN in bench/explain.md).
 page reads its 20 entries and probes 20 last messages, whatever the caller's number of conversations.
 
 Triggers keep it exact whoever writes the shared tables (the NestJS and Java backends included): a new
-participant gets its row, with the conversation's `updatedAt`; a conversation whose `updatedAt` changes moves
-its participants' rows (the send's UPDATE already locks the conversation row, so concurrent sends serialize
-there). A participant or conversation removed takes its rows along (the foreign key to the participant row,
+participant gets its row, with the conversation's `updatedAt` (read FOR SHARE, so that a concurrent send is
+waited for, not missed); a conversation whose `updatedAt` changes moves its participants' rows (the send's
+UPDATE already locks the conversation row, so concurrent sends serialize there). A participant or conversation removed takes its rows along (the foreign key to the participant row,
 ON DELETE CASCADE). Existing rows are filled in by the upgrade.
 
 Revision ID: 0016
@@ -50,9 +50,12 @@ UPGRADE = [
     """
     CREATE FUNCTION halolight_conversation_activity_join() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        -- FOR SHARE: a send that moves the conversation meanwhile is waited for, and its `updatedAt` read
+        -- (its own trigger could not see this uncommitted row); a send after it waits for this one.
         INSERT INTO halolight_conversation_activity ("conversationId", "userId", "activityAt")
         SELECT NEW."conversationId", NEW."userId", c."updatedAt" FROM conversations c
         WHERE c.id = NEW."conversationId"
+        FOR SHARE OF c
         ON CONFLICT DO NOTHING;
         RETURN NULL;
     END

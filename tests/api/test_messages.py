@@ -294,6 +294,55 @@ class TestListConversations:
         )
         assert left == 3  # a and b in ids[0], b in ids[2]
 
+    async def test_a_participant_added_during_a_send_gets_the_sends_time(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """Another backend adds a participant while a send moves the conversation: the send's trigger cannot
+        see the uncommitted participant, so the participant's own trigger waits for the send (FOR SHARE)
+        and copies its `updatedAt`; without the wait it would copy the old one, and stay behind."""
+        a, b, c = await person(client, app), await person(client, app), await person(client, app)
+        conversation_id = (await sent(client, a, "hello", recipientId=b.id))["conversationId"]
+        engine = app.state.runtime.engine
+        async with engine.connect() as sending, engine.connect() as adding:
+            await sending.execute(
+                text("UPDATE conversations SET \"updatedAt\" = now() + interval '1 hour' WHERE id = :id"),
+                {"id": conversation_id},
+            )
+            adder = await adding.scalar(text("SELECT pg_backend_pid()"))
+            add = asyncio.create_task(
+                adding.execute(
+                    text(
+                        'INSERT INTO conversation_participants ("conversationId", "userId") VALUES (:id, :c)'
+                    ),
+                    {"id": conversation_id, "c": c.id},
+                )
+            )
+            blocked = False
+            for _ in range(200):  # until the insert waits for the send's row lock (or has ended)
+                waiting = await scalar(
+                    app,
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid",
+                    pid=adder,
+                )
+                if waiting or add.done():
+                    blocked = bool(waiting)
+                    break
+                await asyncio.sleep(0.02)
+            await sending.commit()
+            await add
+            await adding.commit()
+        assert blocked, "the new participant's trigger did not wait for the send"
+        copies = await scalar(
+            app,
+            "SELECT count(*) FROM halolight_conversation_activity a "
+            'JOIN conversations c ON c.id = a."conversationId" '
+            'WHERE c.id = :id AND a."activityAt" = c."updatedAt"',
+            id=conversation_id,
+        )
+        assert copies == 3
+        listed = await conversations(client, c)
+        assert [x["id"] for x in listed] == [conversation_id]
+
 
 class TestListConversationMessages:
     async def test_newest_first_keyset_pages(self, client: httpx.AsyncClient, app: FastAPI) -> None:
