@@ -58,6 +58,10 @@ SEARCH_RARE = "%E6%98%9F%E4%BA%91"  # 星云
 SEARCH_COMMON = "%E7%AE%A1%E7%90%86"  # 管理
 
 
+# One of the admin's conversations (conversations_sql): its page of messages, each with `isRead`.
+ONE_CONVERSATION = "cbconv" + "1".zfill(19)
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -270,6 +274,11 @@ EXPLAINED = [
     ("GET /api/documents?page=1&limit=10", "/api/documents?page=1&limit=10"),
     ("GET /api/documents?search=星云", f"/api/documents?page=1&limit=10&search={SEARCH_RARE}"),
     ("GET /api/calendar/events (the current month)", month_path()),
+    ("GET /api/messages/conversations?limit=20", "/api/messages/conversations?limit=20"),
+    (
+        "GET /api/messages/conversations/{id}?limit=20",
+        f"/api/messages/conversations/{ONE_CONVERSATION}?limit=20",
+    ),
 ]
 
 
@@ -614,6 +623,7 @@ def main() -> None:
         api_get("documents search common c1", common, connections=1, threads=1)
         api_get("events month", month_path())
         api_get("conversations", "/api/messages/conversations?limit=20")
+        api_get("conversation messages", f"/api/messages/conversations/{ONE_CONVERSATION}?limit=20")
         # The admin sees the platform (users:view); a USER account its own rows.
         api_get("dashboard stats", "/api/dashboard/stats")
         api_get("dashboard overview", "/api/dashboard/overview")
@@ -778,6 +788,11 @@ def write_results(
             "`GET /api/messages/conversations?limit=20` (2,000 of 100,000, last message and unread count)",
             "conversations",
             ratio("conversations", "ceiling page"),
+        ),
+        (
+            "`GET /api/messages/conversations/{id}?limit=20` (one of the admin's: 10 messages, with isRead)",
+            "conversation messages",
+            ratio("conversation messages", "ceiling page"),
         ),
         (
             "`POST /api/auth/login` (c=8)",

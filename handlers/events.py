@@ -60,15 +60,17 @@ async def _caller(ctx: OptionalAuthContext, ticket: str | None) -> tuple[str, st
         if ctx.principal is None:
             raise Unauthorized()  # the same answer as every operation without credentials
         return ctx.principal.user_id, ctx.principal.session_id, ctx.principal.expires_at
+    # A ticket is used up only by the stream it opens: consumed in this request's transaction, which the
+    # route commits only when the stream is answered; every refusal below (401 here, 429 for the lease)
+    # rolls the consumption back, so a confused client (a stale bearer token next to a fresh ticket) cannot
+    # burn its user's ticket, and nothing is gained by a thief either (the ticket alone is the credential).
     owner = await access.consume_ticket(ctx.db, ticket)
     if owner is None:
         raise Unauthorized("Invalid, used or expired stream ticket")
     user_id, session_id = owner
     if ctx.principal is not None and ctx.principal.user_id != user_id:
-        await ctx.commit()  # the ticket stays used
         raise Unauthorized("The stream ticket belongs to another user")
     if await auth_sessions.live_permissions(ctx.reads, session_id, user_id) is None:
-        await ctx.commit()
         raise Unauthorized("Session expired or revoked")
     # With a ticket, the stream lives as long as its session (checked by the hub), within the maximum.
     return user_id, session_id, None

@@ -29,7 +29,11 @@ async def list_conversations(
     ctx: AuthContext, *, cursor: str | None, limit: int
 ) -> models.MessageConversationList:
     page = await messages.conversations_page(
-        ctx.db, ctx.user_id, limit=limit, cursor=cursor, key=cursor_key(ctx.runtime.settings.jwt_secret_key)
+        ctx.reads,
+        ctx.user_id,
+        limit=limit,
+        cursor=cursor,
+        key=cursor_key(ctx.runtime.settings.jwt_secret_key),
     )
     return models.MessageConversationList(
         data=[_conversation(ctx, row) for row in page.items],
@@ -40,11 +44,11 @@ async def list_conversations(
 async def list_conversation_messages(
     ctx: AuthContext, *, id: str, cursor: str | None, limit: int
 ) -> models.MessageList:
-    visible, hidden_at = await messages.visible_since(ctx.db, ctx.user_id, id)
+    visible, hidden_at = await messages.visible_since(ctx.reads, ctx.user_id, id)
     if not visible:
         raise NotFound(NOT_FOUND)
     page = await messages.messages_page(
-        ctx.db,
+        ctx.reads,
         ctx.user_id,
         id,
         hidden_at=hidden_at,
@@ -68,7 +72,7 @@ async def mark_conversation_read(ctx: AuthContext, *, id: str) -> models.Message
     await _visible_or_404(ctx, id)
     await messages.mark_read(ctx.db, ctx.user_id, id)
     await notifications.emit_unread(ctx.db, [ctx.user_id])
-    row = await messages.conversation(ctx.db, ctx.user_id, id)
+    row = await messages.conversation(ctx.reads, ctx.user_id, id)
     assert row is not None  # seen above, in this transaction
     return _conversation(ctx, row)
 
@@ -120,7 +124,7 @@ async def send_message(ctx: AuthContext, *, body: models.MessageCreate) -> model
 
 
 async def _visible_or_404(ctx: AuthContext, conversation_id: str) -> None:
-    visible, _ = await messages.visible_since(ctx.db, ctx.user_id, conversation_id)
+    visible, _ = await messages.visible_since(ctx.reads, ctx.user_id, conversation_id)
     if not visible:
         raise NotFound(NOT_FOUND)
 
@@ -133,7 +137,7 @@ async def _target(ctx: AuthContext, body: Any) -> str:
     if (conversation_id is None) == (recipient_id is None):
         raise ValidationFailed(("body",), "Name exactly one of conversationId and recipientId")
     if conversation_id is not None:
-        visible, _ = await messages.visible_since(ctx.db, ctx.user_id, conversation_id)
+        visible, _ = await messages.visible_since(ctx.reads, ctx.user_id, conversation_id)
         if not visible:
             raise UnknownReference("conversationId", "Conversation")
         return str(conversation_id)

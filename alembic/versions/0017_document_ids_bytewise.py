@@ -8,7 +8,7 @@ C.UTF-8; Prisma's databases usually run under en_US.UTF-8, where `strcoll` costs
 0007's `halolight_documents_id_covering`, with the same columns included: its only readers were those lookups.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | Sequence[str] | None = "0014"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -48,7 +48,7 @@ class EventsHandlers(Protocol):
 
         `text/event-stream` of the caller's events (see the `Events` tag). Authenticate with the bearer token
         or `ticket` (one of them: 401 without, with an invalid, used or expired ticket, or when both name
-        different users). `Last-Event-ID` (or `after`) replays what came after that id first, at most
+        different users; a refused attempt does not use up its ticket). `Last-Event-ID` (or `after`) replays what came after that id first, at most
         `EVENTS_REPLAY_LIMIT` events (then the stream ends with `end` / `replay`: reconnect for the rest).
         429 beyond `EVENTS_STREAMS_PER_USER` open streams.
         """

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -540,6 +541,27 @@ class StreamLease(Base):
     id: Mapped[str] = _id()
     user_id: Mapped[str] = _fk("userId", "users")
     expires_at: Mapped[datetime] = mapped_column("expiresAt", UtcDateTime())
+
+
+class ConversationActivity(Base):
+    """A participant's copy of their conversation's `updatedAt` (our table, migration 0016; the Messages tag),
+    kept by triggers on the shared tables: its index ("userId", "activityAt" DESC, "conversationId" DESC)
+    serves "my conversations, newest first" as one short range."""
+
+    __tablename__ = "halolight_conversation_activity"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["conversationId", "userId"],
+            ["conversation_participants.conversationId", "conversation_participants.userId"],
+            name="halolight_conversation_activity_participant_fkey",
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+    )
+
+    conversation_id: Mapped[str] = mapped_column("conversationId", Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column("userId", Text, primary_key=True)
+    activity_at: Mapped[datetime] = mapped_column("activityAt", UtcDateTime())
 
 
 class ConversationHidden(Base):

@@ -106,6 +106,11 @@ class Statement:
         self._required = frozenset(compiled.bind_names.values()) - frozenset(defaults)
         self._defaults = {name: self._processed(name, value) for name, value in defaults.items()}
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of its rows' columns, as the rows expose them (a column's label, else its SQL name)."""
+        return tuple(column[0] for column in self._shape.compiled._result_columns)
+
     def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         missing = self._required - params.keys()
         if missing:

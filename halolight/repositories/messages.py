@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -33,20 +35,30 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from halolight.db.models import Conversation, ConversationHidden, ConversationParticipant, Message, User
-from halolight.db.types import new_id, utcnow
-from halolight.repositories.paging import CursorPage, Keyset, keyset_page
+from halolight.db.models import (
+    Conversation,
+    ConversationActivity,
+    ConversationHidden,
+    ConversationParticipant,
+    Message,
+    User,
+)
+from halolight.db.reads import Reads, Statement
+from halolight.db.types import UtcDateTime, new_id, utcnow
+from halolight.repositories.paging import CursorPage, Keyset, KeysetStatements
 
 Me = aliased(ConversationParticipant, name="me")
 Other = aliased(ConversationParticipant, name="other")
 Hidden = aliased(ConversationHidden, name="hidden")
+Activity = aliased(ConversationActivity, name="activity")
 Sender = aliased(User, name="sender")
 
 # A conversation's messages, newest first: halolight_messages_conversation_newest serves it.
 NEWEST_MESSAGES = Keyset.desc("conversation-messages", Message.created_at, Message.id)
-# The caller's conversations, newest message first (`updatedAt` moves with every send).
+# The caller's conversations, newest message first: their participant copy of `updatedAt` (which moves with
+# every send), `halolight_conversation_activity` (migration 0016), whose index is this order for one user.
 NEWEST_CONVERSATIONS = Keyset.desc(
-    "conversations", Conversation.updated_at, Conversation.id, names=("updated_at", "id")
+    "conversations", Activity.activity_at, Activity.conversation_id, names=("activity_at", "id")
 )
 _NEVER = literal(datetime(1970, 1, 1))
 
@@ -57,9 +69,9 @@ def _visible() -> ColumnElement[bool]:
     return or_(Hidden.hidden_at.is_(None), Conversation.updated_at > Hidden.hidden_at)
 
 
-def _is_read(message: Any, user_id: str) -> ColumnElement[bool]:
-    """`isRead` for `user_id`: their own message when every other participant has read past it; another's
-    when they have."""
+def _is_read(message: Any, me: ColumnElement[str]) -> ColumnElement[bool]:
+    """`isRead` for the caller `me`: their own message when every other participant has read past it;
+    another's when they have."""
     unread_by_other = exists().where(
         Other.conversation_id == message.conversation_id,
         Other.user_id != message.sender_id,
@@ -67,47 +79,64 @@ def _is_read(message: Any, user_id: str) -> ColumnElement[bool]:
     )
     read_by_me = exists().where(
         Other.conversation_id == message.conversation_id,
-        Other.user_id == user_id,
+        Other.user_id == me,
         Other.last_read_at >= message.created_at,
     )
-    return case((message.sender_id == user_id, ~unread_by_other), else_=read_by_me)
+    return case((message.sender_id == me, ~unread_by_other), else_=read_by_me)
 
 
-def _message_columns(user_id: str) -> list[Any]:
+def _message_columns(me: ColumnElement[str]) -> list[Any]:
     return [
-        Message.id,
-        Message.conversation_id,
-        Message.content,
-        Message.created_at,
-        Message.sender_id,
+        Message.id.label("id"),
+        Message.conversation_id.label("conversation_id"),
+        Message.content.label("content"),
+        Message.created_at.label("created_at"),
+        Message.sender_id.label("sender_id"),
         Sender.name.label("sender_name"),
         Sender.email.label("sender_email"),
         Sender.avatar.label("sender_avatar"),
-        _is_read(Message, user_id).label("is_read"),
+        _is_read(Message, me).label("is_read"),
     ]
 
 
-# --- Reads ----------------------------------------------------------------------------------------------
+# --- Reads: compiled once, run on the fast read path (halolight.db.reads) ---------------------------------
+#
+# Every statement takes the caller as `user_id` (and the conversation as `conversation_id`): built and
+# compiled at import, a request only binds its values (building these statements per request cost more
+# than running them).
+
+_ME = bindparam("user_id", type_=Text)
+_CONVERSATION = bindparam("conversation_id", type_=Text)
+
+_VISIBLE_SINCE = Statement(
+    select(Hidden.hidden_at.label("hidden_at"))
+    .select_from(Me)
+    .join(Conversation, Conversation.id == Me.conversation_id)
+    .outerjoin(Hidden, and_(Hidden.conversation_id == Me.conversation_id, Hidden.user_id == Me.user_id))
+    .where(Me.conversation_id == _CONVERSATION, Me.user_id == _ME, _visible())
+)
 
 
-async def visible_since(db: AsyncSession, user_id: str, conversation_id: str) -> tuple[bool, datetime | None]:
+async def visible_since(reads: Reads, user_id: str, conversation_id: str) -> tuple[bool, datetime | None]:
     """(whether the caller sees the conversation, the time before which its messages are hidden from them)."""
-    row = (
-        await db.execute(
-            select(Hidden.hidden_at)
-            .select_from(Me)
-            .join(Conversation, Conversation.id == Me.conversation_id)
-            .outerjoin(
-                Hidden, and_(Hidden.conversation_id == Me.conversation_id, Hidden.user_id == Me.user_id)
-            )
-            .where(Me.conversation_id == conversation_id, Me.user_id == user_id, _visible())
-        )
-    ).one_or_none()
+    row = await _VISIBLE_SINCE.first(reads, user_id=user_id, conversation_id=conversation_id)
     return (row is not None, None if row is None else row.hidden_at)
 
 
+# A conversation's messages after the caller's `hidden_at` (none hidden when NULL), newest first.
+_MESSAGES = KeysetStatements(
+    select(*_message_columns(_ME))
+    .join(Sender, Sender.id == Message.sender_id)
+    .where(
+        Message.conversation_id == _CONVERSATION,
+        Message.created_at > func.coalesce(bindparam("hidden_at", type_=UtcDateTime()), _NEVER),
+    ),
+    NEWEST_MESSAGES,
+)
+
+
 async def messages_page(
-    db: AsyncSession,
+    reads: Reads,
     user_id: str,
     conversation_id: str,
     *,
@@ -116,23 +145,23 @@ async def messages_page(
     cursor: str | None,
     key: bytes,
 ) -> CursorPage[Any]:
-    query = (
-        select(*_message_columns(user_id))
-        .join(Sender, Sender.id == Message.sender_id)
-        .where(Message.conversation_id == conversation_id)
-    )
-    if hidden_at is not None:
-        query = query.where(Message.created_at > hidden_at)
-    return await keyset_page(
-        db, query, NEWEST_MESSAGES, limit=limit, cursor=cursor, key=key, within=conversation_id
+    return await _MESSAGES.page(
+        reads,
+        limit=limit,
+        cursor=cursor,
+        key=key,
+        within=conversation_id,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        hidden_at=hidden_at,
     )
 
 
-def _conversations(user_id: str) -> Select[Any]:
+def _conversations() -> Select[Any]:
     """The caller's visible conversations, each with its participants (JSON), its newest message the caller
     may see (columns `last_*`, NULL when none) and the caller's unread count: one statement for any page."""
     last = (
-        select(*_message_columns(user_id))
+        select(*_message_columns(_ME))
         .join(Sender, Sender.id == Message.sender_id)
         .where(
             Message.conversation_id == Conversation.id,
@@ -162,11 +191,12 @@ def _conversations(user_id: str) -> Select[Any]:
     return (
         select(
             Conversation.id.label("id"),
-            Conversation.name,
-            Conversation.is_group,
-            Conversation.created_at,
+            Conversation.name.label("name"),
+            Conversation.is_group.label("is_group"),
+            Conversation.created_at.label("created_at"),
             Conversation.updated_at.label("updated_at"),
-            Me.unread_count,
+            Activity.activity_at.label("activity_at"),
+            Me.unread_count.label("unread_count"),
             participants.label("participants"),
             last.c.id.label("last_id"),
             last.c.content.label("last_content"),
@@ -177,24 +207,36 @@ def _conversations(user_id: str) -> Select[Any]:
             last.c.sender_avatar.label("last_sender_avatar"),
             last.c.is_read.label("last_is_read"),
         )
-        .select_from(Me)
-        .join(Conversation, Conversation.id == Me.conversation_id)
-        .outerjoin(Hidden, and_(Hidden.conversation_id == Me.conversation_id, Hidden.user_id == Me.user_id))
+        # From the caller's activity rows (their index is the list's order), so that a page reads its own
+        # rows only: each joined row, its last message and its participants are probes by key.
+        .select_from(Activity)
+        .join(Me, and_(Me.conversation_id == Activity.conversation_id, Me.user_id == Activity.user_id))
+        .join(Conversation, Conversation.id == Activity.conversation_id)
+        .outerjoin(
+            Hidden,
+            and_(Hidden.conversation_id == Activity.conversation_id, Hidden.user_id == Activity.user_id),
+        )
         .outerjoin(last, true())
-        .where(Me.user_id == user_id, _visible())
+        .where(
+            Activity.user_id == _ME,
+            # _visible(), on the activity row's copy of `updatedAt`: decided before the conversation is read.
+            or_(Hidden.hidden_at.is_(None), Activity.activity_at > Hidden.hidden_at),
+        )
     )
+
+
+_CONVERSATIONS = KeysetStatements(_conversations(), NEWEST_CONVERSATIONS)
+_ONE_CONVERSATION = Statement(_conversations().where(Activity.conversation_id == _CONVERSATION))
 
 
 async def conversations_page(
-    db: AsyncSession, user_id: str, *, limit: int, cursor: str | None, key: bytes
+    reads: Reads, user_id: str, *, limit: int, cursor: str | None, key: bytes
 ) -> CursorPage[Any]:
-    return await keyset_page(
-        db, _conversations(user_id), NEWEST_CONVERSATIONS, limit=limit, cursor=cursor, key=key
-    )
+    return await _CONVERSATIONS.page(reads, limit=limit, cursor=cursor, key=key, user_id=user_id)
 
 
-async def conversation(db: AsyncSession, user_id: str, conversation_id: str) -> Any | None:
-    return (await db.execute(_conversations(user_id).where(Conversation.id == conversation_id))).one_or_none()
+async def conversation(reads: Reads, user_id: str, conversation_id: str) -> Any | None:
+    return await _ONE_CONVERSATION.first(reads, user_id=user_id, conversation_id=conversation_id)
 
 
 # --- Writes ---------------------------------------------------------------------------------------------

@@ -244,6 +244,105 @@ class TestListConversations:
         bad = await client.get("/api/messages/conversations?cursor=abc", headers=a.headers)
         assert bad.status_code == 422
 
+    async def test_follows_writes_of_the_other_backends(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """The list's order is the participants' copy of `updatedAt` (migration 0016), kept by triggers: rows
+        written straight to the shared tables, as the NestJS and Java backends do, are listed in order."""
+        a, b = await person(client, app), await person(client, app)
+        ids = [f"other-backend-{a.id}-{i}" for i in range(3)]
+        async with app.state.runtime.engine.begin() as connection:
+            for i, conversation_id in enumerate(ids):
+                await connection.execute(
+                    text(
+                        'INSERT INTO conversations (id, "isGroup", "updatedAt") '
+                        "VALUES (:id, false, now() - make_interval(hours => :age))"
+                    ),
+                    {"id": conversation_id, "age": 10 - i},
+                )
+                await connection.execute(
+                    text(
+                        'INSERT INTO conversation_participants ("conversationId", "userId") '
+                        "VALUES (:id, :a), (:id, :b)"
+                    ),
+                    {"id": conversation_id, "a": a.id, "b": b.id},
+                )
+        assert [x["id"] for x in await conversations(client, a)] == ids[::-1]
+        # Another backend's send moves the oldest to the top for both participants.
+        async with app.state.runtime.engine.begin() as connection:
+            await connection.execute(
+                text('UPDATE conversations SET "updatedAt" = now() WHERE id = :id'), {"id": ids[0]}
+            )
+        expected = [ids[0], ids[2], ids[1]]
+        assert [x["id"] for x in await conversations(client, a)] == expected
+        assert [x["id"] for x in await conversations(client, b)] == expected
+        listed = await conversations(client, a, limit=1)
+        assert listed[0]["updatedAt"] == (await conversations(client, b))[0]["updatedAt"]
+        # A participant removed (and a conversation deleted) takes its activity rows along.
+        async with app.state.runtime.engine.begin() as connection:
+            await connection.execute(
+                text('DELETE FROM conversation_participants WHERE "conversationId" = :id AND "userId" = :a'),
+                {"id": ids[2], "a": a.id},
+            )
+            await connection.execute(text("DELETE FROM conversations WHERE id = :id"), {"id": ids[1]})
+        assert [x["id"] for x in await conversations(client, a)] == [ids[0]]
+        assert [x["id"] for x in await conversations(client, b)] == [ids[0], ids[2]]
+        left = await scalar(
+            app,
+            'SELECT count(*) FROM halolight_conversation_activity WHERE "conversationId" = ANY(:ids)',
+            ids=ids,
+        )
+        assert left == 3  # a and b in ids[0], b in ids[2]
+
+    async def test_a_participant_added_during_a_send_gets_the_sends_time(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """Another backend adds a participant while a send moves the conversation: the send's trigger cannot
+        see the uncommitted participant, so the participant's own trigger waits for the send (FOR SHARE)
+        and copies its `updatedAt`; without the wait it would copy the old one, and stay behind."""
+        a, b, c = await person(client, app), await person(client, app), await person(client, app)
+        conversation_id = (await sent(client, a, "hello", recipientId=b.id))["conversationId"]
+        engine = app.state.runtime.engine
+        async with engine.connect() as sending, engine.connect() as adding:
+            await sending.execute(
+                text("UPDATE conversations SET \"updatedAt\" = now() + interval '1 hour' WHERE id = :id"),
+                {"id": conversation_id},
+            )
+            adder = await adding.scalar(text("SELECT pg_backend_pid()"))
+            add = asyncio.create_task(
+                adding.execute(
+                    text(
+                        'INSERT INTO conversation_participants ("conversationId", "userId") VALUES (:id, :c)'
+                    ),
+                    {"id": conversation_id, "c": c.id},
+                )
+            )
+            blocked = False
+            for _ in range(200):  # until the insert waits for the send's row lock (or has ended)
+                waiting = await scalar(
+                    app,
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid",
+                    pid=adder,
+                )
+                if waiting or add.done():
+                    blocked = bool(waiting)
+                    break
+                await asyncio.sleep(0.02)
+            await sending.commit()
+            await add
+            await adding.commit()
+        assert blocked, "the new participant's trigger did not wait for the send"
+        copies = await scalar(
+            app,
+            "SELECT count(*) FROM halolight_conversation_activity a "
+            'JOIN conversations c ON c.id = a."conversationId" '
+            'WHERE c.id = :id AND a."activityAt" = c."updatedAt"',
+            id=conversation_id,
+        )
+        assert copies == 3
+        listed = await conversations(client, c)
+        assert [x["id"] for x in listed] == [conversation_id]
+
 
 class TestListConversationMessages:
     async def test_newest_first_keyset_pages(self, client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -361,13 +460,17 @@ class TestDeleteConversation:
 
 
 async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
-    """15,000 messages in 3 conversations and 5,000 participations of 100 users (statistics included, all
-    rolled back): the page queries read their index in order, with no sort."""
+    """15,000 messages in 3 conversations and 9,950 participations of 100 users, one of them in all 5,000
+    conversations (statistics included, all rolled back): the page queries read their index in order, with
+    no sort."""
     async with app.state.runtime.engine.connect() as connection:
         user = await connection.scalar(text("SELECT id FROM users ORDER BY id LIMIT 1"))
         await connection.execute(
             text(
-                "INSERT INTO conversations (id, \"updatedAt\") SELECT 'plan-c-' || i, now() "
+                # Spread over time, as real activity is (all at one instant, a cursor's row comparison
+                # would look to the planner as if it kept no row).
+                'INSERT INTO conversations (id, "updatedAt") '
+                "SELECT 'plan-c-' || i, now() - i * interval '1 second' "
                 "FROM generate_series(1, 5000) i;"
             )
         )
@@ -394,6 +497,13 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
             ),
             {"user": user},
         )
+        # plan-u-9 takes part in all 5,000 (as the bench admin in its 2,000 among 100,000).
+        await connection.execute(
+            text(
+                'INSERT INTO conversation_participants ("conversationId", "userId") '
+                "SELECT 'plan-c-' || i, 'plan-u-9' FROM generate_series(1, 5000) i ON CONFLICT DO NOTHING"
+            )
+        )
         await connection.execute(text("ANALYZE conversations, conversation_participants, messages"))
         messages_plan = "\n".join(
             (
@@ -415,10 +525,32 @@ async def test_the_indexes_serve_the_keyset_pages(app: FastAPI) -> None:
                 )
             ).scalars()
         )
+        # The caller's conversations, newest first, after a cursor (the triggers of 0016 filled the rows).
+        await connection.execute(text("ANALYZE halolight_conversation_activity"))
+        newest_plan = "\n".join(
+            (
+                await connection.execute(
+                    text(
+                        'EXPLAIN SELECT "conversationId" FROM halolight_conversation_activity '
+                        'WHERE "userId" = \'plan-u-9\' AND ("activityAt", "conversationId") < (now(), \'z\') '
+                        'ORDER BY "activityAt" DESC, "conversationId" DESC LIMIT 21'
+                    ),
+                )
+            ).scalars()
+        )
+        filled = await connection.scalar(
+            text(
+                "SELECT count(*) FROM halolight_conversation_activity "
+                "WHERE \"conversationId\" LIKE 'plan-c-%'"
+            )
+        )
         await connection.rollback()
     assert "halolight_messages_conversation_newest" in messages_plan
     assert "Sort" not in messages_plan
     assert "halolight_conversation_participants_user" in mine_plan
+    assert "halolight_conversation_activity_user_newest" in newest_plan
+    assert "Sort" not in newest_plan
+    assert filled == 9950  # 5,000 + plan-u-9's 4,950 more
 
 
 async def test_the_demo_seed_has_conversations_and_their_notifications(client: httpx.AsyncClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -156,10 +157,15 @@ async def test_tickets_are_single_use_short_lived_and_bound_to_their_user(
     assert again.status == 401  # single use
     assert json.loads(await _body(again))["detail"]
 
-    # Someone else's ticket with one's own token: refused, and the ticket is spent.
+    # Someone else's ticket with one's own token: refused, and the ticket is not used up by the refusal:
+    # only the stream it opens consumes it.
     alices = (await client.post("/api/events/tickets", headers=alice.headers)).json()["ticket"]
     assert (await open_stream({"ticket": alices}, bob.headers)).status == 401
-    assert (await open_stream({"ticket": alices})).status == 401
+    assert await _ticket_used(app, alices) is False
+    owned = await open_stream({"ticket": alices}, alice.headers)  # the ticket and its owner's own token
+    assert owned.status == 200
+    assert await _ticket_used(app, alices) is True
+    assert (await open_stream({"ticket": alices})).status == 401  # and now it is spent
 
     # Expired.
     late = (await client.post("/api/events/tickets", headers=alice.headers)).json()["ticket"]
@@ -174,6 +180,17 @@ async def test_tickets_are_single_use_short_lived_and_bound_to_their_user(
     assert ticket not in caplog.text and late not in caplog.text  # the access lines show the path only
     assert (await open_stream()).status == 401  # no credentials at all
     assert (await open_stream(headers={"Authorization": "Bearer nope"})).status == 401
+
+
+async def _ticket_used(app: FastAPI, ticket: str) -> bool:
+    """Whether the stored ticket is marked used (the table keeps its SHA-256 only)."""
+    async with app.state.runtime.sessionmaker() as db:
+        used = await db.scalar(
+            text('SELECT "usedAt" IS NOT NULL FROM halolight_stream_tickets WHERE "tokenHash" = :h'),
+            {"h": hashlib.sha256(ticket.encode()).hexdigest()},
+        )
+    assert used is not None, "no such ticket"
+    return bool(used)
 
 
 async def _body(stream: Any) -> str:
@@ -251,7 +268,11 @@ async def test_a_stream_ends_when_its_access_token_expires(
 
 
 async def test_open_streams_per_user_are_bounded(
-    open_stream: OpenStream, new_person: Callable[[], Any], app: FastAPI, hub: Hub
+    client: httpx.AsyncClient,
+    open_stream: OpenStream,
+    new_person: Callable[[], Any],
+    app: FastAPI,
+    hub: Hub,
 ) -> None:
     limit = app.state.runtime.settings.events_streams_per_user
     alice, bob = await new_person(), await new_person()
@@ -261,13 +282,43 @@ async def test_open_streams_per_user_are_bounded(
     assert refused.status == 429
     assert "detail" in json.loads(await _body(refused))
     assert (await open_stream(headers=bob.headers)).status == 200  # per user
+    # A ticket refused for the limit is not used up: it opens the stream once one is closed.
+    ticket = (await client.post("/api/events/tickets", headers=alice.headers)).json()["ticket"]
+    assert (await open_stream({"ticket": ticket})).status == 429
+    assert await _ticket_used(app, ticket) is False
     await streams[0].close()  # its lease is released by the hub, at once
     for _ in range(30):
-        reopened = await open_stream(headers=alice.headers)
+        reopened = await open_stream({"ticket": ticket})
         if reopened.status == 200:
             break
         await asyncio.sleep(0.1)
     assert reopened.status == 200
+
+
+async def test_an_open_stream_does_not_take_a_place_of_its_clients_other_requests(
+    settings: Settings, database_url: str, new_person: Callable[[], Any], emit_for: Callable[..., Any]
+) -> None:
+    # One request in flight per address: with the stream counted for its whole life, the same browser
+    # could do nothing else while it is open.
+    capped = create_app(settings.model_copy(update={"http_max_requests_per_client": 1}), database_url)
+    alice = await new_person()
+    transport = httpx.ASGITransport(app=capped, client=("203.0.113.10", 50000))  # the streams' address
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+            streams = [await open_on(capped, headers=alice.headers) for _ in range(2)]
+            assert [s.status for s in streams] == [200, 200]
+            # Counted for their whole life, the second stream and every request below would be 429.
+            for _ in range(3):
+                answer = await browser.get("/api/notifications/unread-count", headers=alice.headers)
+                assert answer.status_code == 200, answer.text
+            ticket = await browser.post("/api/events/tickets", headers=alice.headers)
+            assert ticket.status_code == 201
+            await emit_for(alice.user_id, title="still open")  # the streams are live all along
+            assert [(await s.next_event()).data["title"] for s in streams] == ["still open"] * 2
+            for stream in streams:
+                await stream.close()
+    finally:
+        await capped.state.runtime.close()
 
 
 async def test_an_open_stream_holds_no_pooled_connection(

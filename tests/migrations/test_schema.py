@@ -37,6 +37,7 @@ OUR_TABLES = frozenset(
         "halolight_stream_tickets",
         "halolight_stream_leases",
         "halolight_conversation_hidden",
+        "halolight_conversation_activity",
         "alembic_version",
     }
 )

@@ -110,6 +110,68 @@ class TestClientCap:
                 await cap(scope(), no_body, Recorder())
         assert cap.in_flight == {}
 
+    async def test_a_stream_counts_while_it_opens_and_not_once_established(self) -> None:
+        opened = asyncio.Event()  # the stream's opening work (authentication, lease, replay) is done
+        leave = asyncio.Event()  # the stream's client goes away
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["path"] != "/api/events/stream":
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await opened.wait()
+            headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"retry: 2000\n\n", "more_body": True})
+            await leave.wait()
+            await send({"type": "http.response.body", "body": b""})
+
+        cap = ClientCap(app, limit=1)
+        stream = asyncio.create_task(
+            cap({**scope(method="GET"), "path": "/api/events/stream"}, no_body, Recorder())
+        )
+        await asyncio.sleep(0)
+        while_opening = Recorder()
+        await asyncio.wait_for(cap(scope(), no_body, while_opening), timeout=5)
+        assert while_opening.status == 429  # the opening stream holds the one place
+        opened.set()
+        for _ in range(100):
+            if not cap.in_flight:
+                break
+            await asyncio.sleep(0)
+        assert cap.in_flight == {}  # established: it no longer counts
+        for _ in range(3):  # the client's other requests are served while the stream stays open
+            other = Recorder()
+            await asyncio.wait_for(cap(scope(), no_body, other), timeout=5)
+            assert other.status == 204
+        assert not stream.done()
+        leave.set()
+        await stream
+        assert cap.in_flight == {}  # released once, not twice
+
+    async def test_a_refused_stream_counts_until_its_answer_ends(self) -> None:
+        release = asyncio.Event()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            # A 429 (too many streams) is an ordinary answer: JSON, counted until it is sent.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await release.wait()
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        cap = ClientCap(app, limit=1)
+        refused = asyncio.create_task(cap(scope(method="GET"), no_body, Recorder()))
+        await asyncio.sleep(0)
+        assert cap.in_flight == {"203.0.113.1": 1}
+        release.set()
+        await refused
+        assert cap.in_flight == {}
+
     async def test_zero_means_no_cap(self) -> None:
         release = asyncio.Event()
 

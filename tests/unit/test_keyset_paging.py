@@ -13,15 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import Text, bindparam, delete, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import User
+from halolight.db.reads import SessionReads
 from halolight.errors import ValidationFailed
 from halolight.repositories.paging import (
     CURSOR_MAX_LENGTH,
     CursorPage,
     Keyset,
+    KeysetStatements,
     cursor_key,
     decode_cursor,
     encode_cursor,
@@ -344,3 +346,53 @@ class TestPlan:
         # The row comparison bounds the index range (where the scan starts), not a filter over rows read.
         assert "ROW" in scans[0].get("Index Cond", ""), plan
         assert "Filter" not in scans[0], plan
+
+
+class TestKeysetStatements:
+    """The compiled-once form on the fast read path (`KeysetStatements`): the same pages and cursors as
+    `keyset_page`, so either may continue the other's walk."""
+
+    @pytest.mark.parametrize("limit", [1, 7, 100])
+    @pytest.mark.parametrize("keyset", [NEWEST_FIRST, OLDEST_FIRST], ids=["desc", "asc"])
+    async def test_the_same_walk_as_keyset_page(
+        self, users: AsyncSession, keyset: Keyset, limit: int, key: bytes
+    ) -> None:
+        query = select(User.id, User.created_at.label("created_at")).where(
+            User.email.like(bindparam("pattern", type_=Text))
+        )
+        statements = KeysetStatements(query, keyset)
+        reads = SessionReads(users)
+        expected = await _walk(users, keyset, limit, key)
+        cursor: str | None = None
+        for want in expected:
+            page = await statements.page(reads, limit=limit, cursor=cursor, key=key, pattern="%")
+            assert [(row.id, row.created_at) for row in page.items] == [
+                (row.id, row.created_at) for row in want.items
+            ]
+            assert page.next_cursor == want.next_cursor  # interchangeable with keyset_page's
+            cursor = page.next_cursor
+        assert cursor is None
+
+    async def test_filters_bind_per_call_and_bad_cursors_are_422(
+        self, users: AsyncSession, key: bytes
+    ) -> None:
+        statements = KeysetStatements(
+            select(User.id, User.created_at.label("created_at")).where(
+                User.email.like(bindparam("pattern", type_=Text))
+            ),
+            NEWEST_FIRST,
+        )
+        reads = SessionReads(users)
+        one = await statements.page(reads, limit=5, cursor=None, key=key, pattern="keyset-7@example.com")
+        assert len(one.items) == 1 and one.next_cursor is None
+        with pytest.raises(ValidationFailed):
+            await statements.page(reads, limit=5, cursor="abc", key=key, pattern="%")
+        other = encode_cursor(OLDEST_FIRST, [BASE, "x"], key=key)  # another sort's cursor
+        with pytest.raises(ValidationFailed):
+            await statements.page(reads, limit=5, cursor=other, key=key, pattern="%")
+
+    def test_the_keyset_columns_must_be_selected_under_their_names(self) -> None:
+        with pytest.raises(ValueError, match="created_at missing"):
+            KeysetStatements(select(User.id), NEWEST_FIRST)
+        with pytest.raises(ValueError, match="created_at missing"):  # there, "createdAt"
+            KeysetStatements(select(User.id, User.created_at), NEWEST_FIRST)
