@@ -505,6 +505,25 @@ class DocumentVector(Base):
     search: Mapped[str] = mapped_column(TSVECTOR)
 
 
+class DocumentShareOrder(Base):
+    """What a documents list reads of each share's document (`updatedAt`, `ownerId`) next to the share's
+    own target and expiry (our table, migration 0018; the Documents tag), kept by triggers on the shared
+    tables: its indexes serve "shared with me, or with one of my teams, newest change first" as index
+    ranges."""
+
+    __tablename__ = "halolight_document_share_order"
+
+    share_id: Mapped[str] = mapped_column(
+        "shareId", ForeignKey("document_shares.id", onupdate="CASCADE", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[str] = mapped_column("documentId", Text)
+    shared_with_id: Mapped[str | None] = mapped_column("sharedWithId", Text)
+    team_id: Mapped[str | None] = mapped_column("teamId", Text)
+    owner_id: Mapped[str] = mapped_column("ownerId", Text)
+    updated_at: Mapped[datetime] = mapped_column("updatedAt", UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column("expiresAt", UtcDateTime())
+
+
 class StreamEvent(Base):
     """One live-update event for one recipient (our table, migration 0010; halolight/events). `id` follows
     commit order per recipient (halolight/events/outbox.py), which is what makes `Last-Event-ID` replay

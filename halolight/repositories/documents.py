@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
     union_all,
     update,
 )
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from halolight.db.models import (
     Document,
     DocumentShare,
+    DocumentShareOrder,
     DocumentTag,
     DocumentVector,
     SharePermission,
@@ -250,6 +253,64 @@ def _newest_statements(by_folder: bool, by_tags: bool) -> _ListStatements:
 
 
 @functools.cache
+def _unfiltered_newest_statements() -> _ListStatements:
+    """The list without filters (what the admin's documents page shows first): the newest `deep` of the
+    caller's own documents merged with the newest `deep` shared with them, each an index range: their own in
+    `halolight_documents_owner_updated`, those shared with them or with one of their teams in
+    `halolight_document_share_order` (migration 0018: each share's copy of its document's `updatedAt` and
+    `ownerId`, kept by triggers). No shared document is looked up to be sorted or counted: the total is the
+    caller's own (an index range) plus the distinct documents of those index entries. Measured on the bench's
+    admin (5,000 own, 2,000 shared): see bench/results.md."""
+    me, order = _me(), DocumentShareOrder
+    live = or_(order.expires_at.is_(None), order.expires_at > func.timezone("UTC", func.now()))
+    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == me)
+    deep = bindparam("deep", type_=_INT)
+    newest_first = (order.updated_at.desc(), order.document_id.desc())
+
+    def shared(target: ColumnElement[bool]) -> Select[str, datetime]:
+        # DISTINCT: a document shared twice over one path (two teams, or twice with the caller) is one entry,
+        # so the `deep` kept are `deep` documents.
+        return (
+            select(order.document_id.label("id"), order.updated_at.label("updated_at"))
+            .where(target, order.owner_id != me, live)
+            .distinct()
+            .order_by(*newest_first)
+            .limit(deep)
+        )
+
+    owned = select(Document.id, Document.updated_at).where(Document.owner_id == me)
+    # UNION (not ALL): a document shared both with the caller and with a team of theirs is one row; its two
+    # copies carry the same `updatedAt`.
+    candidates = union(shared(order.shared_with_id == me), shared(order.team_id.in_(my_teams))).subquery()
+    newest = union_all(
+        owned.order_by(*_NEWEST_FIRST).limit(deep), select(candidates.c.id, candidates.c.updated_at)
+    ).subquery()
+    page_keys = (
+        select(newest.c.id, newest.c.updated_at)
+        .order_by(newest.c.updated_at.desc(), newest.c.id.desc())
+        .offset(bindparam("offset", type_=_INT))
+        .limit(bindparam("limit", type_=_INT))
+        .subquery()
+    )
+
+    def entries(target: ColumnElement[bool]) -> Select[Any]:
+        return select(order.document_id).where(target, order.owner_id != me, live)
+
+    shared_ids = union(entries(order.shared_with_id == me), entries(order.team_id.in_(my_teams))).subquery()
+    total = (
+        select(func.count()).where(Document.owner_id == me).scalar_subquery()
+        + select(func.count()).select_from(shared_ids).scalar_subquery()
+    )
+    rows = (
+        _rows(me)
+        .add_columns(total.label("total"))
+        .join(page_keys, page_keys.c.id == Document.id)
+        .order_by(*_NEWEST_FIRST)
+    )
+    return _ListStatements(Statement(rows), Statement(select(total)))
+
+
+@functools.cache
 def _search_statements(by_folder: bool, by_tags: bool) -> _ListStatements:
     """Best match first. The matches first, through the GIN index of `halolight_document_search`, each kept
     if the caller sees it (its owner, or one of the caller's live shares, hashed once): the work follows the
@@ -319,6 +380,9 @@ async def list_page(
     if search:
         statements = _search_statements(folder_id is not None, bool(tags))
         params.update(search=search, ranked=RANKED_MATCHES)
+    elif folder_id is None and not tags:
+        statements = _unfiltered_newest_statements()
+        params["deep"] = offset + limit
     else:
         statements = _newest_statements(folder_id is not None, bool(tags))
         params["deep"] = offset + limit

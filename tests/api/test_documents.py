@@ -362,6 +362,63 @@ class TestSearch:
             )
             assert (past.json()["data"], past.json()["meta"]["total"]) == ([], 4), params
 
+    async def test_the_list_follows_writes_made_by_another_backend(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """Migration 0018's copies follow plain SQL writes to the shared tables, as the NestJS and Java
+        backends make them: a share added, a document changed or given away, a share's expiry, a share or
+        its user removed."""
+        owner, friend = await person(client), await person(client)
+        mine = await create(client, owner, "Mine")
+        older = await create(client, friend, "Older")
+        newer = await create(client, friend, "Newer")
+
+        async def listed() -> tuple[list[str], int]:
+            body = (await client.get("/api/documents", headers=owner.headers)).json()
+            return [d["id"] for d in body["data"]], body["meta"]["total"]
+
+        async def run(sql: str, **params: Any) -> None:
+            async with app.state.runtime.engine.begin() as conn:
+                await conn.execute(text(sql), params)
+
+        for doc, share_id in ((older, "cshareorder0000000000001"), (newer, "cshareorder0000000000002")):
+            await run(
+                """INSERT INTO document_shares (id, "documentId", "sharedWithId", permission)
+                VALUES (:id, :doc, :user, 'READ')""",
+                id=share_id + owner.id[-4:],
+                doc=doc["id"],
+                user=owner.id,
+            )
+        assert await listed() == ([newer["id"], older["id"], mine["id"]], 3)
+        # The older one changes: first now.
+        await run(
+            """UPDATE documents SET "updatedAt" = now() AT TIME ZONE 'UTC' + interval '1 minute'
+            WHERE id = :id""",
+            id=older["id"],
+        )
+        assert await listed() == ([older["id"], newer["id"], mine["id"]], 3)
+        # Given to the caller: theirs now, counted once.
+        await run('UPDATE documents SET "ownerId" = :me WHERE id = :id', me=owner.id, id=older["id"])
+        assert await listed() == ([older["id"], newer["id"], mine["id"]], 3)
+        # Its share expires, then is removed; the friend's account goes (the share's user is set to NULL).
+        await run(
+            """UPDATE document_shares SET "expiresAt" = now() AT TIME ZONE 'UTC' - interval '1 minute'
+            WHERE "documentId" = :id""",
+            id=newer["id"],
+        )
+        assert await listed() == ([older["id"], mine["id"]], 2)
+        await run('UPDATE document_shares SET "expiresAt" = NULL WHERE "documentId" = :id', id=newer["id"])
+        assert await listed() == ([older["id"], newer["id"], mine["id"]], 3)
+        await run('UPDATE document_shares SET "sharedWithId" = NULL WHERE "documentId" = :id', id=newer["id"])
+        assert await listed() == ([older["id"], mine["id"]], 2)
+        await run('DELETE FROM document_shares WHERE "documentId" = :id', id=newer["id"])
+        async with app.state.runtime.engine.connect() as conn:
+            copies = await conn.scalar(
+                text('SELECT count(*) FROM halolight_document_share_order WHERE "documentId" = :id'),
+                {"id": newer["id"]},
+            )
+        assert copies == 0
+
     async def test_a_long_text_of_distinct_characters_is_stored_and_found(
         self, client: httpx.AsyncClient
     ) -> None:

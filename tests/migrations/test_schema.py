@@ -38,6 +38,7 @@ OUR_TABLES = frozenset(
         "halolight_stream_leases",
         "halolight_conversation_hidden",
         "halolight_conversation_activity",
+        "halolight_document_share_order",
         "alembic_version",
     }
 )
@@ -280,7 +281,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0017"
+        assert version == "0018"
         assert kept == "KEEP"
 
 
