@@ -538,6 +538,17 @@ class TestRowsOfOtherBackends:
 
 
 class TestStatementCounts:
+    async def test_an_upload_charges_inserts_and_reads_its_row_in_one_statement(
+        self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
+    ) -> None:
+        owner = await new_owner(client)
+        with count_statements(app.state.runtime.engine) as statements:
+            await upload(client, owner)
+        touching_files = [sql for sql in statements if "files" in sql]
+        assert len(touching_files) == 1, statements
+        assert "UPDATE users" in touching_files[0] and "INSERT INTO files" in touching_files[0]
+        assert not any(sql.lstrip().startswith("SELECT") and "FROM files" in sql for sql in statements)
+
     async def test_the_list_sends_as_many_statements_for_100_files_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
     ) -> None:
