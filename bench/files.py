@@ -8,7 +8,9 @@
    by what stands between the bytes and the disk), median of several runs, each as a ratio to the same
    bytes moved without the API: locally `shutil.copyfile` on the same disk (uploads: plus the fsync of the
    file and its folder that the API does before it answers), on S3 curl's PUT and GET of presigned URLs
-   straight to SeaweedFS.
+   straight to SeaweedFS. Locally, the same rounds also send the same curl commands to granian alone
+   (`bench/transport.py`: `make serve`'s granian and flags, a bare ASGI app, no auth, database or parsing):
+   its rows are the transport's ceiling over the copy, and a column gives the API's rate over it.
 3. A worker's RSS, sampled every 20 ms, through a 1 GiB upload and download (512 MiB with --quick) on each
    backend.
 4. `GET /api/files` of a user with 10,000 files (rows made in SQL), with wrk, as the other rows.
