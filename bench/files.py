@@ -8,7 +8,9 @@
    by what stands between the bytes and the disk), median of several runs, each as a ratio to the same
    bytes moved without the API: locally `shutil.copyfile` on the same disk (uploads: plus the fsync of the
    file and its folder that the API does before it answers), on S3 curl's PUT and GET of presigned URLs
-   straight to SeaweedFS.
+   straight to SeaweedFS. Locally, the same rounds also send the same curl commands to granian alone
+   (`bench/transport.py`: `make serve`'s granian and flags, a bare ASGI app, no auth, database or parsing):
+   its rows are the transport's ceiling over the copy, and a column gives the API's rate over it.
 3. A worker's RSS, sampled every 20 ms, through a 1 GiB upload and download (512 MiB with --quick) on each
    backend.
 4. `GET /api/files` of a user with 10,000 files (rows made in SQL), with wrk, as the other rows.
@@ -24,6 +26,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -51,7 +54,7 @@ from bench.run import (
 )
 from halolight.storage import links
 
-LOCAL_PORT, S3_PORT = 18463, 18464
+LOCAL_PORT, S3_PORT, BARE_PORT = 18463, 18464, 18465
 WORKERS = 2
 MIB = 1024 * 1024
 TRANSFER_MIB = 10
@@ -110,16 +113,16 @@ def curl(*args: str, output: str = "-") -> Curl:
     return Curl(int(status), float(seconds), body)
 
 
-def curl_upload(api: str, token: str, path: Path) -> Curl:
-    # `Expect:` off: curl would wait for a "100 Continue" on large bodies first.
+def curl_upload(api: str, token: str, path: Path, *, route: str = "/api/files/upload") -> Curl:
+    # `Expect:` off: curl would wait for a "100 Continue" on large bodies first. Granian alone (no token)
+    # gets the same multipart body and stores it whole, unparsed.
     answer = curl(
-        "-H",
-        f"Authorization: Bearer {token}",
+        *(("-H", f"Authorization: Bearer {token}") if token else ()),
         "-H",
         "Expect:",
         "-F",
         f"file=@{path};type=application/octet-stream;filename=bench.bin",
-        f"{api}/api/files/upload",
+        f"{api}{route}",
     )
     if answer.status != 201:
         raise RuntimeError(f"upload answered {answer.status}: {answer.body[:500]}")
@@ -127,6 +130,10 @@ def curl_upload(api: str, token: str, path: Path) -> Curl:
 
 
 def curl_get(url: str, output: str, *headers: str) -> Curl:
+    # A new file each time, as the plain copy's target is: curl would otherwise truncate the last run's 10 MiB
+    # within its timed transfer (freeing its pages), a cost of this client, not of the server.
+    if output != "/dev/null":
+        Path(output).unlink(missing_ok=True)
     answer = curl(*(part for header in headers for part in ("-H", header)), url, output=output)
     if answer.status != 200:
         raise RuntimeError(f"GET {url} answered {answer.status}")
@@ -210,6 +217,7 @@ class Transfer:
     api_s: list[float]
     plain_s: list[float]
     target: float | None = None
+    bare_s: list[float] | None = None  # the same transfer through granian alone (bench/transport.py)
 
     @staticmethod
     def rate(seconds: list[float]) -> float:
@@ -218,6 +226,10 @@ class Transfer:
     @property
     def ratio(self) -> float:
         return self.rate(self.api_s) / self.rate(self.plain_s)
+
+    @property
+    def bare_ratio(self) -> float | None:
+        return None if self.bare_s is None else self.rate(self.api_s) / self.rate(self.bare_s)
 
 
 @dataclass
@@ -280,15 +292,22 @@ class Backend:
         return f"{self.api}/api/files/{file_id}/download?expires={expires}&signature={signature}"
 
 
-def transfers(backend: Backend, folder: Path, runs: int, plain: Any) -> tuple[list[Transfer], str]:
+def transfers(
+    backend: Backend, folder: Path, runs: int, plain: Any, bare: str | None = None
+) -> tuple[list[Transfer], str]:
     """10 MiB up and down through the API, `runs` times after one unmeasured round; returns the rows and the
     id of one uploaded file. A client's download is two requests, the URL then its GET: the row with a
-    target counts both; the link's GET alone is shown too where it goes through the API (local)."""
+    target counts both; the link's GET alone is shown too where it goes through the API (local).
+
+    `bare`: the address of granian alone (bench/transport.py, serving this backend's source file), measured
+    in the same rounds with the same curl commands: the API's cost over the transport, run for run."""
     source = random_file(folder / f"{backend.name}-10mib.bin", TRANSFER_MIB)
     received = folder / f"{backend.name}-received.bin"
     up: list[float] = []
     down: list[float] = []
     get: list[float] = []
+    bare_up: list[float] = []
+    bare_get: list[float] = []
     file_id = ""
     for attempt in range(runs + 1):
         answer = curl_upload(backend.api, backend.token, source)
@@ -297,17 +316,50 @@ def transfers(backend: Backend, folder: Path, runs: int, plain: Any) -> tuple[li
         fetched = curl_get(link, str(received))
         if received.stat().st_size != TRANSFER_MIB * MIB:
             raise RuntimeError(f"{backend.name}: downloaded {received.stat().st_size} bytes")
+        if bare is not None:
+            bare_answer = curl_upload(bare, "", source, route="/upload")
+            bare_fetched = curl_get(f"{bare}/file", str(received))
+            if received.stat().st_size != TRANSFER_MIB * MIB:
+                raise RuntimeError(f"granian alone: downloaded {received.stat().st_size} bytes")
         if attempt:  # the first round warms the worker, the client and the store
             up.append(answer.seconds)
             down.append(url_s + fetched.seconds)
             get.append(fetched.seconds)
+            if bare is not None:
+                bare_up.append(bare_answer.seconds)
+                bare_get.append(bare_fetched.seconds)
     plain_up, plain_down = plain(source, runs)
+    with_bare = bare is not None
     rows = [
-        Transfer(f"{backend.name} upload", up, plain_up, TARGETS["upload"]),
-        Transfer(f"{backend.name} download (download-url + GET)", down, plain_down, TARGETS["download"]),
+        Transfer(
+            f"{backend.name} upload",
+            up,
+            plain_up,
+            TARGETS["upload"],
+            bare_up if with_bare else None,
+        ),
+        Transfer(
+            f"{backend.name} download (download-url + GET)",
+            down,
+            plain_down,
+            TARGETS["download"],
+            bare_get if with_bare else None,
+        ),
     ]
     if backend.name == "local":
-        rows.append(Transfer("local download, the link's GET alone", get, plain_down))
+        rows.append(
+            Transfer(
+                "local download, the link's GET alone",
+                get,
+                plain_down,
+                bare_s=bare_get if with_bare else None,
+            )
+        )
+    if with_bare:
+        rows += [
+            Transfer("granian alone: upload (body to a file, fsync, rename; no parsing)", bare_up, plain_up),
+            Transfer("granian alone: download (the file by path, pathsend)", bare_get, plain_down),
+        ]
     return rows, file_id
 
 
@@ -386,6 +438,25 @@ def access_token(port: int, user: int) -> str:
     return token
 
 
+def start_bare(work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Granian alone (bench/transport.py) with `make serve`'s flags and WORKERS, on the disk of the local
+    store, serving the local rows' source file (`transfers` writes it)."""
+    folder = work / "bare-store"
+    folder.mkdir()
+    process = start(
+        [sys.executable, "-m", "bench.transport", str(BARE_PORT)],
+        {
+            **env,
+            "WORKERS": str(WORKERS),
+            "TRANSPORT_FILE": str(work / "local-10mib.bin"),
+            "TRANSPORT_DIR": str(folder),
+        },
+        work / "granian-alone.log",
+    )
+    wait_until_up(BARE_PORT, "/health")
+    return process
+
+
 def start_api(name: str, port: int, env: dict[str, str], database_url: str) -> Backend:
     api = f"http://127.0.0.1:{port}"
     process = start(
@@ -405,7 +476,7 @@ def measure(
     """Everything above, on `database_url` (bench/run.py's dataset); the lines of the results section."""
     from tests.storage.seaweed import SeaweedServer  # the same `weed` command line as the tests
 
-    require_free(LOCAL_PORT, S3_PORT)
+    require_free(LOCAL_PORT, S3_PORT, BARE_PORT)
     started = time.monotonic()
     runs = 3 if quick else 7
     seconds = 4 if quick else 12
@@ -436,11 +507,14 @@ def measure(
         }
         local = start_api("local", LOCAL_PORT, env, database_url)
         processes.append(local.process)
+        bare = start_bare(work, env)
+        processes.append(bare)
         s3 = start_api("s3", S3_PORT, {**env, **s3_env}, database_url)
         processes.append(s3.process)
         log("files: servers up")
 
-        rows, _ = transfers(local, work, runs, local_plain(Path(env["STORAGE_LOCAL_DIR"])))
+        bare_api = f"http://127.0.0.1:{BARE_PORT}"
+        rows, _ = transfers(local, work, runs, local_plain(Path(env["STORAGE_LOCAL_DIR"])), bare_api)
         s3_rows, file_id = transfers(s3, work, runs, s3_plain(seaweed, bucket, work))
         rows += s3_rows
         # The API streaming an S3 object itself (its own link): not what clients get; what storage.open does.
@@ -505,16 +579,24 @@ def section(
         " (for uploads plus the fsync of the file and its folder the API does before answering); S3,"
         " curl's PUT and GET of presigned URLs straight to SeaweedFS (one PutObject; the API sends 8 MiB"
         " parts). A download through the API counts its `GET /api/files/{id}/download-url` too."
-        " API: `make serve`, WORKERS=2.",
+        ' API: `make serve`, WORKERS=2. "granian alone" (`bench/transport.py`): the same granian, flags and'
+        " workers with a bare ASGI app, no auth, no database, no framework, measured in the same rounds with"
+        " the same curl commands: `POST /upload` writes the whole multipart body to a temporary file, then"
+        " fsync, rename, fsync of the folder (as the plain copy: write, then fsync); `GET /file` pathsends"
+        " the source file. Its rows' ratio is the transport's over the copy; the last column is the API's"
+        " over the transport (its download compares with the API's link GET alone, and with download-url +"
+        " GET)."
+        " Every download writes a new file (curl would otherwise truncate the last one in its timed part).",
         "",
-        "| transfer | API MiB/s | without the API MiB/s | ratio | target |",
-        "|---|---|---|---|---|",
+        "| transfer | API MiB/s | without the API MiB/s | ratio | target | API ÷ granian alone |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         target = "" if row.target is None else f"≥ {row.target}"
+        bare = "" if row.bare_ratio is None else f"{row.bare_ratio:.2f} ×"
         lines.append(
             f"| {row.name} | {Transfer.rate(row.api_s):.0f} | {Transfer.rate(row.plain_s):.0f}"
-            f" | {row.ratio:.2f} × | {target} |"
+            f" | {row.ratio:.2f} × | {target} | {bare} |"
         )
     lines += [
         "",

@@ -100,9 +100,12 @@ async def to_response(result: TypedResponse, *, head: bool = False) -> Response:
 
 class _FileResponse(StreamingResponse):
     """A whole local file of a declared length: by path where the server can (`http.response.pathsend`), else
-    streamed and checked as any other body. The open stream is closed before the server opens the path; a file
-    is never rewritten under its key, so the path holds the same bytes (a delete between the two cuts the
-    answer, as a delete during a stream would)."""
+    streamed and checked as any other body. The stream is closed unread (the local backend has not opened the
+    file yet) before the server opens the path; a file is never rewritten under its key, so the path holds the
+    same bytes (a delete between the two cuts the answer, as a delete during a stream would).
+
+    Measured against streaming from Python in 1 MiB pieces (bench/files.py's conditions, one run, both in
+    turn): no faster, and pathsend keeps the bytes out of the worker's memory."""
 
     def __init__(self, path: str, content: AsyncIterable[bytes], length: int, **kwargs: Any) -> None:
         super().__init__(_exactly(content, length), **kwargs)

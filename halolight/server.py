@@ -34,13 +34,22 @@ class _Server(MPServer):
         self.signal_handler_interrupt()  # type: ignore[no-untyped-call]
 
 
-def build(settings: Settings, database_url: str, host: str, port: int) -> MPServer:
+def build(
+    settings: Settings,
+    database_url: str,
+    host: str,
+    port: int,
+    *,
+    target: str = "halolight.app:create_worker_app",
+    factory: bool = True,
+) -> MPServer:
+    """`target`: another ASGI app served with the same flags (bench/transport.py: the bare transport)."""
     # Workers are separate processes that build the app from the environment (`create_worker_app()`).
     os.environ["DATABASE_URL"] = database_url
     # Worker processes (not granian's free-threaded mode): this CPython has a GIL.
     server = _Server(
-        "halolight.app:create_worker_app",
-        factory=True,
+        target,
+        factory=factory,
         address=host,
         port=port,
         interface=Interfaces.ASGI,

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from halolight.db.models import File, Folder, User
 from halolight.db.reads import Reads, Statement
-from halolight.db.types import utcnow
+from halolight.db.types import new_id, utcnow
 from halolight.repositories.paging import Page, contains_any, fetch_page
 from halolight.storage import sniff
 
@@ -171,6 +171,77 @@ async def charge_quota(db: AsyncSession, user_id: str, size: int, quota: int) ->
         .execution_options(synchronize_session=False)
     )
     return charged is not None
+
+
+async def create_charged(
+    db: AsyncSession,
+    *,
+    owner_id: str,
+    name: str,
+    key: str,
+    mime_type: str,
+    size: int,
+    folder_id: str | None,
+    quota: int,
+) -> Any | None:
+    """`charge_quota` and `create` in one statement that returns the new file as `get_owned` does, or None
+    when the quota refuses (and then nothing is inserted): an upload's three round trips become one.
+
+    The charge is the same single conditional UPDATE, as a data-modifying CTE; the INSERT takes its row from
+    it, so without a charge there is no row. The answer's owner fields come from the updated user row and the
+    folder's path from a join (the folder was checked and locked by `authz.referenced_folder` before)."""
+    charged = (
+        update(User)
+        .where(User.id == owner_id, User.quota_used + size <= quota)
+        .values(quota_used=User.quota_used + size)
+        .returning(User.id, User.name, User.email, User.avatar)
+        .cte("charged")
+    )
+    now = utcnow()
+    values = {
+        File.id: new_id(),
+        File.name: name,
+        File.path: key,
+        File.mime_type: mime_type,
+        File.size: size,
+        File.folder_id: folder_id,
+        File.is_favorite: False,
+        File.created_at: now,
+        File.updated_at: now,
+    }
+    source = select(
+        *(bindparam(None, value, type_=column.type) for column, value in values.items()),
+        charged.c.id,
+    ).select_from(charged)
+    inserted = (
+        insert(File)
+        .from_select([*values, File.owner_id], source)
+        .returning(*(column for column in File.__table__.columns))
+        .cte("inserted")
+    )
+    found = await db.execute(
+        select(
+            inserted.c.id,
+            inserted.c.name,
+            inserted.c.path.label("key"),
+            inserted.c.mimeType.label("mime_type"),
+            inserted.c.size,
+            inserted.c.thumbnail,
+            inserted.c.folderId.label("folder_id"),
+            inserted.c.isFavorite.label("is_favorite"),
+            inserted.c.ownerId.label("owner_id"),
+            charged.c.name.label("owner_name"),
+            charged.c.email.label("owner_email"),
+            charged.c.avatar.label("owner_avatar"),
+            Folder.path.label("folder_path"),
+            inserted.c.createdAt.label("created_at"),
+            inserted.c.updatedAt.label("updated_at"),
+        )
+        .select_from(inserted)
+        .join(charged, charged.c.id == inserted.c.ownerId)
+        .outerjoin(Folder, Folder.id == inserted.c.folderId)
+    )
+    return found.first()
 
 
 async def free_quota(db: AsyncSession, freed: Mapping[str, int]) -> None:

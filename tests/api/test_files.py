@@ -119,6 +119,17 @@ class TestUpload:
         response = await download(client, owner, body["id"])
         assert response.content == b"hello, world\n"
 
+    async def test_the_answer_is_the_row_as_get_shows_it(self, client: httpx.AsyncClient) -> None:
+        # The upload's answer comes from its one charge-and-insert statement, not from a read of the row:
+        # it must say exactly what reading the file says, at the top level and in a folder.
+        owner = await person(client)
+        folder = await create_folder(client, owner, "Projects")
+        for fields in ({}, {"folderId": folder["id"], "name": "报告 1.txt"}):
+            body = await upload(client, owner, **fields)
+            got = await client.get(f"/api/files/{body['id']}", headers=owner.headers)
+            assert got.status_code == 200 and got.json() == body
+        assert body["path"] == "/Projects/报告 1.txt" and body["folderId"] == folder["id"]
+
     async def test_the_media_type_comes_from_the_bytes(self, client: httpx.AsyncClient) -> None:
         owner = await person(client)
         png = await upload(client, owner, PNG, filename="pixel.txt", content_type="text/plain")
@@ -527,6 +538,17 @@ class TestRowsOfOtherBackends:
 
 
 class TestStatementCounts:
+    async def test_an_upload_charges_inserts_and_reads_its_row_in_one_statement(
+        self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
+    ) -> None:
+        owner = await person(client)
+        with count_statements(app.state.runtime.engine) as statements:
+            await upload(client, owner)
+        touching_files = [sql for sql in statements if "files" in sql]
+        assert len(touching_files) == 1, statements
+        assert "UPDATE users" in touching_files[0] and "INSERT INTO files" in touching_files[0]
+        assert not any(sql.lstrip().startswith("SELECT") and "FROM files" in sql for sql in statements)
+
     async def test_the_list_sends_as_many_statements_for_100_files_as_for_1(
         self, client: httpx.AsyncClient, app: FastAPI, count_statements: CountStatements
     ) -> None:

@@ -27,6 +27,7 @@ from halolight.storage import (
     content_disposition,
     new_key,
 )
+from halolight.storage import local as local_backend
 from halolight.storage.base import CHUNK_BYTES
 from tests.storage.conftest import PART_SIZE_MB
 
@@ -208,6 +209,17 @@ class TestAtomicWrites:
         assert stored.size == 6 * MIB
 
 
+def _open_in_this_process(path: Path) -> bool:
+    folder = Path("/proc/self/fd")
+    targets = []
+    for fd in os.listdir(folder):
+        try:
+            targets.append(os.readlink(folder / fd))
+        except OSError:
+            continue
+    return str(path) in targets
+
+
 async def _multipart_uploads_in_progress(storage: Storage) -> list[str]:
     from halolight.storage.s3 import S3Storage
 
@@ -277,6 +289,45 @@ class TestLocalFolder:
         assert (
             await storage.download_url(key, filename="a.txt", content_type="text/plain", expires_s=60) is None
         )
+
+    async def test_a_folder_of_the_store_is_no_object(self, tmp_path: Path) -> None:
+        storage = LocalStorage(tmp_path / "files")
+        key = await put(storage, 10)
+        folder = key.rsplit("/", 1)[0]  # `files/3f`: a key by the grammar, a folder on disk
+        with pytest.raises(ObjectMissing):
+            await storage.open(folder)
+
+    async def test_a_whole_file_is_opened_only_when_read(self, tmp_path: Path) -> None:
+        storage = LocalStorage(tmp_path / "files")
+        key = await put(storage, 3 * MIB)
+        stream = await storage.open(key)
+        assert stream.path == str(tmp_path / "files" / key)  # sent by path where the server can
+        assert not _open_in_this_process(tmp_path / "files" / key)
+        await stream.aclose()  # closed unread (pathsend): nothing was opened, nothing to close
+        stream = await storage.open(key)
+        assert b"".join([chunk async for chunk in stream]) == expected(3 * MIB)
+        assert not _open_in_this_process(tmp_path / "files" / key)  # read to its end: closed
+
+    async def test_a_file_deleted_after_open_ends_its_stream(self, tmp_path: Path) -> None:
+        storage = LocalStorage(tmp_path / "files")
+        key = await put(storage, 10)
+        stream = await storage.open(key)
+        await storage.delete(key)
+        with pytest.raises(ObjectMissing):
+            await anext(stream)
+
+    @pytest.mark.parametrize("writeback", [True, False])
+    async def test_put_with_and_without_early_writeback(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writeback: bool
+    ) -> None:
+        # sync_file_range (Linux) only starts the disk early: without it (elsewhere) the same bytes land.
+        if not writeback:
+            monkeypatch.setattr(local_backend, "_writeback", None)
+        elif local_backend._writeback is None:
+            pytest.skip("no sync_file_range here")
+        storage = LocalStorage(tmp_path / "files")
+        key = await put(storage, 5 * MIB + 123)
+        assert (tmp_path / "files" / key).read_bytes() == expected(5 * MIB + 123)
 
     async def test_keys_of_an_empty_store(self, tmp_path: Path) -> None:
         assert await listed(LocalStorage(tmp_path / "never-made")) == []
