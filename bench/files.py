@@ -10,7 +10,8 @@
    file and its folder that the API does before it answers), on S3 curl's PUT and GET of presigned URLs
    straight to SeaweedFS. Locally, the same rounds also send the same curl commands to granian alone
    (`bench/transport.py`: `make serve`'s granian and flags, a bare ASGI app, no auth, database or parsing):
-   its rows are the transport's ceiling over the copy, and a column gives the API's rate over it.
+   its rows are the transport's ceiling over the copy, and a column gives the API's rate over it. And curl
+   alone copies the file through `file://` (no HTTP, no server): the client's own ceiling for a download.
 3. A worker's RSS, sampled every 20 ms, through a 1 GiB upload and download (512 MiB with --quick) on each
    backend.
 4. `GET /api/files` of a user with 10,000 files (rows made in SQL), with wrk, as the other rows.
@@ -308,6 +309,9 @@ def transfers(
     get: list[float] = []
     bare_up: list[float] = []
     bare_get: list[float] = []
+    # curl moving the same bytes between two local files by itself (file://, no HTTP, no server): the
+    # client's own ceiling, which no server can pass.
+    alone_get: list[float] = []
     file_id = ""
     for attempt in range(runs + 1):
         answer = curl_upload(backend.api, backend.token, source)
@@ -321,6 +325,10 @@ def transfers(
             bare_fetched = curl_get(f"{bare}/file", str(received))
             if received.stat().st_size != TRANSFER_MIB * MIB:
                 raise RuntimeError(f"granian alone: downloaded {received.stat().st_size} bytes")
+            received.unlink()
+            alone_fetched = curl(f"file://{source}", output=str(received))
+            if received.stat().st_size != TRANSFER_MIB * MIB:
+                raise RuntimeError(f"curl alone: copied {received.stat().st_size} bytes")
         if attempt:  # the first round warms the worker, the client and the store
             up.append(answer.seconds)
             down.append(url_s + fetched.seconds)
@@ -328,6 +336,7 @@ def transfers(
             if bare is not None:
                 bare_up.append(bare_answer.seconds)
                 bare_get.append(bare_fetched.seconds)
+                alone_get.append(alone_fetched.seconds)
     plain_up, plain_down = plain(source, runs)
     with_bare = bare is not None
     rows = [
@@ -359,6 +368,7 @@ def transfers(
         rows += [
             Transfer("granian alone: upload (body to a file, fsync, rename; no parsing)", bare_up, plain_up),
             Transfer("granian alone: download (the file by path, pathsend)", bare_get, plain_down),
+            Transfer("curl alone: the file read by file:// (no HTTP)", alone_get, plain_down),
         ]
     return rows, file_id
 
@@ -586,6 +596,9 @@ def section(
         " the source file. Its rows' ratio is the transport's over the copy; the last column is the API's"
         " over the transport (its download compares with the API's link GET alone, and with download-url +"
         " GET)."
+        ' "curl alone": the same curl copying the source file to a new local file through `file://`, no'
+        " HTTP and no server: the client's own ceiling for a download, above which no server can bring a"
+        " download measured with it."
         " Every download writes a new file (curl would otherwise truncate the last one in its timed part).",
         "",
         "| transfer | API MiB/s | without the API MiB/s | ratio | target | API ÷ granian alone |",
