@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from halolight import uploads
 from halolight.context import PublicContext
 from halolight.uploads import Upload
 from tests.api.helpers import ADMIN, bearer, login
@@ -40,12 +41,13 @@ async def _multipart(
     content_type: str = "text/plain",
     after: dict[str, str] | None = None,
     log: list[str] | None = None,
+    piece_bytes: int = 256 * 1024,
 ) -> AsyncIterator[bytes]:
-    """A multipart body produced as the app reads it (no Content-Length), in 256 KiB pieces."""
+    """A multipart body produced as the app reads it (no Content-Length), in pieces of `piece_bytes`."""
     for name, value in fields.items():
         yield _part(name) + value.encode() + b"\r\n"
     yield _part("file", filename="../../notes.txt", content_type=content_type)
-    piece = b"x" * (256 * 1024)
+    piece = b"x" * piece_bytes
     sent = 0
     while sent < file_bytes:
         chunk = piece[: file_bytes - sent]
@@ -73,10 +75,19 @@ async def test_a_multipart_upload_is_streamed_and_counted(scratch_client: httpx.
     assert stored["title"] == "Notes"
     # The handler never had the whole body: bounded chunks, and it read the first before the client sent
     # the last.
-    assert stored["chunks"] >= 48
-    assert stored["largestChunk"] <= 64 * 1024
+    # The client's 256 KiB pieces arrive as they were sent (CHUNK_BYTES only cuts larger messages).
+    assert stored["chunks"] >= 3 * MIB // (256 * 1024)
+    assert stored["largestChunk"] <= uploads.CHUNK_BYTES
     assert log.index("got") < len(log) - 1 - log[::-1].index("sent")
     assert _seen()["upload"] == {"title": "Notes", "copies": 2, "content_type": "text/plain"}
+
+
+async def test_a_message_larger_than_a_chunk_is_cut(scratch_client: httpx.AsyncClient) -> None:
+    body = _multipart({"title": "Notes", "copies": "2"}, 3 * MIB, piece_bytes=3 * MIB)
+    response = await scratch_client.post("/files", content=body, headers={"Content-Type": MULTIPART})
+    assert response.status_code == 201, response.text
+    assert response.json()["size"] == 3 * MIB
+    assert response.json()["largestChunk"] <= uploads.CHUNK_BYTES < 3 * MIB
 
 
 async def test_past_the_operation_limit_mid_stream_is_413(scratch_client: httpx.AsyncClient) -> None:
@@ -187,8 +198,8 @@ async def test_a_raw_upload(scratch_client: httpx.AsyncClient, client: httpx.Asy
     assert seen["size"] == MIB
     assert seen["filename"] == "data.bin"
     assert seen["content_type"] == "application/octet-stream"
-    assert seen["chunks"] >= 16
-    assert seen["largest"] <= 64 * 1024
+    assert seen["chunks"] >= MIB // (128 * 1024)
+    assert seen["largest"] <= uploads.CHUNK_BYTES
 
     too_large = await scratch_client.put("/files/f1/content", content=_raw(2 * MIB), headers=headers)
     assert too_large.status_code == 413
