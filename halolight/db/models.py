@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Enum,
     ForeignKey,
     Identity,
@@ -455,6 +456,20 @@ class RowCount(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class DashboardCount(Base):
+    """A delta of a dashboard figure (migration 0015; our table): triggers on the shared tables append one row
+    per (subject, period) and writing statement, the figure is the SUM of its rows, and the fold
+    (`repositories.dashboard.fold`) keeps one row per key. Written and read in SQL only (the repository)."""
+
+    __tablename__ = "halolight_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    period: Mapped[date] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class FileShare(Base):

@@ -1,9 +1,25 @@
-"""The Dashboard tag's SQL: every figure is one aggregate statement over the platform's rows.
+"""The Dashboard tag's SQL: one statement per request, in two versions, the platform's and an owner's.
 
-`owner` is the scope (see the Dashboard tag in the spec): None for the whole platform, else the caller's id,
-and every count then keeps only the caller's own rows. Timestamps are stored in UTC without a zone, so
-"today" and "this month" are taken from `now() AT TIME ZONE 'UTC'`, in the statement, once. The statements
-are assembled from constant fragments (`noqa: S608`); every value is a bind parameter.
+`owner` is the scope (see the Dashboard tag in the spec): None for the whole platform, else the caller's id.
+
+**The platform** (a caller with `users:view`) never counts a whole shared table. Its figures are sums over
+`halolight_counts`, a table of deltas kept by the database itself (migration 0015, see its docstring: triggers
+on the shared tables append one row per key and writing statement, in the writer's transaction, whichever
+backend writes). A figure of a (subject, period) is the SUM of its rows: exact at the statement's snapshot,
+folded or not. `fold` (every second, one worker at a time, from the live-update hub) replaces each key's rows
+by their sum, so a read sums a few hundred rows at most. Subjects: each shared table by name, by month of
+`createdAt` (`files` with `bytes`, the sum of `size`); `files:<kind>` (the pie, by the SQL function
+`halolight_dashboard_file_kind`); `activity_logs:all.day` and `activity_logs:sign_in.day` (the visits series);
+`users:login.day` (accounts by the day of `lastLoginAt`: the active accounts are the whole days from it, and
+the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The platform's lists (largest
+folders, newest files, newest actions) read index ranges.
+
+**An owner** (anyone else) is counted from the shared tables through the owner's indexes (the counts table
+has no owner dimension; an owner's rows are few and indexed).
+
+Timestamps are stored in UTC without a zone, so "today" and "this month" are taken from
+`now() AT TIME ZONE 'UTC'`, in the statement, once. The statements are assembled from constant fragments
+(`noqa: S608`); every value is a bind parameter.
 """
 
 from __future__ import annotations
@@ -12,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import Boolean, Date, DateTime, Integer, Text, text
 
 from halolight.db.reads import Reads, Statement
@@ -35,6 +52,19 @@ def _scoped(sql: str, **columns: Any) -> dict[bool, Statement]:
     return {True: build(True), False: build(False)}
 
 
+def _platform(sql: str, **columns: Any) -> Statement:
+    return Statement(text(sql).columns(**columns))
+
+
+def _of(subject: str) -> str:
+    return f"c.subject = '{subject}'"
+
+
+def _sum(column: str, condition: str) -> str:
+    """The sum of `halolight_counts.<column>` over the rows that meet `condition` (0 when none), as bigint."""
+    return f"CAST(coalesce(sum(c.{column}) FILTER (WHERE {condition}), 0) AS bigint)"
+
+
 _NOW = "(now() AT TIME ZONE 'UTC')"
 _THIS_MONTH = f"date_trunc('month', {_NOW})"
 _LAST_MONTH = f"({_THIS_MONTH} - interval '1 month')"
@@ -43,7 +73,15 @@ _LAST_MONTH = f"({_THIS_MONTH} - interval '1 month')"
 _IN_THIS_MONTH = '"createdAt" >= b.this_month'
 _IN_LAST_MONTH = '"createdAt" >= b.last_month AND "createdAt" < b.this_month'
 
-_STATS = _scoped(
+_STATS_COLUMNS: dict[str, Any] = {
+    name: Integer
+    for name in (
+        "users", "active", "users_this_month", "users_last_month", "files", "bytes", "files_this_month",
+        "files_last_month", "bytes_this_month", "bytes_last_month", "documents", "documents_this_month",
+        "documents_last_month",
+    )
+}  # fmt: skip
+_OWN_STATS = _scoped(
     f"""
     WITH b AS MATERIALIZED (
         SELECT {_NOW} - interval '30 days' AS active_since, {_THIS_MONTH} AS this_month,
@@ -69,22 +107,54 @@ _STATS = _scoped(
                  count(*) FILTER (WHERE {_IN_LAST_MONTH}) AS last_month
           FROM documents, b WHERE OWNED("ownerId")) AS d
     """,  # noqa: S608
-    users=Integer,
-    active=Integer,
-    users_this_month=Integer,
-    users_last_month=Integer,
-    files=Integer,
-    bytes=Integer,
-    files_this_month=Integer,
-    files_last_month=Integer,
-    bytes_this_month=Integer,
-    bytes_last_month=Integer,
-    documents=Integer,
-    documents_this_month=Integer,
-    documents_last_month=Integer,
+    **_STATS_COLUMNS,
+)[True]
+# Active accounts: `users:login.day` of the days after the first of the 30 (a login in the future counts,
+# as in the owner's version), plus that first day's sign-ins from the hour of day on, by the `lastLoginAt`
+# index (one day of sign-ins at most).
+_PLATFORM_STATS = _platform(
+    f"""
+    WITH b AS MATERIALIZED (
+        SELECT since, CAST(since AS date) AS first_day, CAST({_THIS_MONTH} AS date) AS this_month,
+               CAST({_LAST_MONTH} AS date) AS last_month
+        FROM (SELECT {_NOW} - interval '30 days' AS since) AS s
+    ),
+    c AS (
+        SELECT c.subject, c.period, c.n, c.bytes FROM halolight_counts AS c
+        WHERE c.subject IN ('users', 'files', 'documents')
+        UNION ALL
+        SELECT c.subject, c.period, c.n, c.bytes FROM halolight_counts AS c, b
+        WHERE c.subject = 'users:login.day' AND c.period > b.first_day
+    ),
+    first_day AS (
+        SELECT count(*) AS n FROM users, b
+        WHERE users."lastLoginAt" >= b.since AND users."lastLoginAt" < b.first_day + 1
+    ),
+    s AS (
+        SELECT {_sum("n", "c.subject = 'users'")} AS users,
+               {_sum("n", "c.subject = 'users:login.day'")} AS active_days,
+               {_sum("n", "c.subject = 'users' AND c.period = b.this_month")} AS users_this_month,
+               {_sum("n", "c.subject = 'users' AND c.period = b.last_month")} AS users_last_month,
+               {_sum("n", "c.subject = 'files'")} AS files,
+               {_sum("bytes", "c.subject = 'files'")} AS bytes,
+               {_sum("n", "c.subject = 'files' AND c.period = b.this_month")} AS files_this_month,
+               {_sum("n", "c.subject = 'files' AND c.period = b.last_month")} AS files_last_month,
+               {_sum("bytes", "c.subject = 'files' AND c.period = b.this_month")} AS bytes_this_month,
+               {_sum("bytes", "c.subject = 'files' AND c.period = b.last_month")} AS bytes_last_month,
+               {_sum("n", "c.subject = 'documents'")} AS documents,
+               {_sum("n", "c.subject = 'documents' AND c.period = b.this_month")} AS documents_this_month,
+               {_sum("n", "c.subject = 'documents' AND c.period = b.last_month")} AS documents_last_month
+        FROM c, b
+    )
+    SELECT s.users, s.active_days + first_day.n AS active, s.users_this_month, s.users_last_month, s.files,
+           s.bytes, s.files_this_month, s.files_last_month, s.bytes_this_month, s.bytes_last_month,
+           s.documents, s.documents_this_month, s.documents_last_month
+    FROM s, first_day
+    """,  # noqa: S608
+    **_STATS_COLUMNS,
 )
 
-_VISITS = _scoped(
+_OWN_VISITS = _scoped(
     f"""
     WITH today AS MATERIALIZED (SELECT CAST({_NOW} AS date) AS day, CAST({_NOW} AS date) - 29 AS since),
     counts AS (
@@ -102,9 +172,24 @@ _VISITS = _scoped(
     day=Date,
     visits=Integer,
     actions=Integer,
+)[True]
+_DAYS = "('activity_logs:sign_in.day', 'activity_logs:all.day')"
+_PLATFORM_VISITS = _platform(
+    f"""
+    WITH today AS MATERIALIZED (SELECT CAST({_NOW} AS date) AS day)
+    SELECT CAST(s.day AS date) AS day, {_sum("n", "c.subject = 'activity_logs:sign_in.day'")} AS visits,
+           {_sum("n", "c.subject = 'activity_logs:all.day'")} AS actions
+    FROM today CROSS JOIN generate_series(today.day - 29, today.day, interval '1 day') AS s(day)
+    LEFT JOIN halolight_counts AS c ON c.subject IN {_DAYS} AND c.period = CAST(s.day AS date)
+    GROUP BY s.day
+    ORDER BY s.day
+    """,  # noqa: S608
+    day=Date,
+    visits=Integer,
+    actions=Integer,
 )
 
-_SALES = _scoped(
+_OWN_SALES = _scoped(
     f"""
     WITH this AS (SELECT {_THIS_MONTH} AS month),
     f AS (
@@ -121,6 +206,22 @@ _SALES = _scoped(
            coalesce(f.items, 0) + coalesce(d.items, 0) AS items
     FROM this, generate_series(this.month - interval '11 months', this.month, interval '1 month') AS s(month)
     LEFT JOIN f ON f.month = s.month LEFT JOIN d ON d.month = s.month
+    ORDER BY s.month
+    """,  # noqa: S608
+    month=Text,
+    bytes=Integer,
+    items=Integer,
+)[True]
+_PLATFORM_SALES = _platform(
+    f"""
+    WITH this AS MATERIALIZED (SELECT CAST({_THIS_MONTH} AS date) AS month)
+    SELECT to_char(s.month, 'YYYY-MM') AS month, {_sum("bytes", "c.subject = 'files'")} AS bytes,
+           {_sum("n", "TRUE")} AS items
+    FROM this CROSS JOIN generate_series(this.month - interval '11 months', this.month, interval '1 month')
+        AS s(month)
+    LEFT JOIN halolight_counts AS c
+        ON c.subject IN ('files', 'documents') AND c.period = CAST(s.month AS date)
+    GROUP BY s.month
     ORDER BY s.month
     """,  # noqa: S608
     month=Text,
@@ -179,52 +280,34 @@ _ACTIVITIES = _scoped(
     at=DateTime,
 )
 
-DOCUMENT_TYPES = (
-    "application/pdf",
-    "application/msword",
-    "application/rtf",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-)
-DOCUMENT_PREFIXES = (
-    "text/",
-    "application/vnd.openxmlformats-officedocument.",
-    "application/vnd.oasis.opendocument.",
-)
-ARCHIVE_TYPES = (
-    "application/zip",
-    "application/x-zip-compressed",
-    "application/x-tar",
-    "application/gzip",
-    "application/x-gzip",
-    "application/x-7z-compressed",
-    "application/x-rar-compressed",
-    "application/vnd.rar",
-    "application/x-bzip2",
-    "application/x-xz",
-)
-_DOCUMENT = (
-    '("mimeType" = ANY(:document_types) OR '
-    + " OR ".join(f"\"mimeType\" LIKE '{prefix}%'" for prefix in DOCUMENT_PREFIXES)
-    + ")"
-)
-
-_KINDS = _scoped(
+# A file's kind (the pie's slices) is `halolight_dashboard_file_kind("mimeType")`, a SQL function of migration
+# 0015: its triggers count the platform's files by it, and the owner's statement uses it too (one definition).
+KINDS = ("image", "video", "audio", "document", "archive", "other")
+_KIND_COLUMNS: dict[str, Any] = {
+    "total": Integer,
+    "images": Integer,
+    "videos": Integer,
+    "audio": Integer,
+    "documents": Integer,
+    "archives": Integer,
+}
+_KIND_NAMES = dict(zip(KINDS[:-1], list(_KIND_COLUMNS)[1:], strict=True))  # kind → column
+_OWN_KIND_COUNTS = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {n}" for k, n in _KIND_NAMES.items())
+_OWN_KINDS = _scoped(
     f"""
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE "mimeType" LIKE 'image/%') AS images,
-           count(*) FILTER (WHERE "mimeType" LIKE 'video/%') AS videos,
-           count(*) FILTER (WHERE "mimeType" LIKE 'audio/%') AS audio,
-           count(*) FILTER (WHERE {_DOCUMENT}) AS documents,
-           count(*) FILTER (WHERE "mimeType" = ANY(:archive_types)) AS archives
-    FROM files WHERE OWNED("ownerId")
+    SELECT count(*) AS total, {_OWN_KIND_COUNTS}
+    FROM (SELECT halolight_dashboard_file_kind("mimeType") AS kind FROM files WHERE OWNED("ownerId")) AS f
     """,  # noqa: S608
-    total=Integer,
-    images=Integer,
-    videos=Integer,
-    audio=Integer,
-    documents=Integer,
-    archives=Integer,
+    **_KIND_COLUMNS,
+)[True]
+_KIND_SUMS = ", ".join(f"{_sum('n', _of('files:' + k))} AS {name}" for k, name in _KIND_NAMES.items())
+_PLATFORM_KINDS = _platform(
+    f"""
+    SELECT {_sum("n", "TRUE")} AS total, {_KIND_SUMS}
+    FROM halolight_counts AS c
+    WHERE c.subject IN ({", ".join(f"'files:{kind}'" for kind in KINDS)})
+    """,  # noqa: S608
+    **_KIND_COLUMNS,
 )
 
 _TASKS = _scoped(
@@ -270,7 +353,7 @@ _PARTICIPATES = (
     'EXISTS (SELECT 1 FROM conversation_participants AS p WHERE p."conversationId" = c.id'
     ' AND p."userId" = :owner)'
 )
-_COUNTS = _scoped(
+_OWN_COUNTS = _scoped(
     f"""
     SELECT (SELECT count(*) FROM users WHERE OWNED(id)) AS users,
            (SELECT count(*) FROM documents WHERE OWNED("ownerId")) AS documents,
@@ -291,19 +374,46 @@ _COUNTS = _scoped(
     conversations=Integer,
     messages=Integer,
     activities=Integer,
+)[True]
+# The overview's figure → the subject counting it (a shared table: its rows, all months).
+_TABLES = {
+    "users": "users",
+    "documents": "documents",
+    "files": "files",
+    "folders": "folders",
+    "teams": "teams",
+    "events": "calendar_events",
+    "conversations": "conversations",
+    "messages": "messages",
+    "activities": "activity_logs",
+}
+_TABLE_SUMS = ", ".join(f"{_sum('n', _of(table))} AS {name}" for name, table in _TABLES.items())
+_PLATFORM_COUNTS = _platform(
+    f"""
+    SELECT {_TABLE_SUMS}
+    FROM halolight_counts AS c
+    WHERE c.subject IN ({", ".join(f"'{table}'" for table in _TABLES.values())})
+    """,  # noqa: S608
+    **dict.fromkeys(_TABLES, Integer),
 )
 
 
 async def stats(reads: Reads, owner: str | None) -> Any:
-    return await _STATS[owner is not None].first(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_STATS.first(reads)
+    return await _OWN_STATS.first(reads, owner=owner)
 
 
 async def visits(reads: Reads, owner: str | None) -> list[Any]:
-    return await _VISITS[owner is not None].rows(reads, owner=owner, sign_ins=list(SIGN_INS))
+    if owner is None:
+        return await _PLATFORM_VISITS.rows(reads)
+    return await _OWN_VISITS.rows(reads, owner=owner, sign_ins=list(SIGN_INS))
 
 
 async def sales(reads: Reads, owner: str | None) -> list[Any]:
-    return await _SALES[owner is not None].rows(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_SALES.rows(reads)
+    return await _OWN_SALES.rows(reads, owner=owner)
 
 
 async def largest_folders(reads: Reads, owner: str | None) -> list[Any]:
@@ -319,9 +429,9 @@ async def latest_activities(reads: Reads, owner: str | None) -> list[Any]:
 
 
 async def file_kinds(reads: Reads, owner: str | None) -> Any:
-    return await _KINDS[owner is not None].first(
-        reads, owner=owner, document_types=list(DOCUMENT_TYPES), archive_types=list(ARCHIVE_TYPES)
-    )
+    if owner is None:
+        return await _PLATFORM_KINDS.first(reads)
+    return await _OWN_KINDS.first(reads, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -343,4 +453,49 @@ async def tasks(reads: Reads, me: str) -> Tasks:
 
 
 async def counts(reads: Reads, owner: str | None) -> Any:
-    return await _COUNTS[owner is not None].first(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_COUNTS.first(reads)
+    return await _OWN_COUNTS.first(reads, owner=owner)
+
+
+# The fold: each (subject, period) with more than one row becomes one row of their sum, and periods no figure
+# reads any more (days older than 40 days, months older than 13) go into one -infinity row per subject; keys
+# that sum to zero leave no row. One statement, so a reader sees the rows before or after it, never between
+# (the sums are the same), and only rows it deleted are summed (DELETE ... RETURNING): rows appended meanwhile
+# wait for the next fold. One folder at a time (a transaction-level advisory lock; others skip).
+_FOLD_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('halolight-dashboard-fold', 0))"
+_FOLD = f"""
+WITH cut AS MATERIALIZED (
+    SELECT CAST({_NOW} AS date) - 40 AS day, CAST({_THIS_MONTH} - interval '13 months' AS date) AS month
+),
+keyed AS (
+    SELECT c.id, c.subject, c.period,
+           CASE WHEN c.period >= CASE WHEN c.subject LIKE '%.day' THEN cut.day ELSE cut.month END
+                THEN c.period ELSE DATE '-infinity' END AS into_period
+    FROM halolight_counts AS c, cut
+),
+chosen AS (
+    SELECT id, into_period
+    FROM (SELECT id, period, into_period, count(*) OVER (PARTITION BY subject, into_period) AS rows
+          FROM keyed) AS k
+    WHERE rows > 1 OR period <> into_period
+),
+gone AS (
+    DELETE FROM halolight_counts AS c USING chosen WHERE c.id = chosen.id
+    RETURNING c.subject, chosen.into_period, c.n, c.bytes
+)
+INSERT INTO halolight_counts (subject, period, n, bytes)
+SELECT subject, into_period, sum(n), sum(bytes) FROM gone
+GROUP BY subject, into_period
+HAVING sum(n) <> 0 OR sum(bytes) <> 0
+"""  # noqa: S608
+
+
+async def fold(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Fold `halolight_counts` (see `_FOLD`) on an autocommit connection; False when another process folds."""
+    async with conn.transaction():
+        locked = await (await conn.execute(_FOLD_LOCK)).fetchone()
+        if not locked or not locked[0]:
+            return False
+        await conn.execute(_FOLD.encode())
+    return True

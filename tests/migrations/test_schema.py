@@ -30,6 +30,7 @@ OUR_TABLES = frozenset(
         "auth_sessions",
         "password_reset_tokens",
         "halolight_row_counts",
+        "halolight_counts",
         "halolight_file_shares",
         "halolight_file_access_logs",
         "halolight_document_vectors",
@@ -205,8 +206,8 @@ class TestEmptyDatabase:
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0011: calendar 2,
-        # 0012: messages and notifications 3, 0013: dashboard 5
-        assert len(our_indexes(catalog)) == 27
+        # 0012: messages and notifications 3, 0013: dashboard 5, 0015: users ("lastLoginAt") 1
+        assert len(our_indexes(catalog)) == 28
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
@@ -279,7 +280,7 @@ class TestEmptyDatabase:
         # The whole downgrade ran in one transaction: 0002's tables (and 0003's columns) are back too.
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         assert_shared_schema_matches_reference(catalog)
-        assert version == "0014"
+        assert version == "0015"
         assert kept == "KEEP"
 
 
