@@ -11,8 +11,8 @@ by their sum, so a read sums a few hundred rows at most. Subjects: each shared t
 `createdAt` (`files` with `bytes`, the sum of `size`); `files:<kind>` (the pie, by the SQL function
 `halolight_dashboard_file_kind`); `activity_logs:all.day` and `activity_logs:sign_in.day` (the visits series);
 `users:login.day` (accounts by the day of `lastLoginAt`: the active accounts are the whole days from it, and
-the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The platform's lists (largest
-folders, newest files, newest actions) read index ranges.
+the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The platform's lists (newest
+files, newest actions) read index ranges; the largest folders add up the files that are in a folder.
 
 **An owner** (anyone else) is counted from the shared tables through the owner's indexes (the counts table
 has no owner dimension; an owner's rows are few and indexed).
