@@ -156,6 +156,13 @@ class Hub:
     def subscribers_of(self, user_id: str) -> Sequence[Subscriber]:
         return list(self._by_user.get(user_id, ()))
 
+    def launch(self) -> None:
+        """Start the hub's task if needed, without waiting for it to listen: the server does this at start-up,
+        so that its housekeeping (pruning old events, folding the dashboard's counts) runs whether or not a
+        stream is open. It connects, and reconnects, with backoff, so a database outage delays it only."""
+        if not self._closing and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="halolight-events-hub")
+
     async def start(self) -> None:
         """Start the hub's task if needed and wait until it listens (a stream opened before that could miss
         an event committed between its replay and the LISTEN). Raises when the database cannot be reached."""
