@@ -26,6 +26,9 @@ counter row per table would serialise every write of the platform on it, an INSE
   -infinity row per subject, so the table stays at a few hundred rows.
 - `users ("lastLoginAt")`: the active accounts are `users:login.day` of the last 29 whole days plus, on the
   first day of the 30, the sign-ins after the hour of day, counted from this index (one day of sign-ins).
+- `calendar_events` GiST on `tsrange(least("startAt", "endAt"), greatest(...))`: the task list's window
+  (the caller's events of the last 7 and next 30 days) reads the events overlapping it, not every event that
+  starts before its end.
 
 The counts start from the rows already there, summed in the same transaction that creates the triggers, after
 the tables are locked against writes (SHARE ROW EXCLUSIVE, which reads do not wait for): no write falls between
@@ -208,6 +211,10 @@ UPGRADE = [
     """,
     "CREATE INDEX halolight_counts_subject_period ON halolight_counts (subject, period)",
     'CREATE INDEX halolight_users_last_login ON users ("lastLoginAt")',
+    # The task list's window (repositories/dashboard.py `_SPAN`): the events that overlap it, by a GiST index on
+    # their span, instead of every event that starts before the window's end.
+    """CREATE INDEX halolight_calendar_events_span ON calendar_events
+       USING gist (tsrange(least("startAt", "endAt"), greatest("startAt", "endAt"), '[]'))""",
     FILE_KIND,
     # Writers wait from here until this migration commits; readers do not.
     f"LOCK TABLE {', '.join(TABLES)} IN SHARE ROW EXCLUSIVE MODE",
@@ -229,4 +236,5 @@ def downgrade() -> None:
         op.execute(f"DROP FUNCTION IF EXISTS halolight_dashboard_count_{table}()")
     op.execute("DROP FUNCTION IF EXISTS halolight_dashboard_file_kind(text)")
     op.execute("DROP INDEX IF EXISTS halolight_users_last_login")
+    op.execute("DROP INDEX IF EXISTS halolight_calendar_events_span")
     op.execute("DROP TABLE IF EXISTS halolight_counts")

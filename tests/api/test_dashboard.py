@@ -299,6 +299,22 @@ class TestFigures:
         assert tasks["stats"] == {"total": 6, "pending": 4, "inProgress": 1, "completed": 1}
         assert (await _get(client, "tasks", other.headers))["stats"]["total"] == 2
 
+    async def test_tasks_keep_an_event_written_with_its_end_before_its_start(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """Another backend may write one: it is in the window when its times are (the window is found by its
+        span, least to greatest), and out of it when they are not."""
+        me = await someone(client)
+        h = timedelta(hours=1)
+        inverted = await _event(app, me.id, 3 * h, 2 * h, "inverted")
+        await _event(app, me.id, 40 * 24 * h, 39 * 24 * h, "inverted beyond")
+        await _event(app, me.id, -9 * 24 * h, -10 * 24 * h, "inverted long ago")
+        tasks = await _get(client, "tasks", me.headers)
+        assert [(t["id"], t["status"], t["priority"]) for t in tasks["data"]] == [
+            (inverted, "pending", "high")
+        ]
+        assert tasks["stats"] == {"total": 1, "pending": 1, "inProgress": 0, "completed": 0}
+
     async def test_overview_counts_in_scope(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         me = await someone(client)
         await client.post("/api/documents", json={"title": "o", "content": "x"}, headers=me.headers)

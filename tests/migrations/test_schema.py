@@ -206,8 +206,8 @@ class TestEmptyDatabase:
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0011: calendar 2,
-        # 0012: messages and notifications 3, 0013: dashboard 5, 0015: users ("lastLoginAt") 1
-        assert len(our_indexes(catalog)) == 28
+        # 0012: messages and notifications 3, 0013: dashboard 5, 0015: dashboard 2
+        assert len(our_indexes(catalog)) == 29
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
