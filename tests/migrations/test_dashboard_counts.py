@@ -324,10 +324,13 @@ class TestDowngrade:
         assert names("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'halolight_dashboard%'") == []
         assert names("SELECT proname FROM pg_proc WHERE proname LIKE 'halolight_dashboard%'") == []
         assert names("SELECT relname FROM pg_class WHERE relname LIKE 'halolight_counts%'") == []
-        assert names(
-            "SELECT indexname FROM pg_indexes"
-            " WHERE indexname IN ('halolight_users_last_login', 'halolight_calendar_events_span')"
-        ) == []
+        assert (
+            names(
+                "SELECT indexname FROM pg_indexes"
+                " WHERE indexname IN ('halolight_users_last_login', 'halolight_calendar_events_span')"
+            )
+            == []
+        )
         # Writes work without them, and upgrading again recounts from the rows.
         conn.execute("DELETE FROM files WHERE id = 'f1'")
         upgrade(database.url)
