@@ -472,6 +472,19 @@ class DashboardCount(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
+class DashboardFolderSize(Base):
+    """Files and bytes of a folder for the Dashboard's largest folders (migration 0015; our table): one
+    `folded` row per folder, written by the fold only, plus the deltas the `files` triggers append."""
+
+    __tablename__ = "halolight_folder_sizes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    folder_id: Mapped[str] = mapped_column("folderId", Text)
+    files: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    folded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
 class FileShare(Base):
     """A share link of a file (our table, migration 0008; the FileShares tag). The token is stored only as its
     SHA-256 (`tokenHash`); the CHECK constraints (permission vocabulary, one audience at most, counts within

@@ -11,8 +11,9 @@ by their sum, so a read sums a few hundred rows at most. Subjects: each shared t
 `createdAt` (`files` with `bytes`, the sum of `size`); `files:<kind>` (the pie, by the SQL function
 `halolight_dashboard_file_kind`); `activity_logs:all.day` and `activity_logs:sign_in.day` (the visits series);
 `users:login.day` (accounts by the day of `lastLoginAt`: the active accounts are the whole days from it, and
-the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The platform's lists (newest
-files, newest actions) read index ranges; the largest folders add up the files that are in a folder.
+the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The largest folders come from
+`halolight_folder_sizes` (one folded row per folder plus pending deltas, same migration); the platform's other
+lists (newest files, newest actions) read index ranges.
 
 **An owner** (anyone else) is counted from the shared tables through the owner's indexes (the counts table
 has no owner dimension; an owner's rows are few and indexed).
@@ -229,6 +230,45 @@ _PLATFORM_SALES = _platform(
     items=Integer,
 )
 
+# The platform's ten largest folders, from `halolight_folder_sizes` (migration 0015): a folder's size is its
+# folded row plus its pending deltas. A folder without pending deltas is as large as its folded row, so the
+# ten largest are among the top (10 + the number of folders with pending deltas) folded rows (an index range)
+# and the folders with pending deltas; each of those is summed exactly, and the ten largest kept. `OFFSET 0`
+# keeps each lookup a subquery run per candidate by its index (flattened, the planner estimates the candidates
+# badly and hashes every folder and folder size instead).
+_PLATFORM_FOLDERS = _platform(
+    """
+    WITH pending AS (
+        SELECT "folderId" AS id, sum(files) AS files, sum(bytes) AS bytes
+        FROM halolight_folder_sizes WHERE NOT folded GROUP BY 1
+    ),
+    top AS (
+        SELECT "folderId" AS id FROM halolight_folder_sizes WHERE folded
+        ORDER BY bytes DESC, files DESC, "folderId"
+        LIMIT 10 + (SELECT count(*) FROM pending)
+    ),
+    sizes AS (
+        SELECT c.id, coalesce(f.files, 0) + coalesce(p.files, 0) AS files,
+               coalesce(f.bytes, 0) + coalesce(p.bytes, 0) AS bytes
+        FROM (SELECT id FROM top UNION SELECT id FROM pending) AS c
+        LEFT JOIN LATERAL (
+            SELECT f.files, f.bytes FROM halolight_folder_sizes AS f WHERE f."folderId" = c.id AND f.folded
+            OFFSET 0
+        ) AS f ON true
+        LEFT JOIN pending AS p ON p.id = c.id
+    )
+    SELECT fo.id, fo.name, CAST(s.files AS bigint) AS files, CAST(s.bytes AS bigint) AS bytes
+    FROM sizes AS s
+    JOIN LATERAL (SELECT folders.id, folders.name FROM folders WHERE folders.id = s.id OFFSET 0) AS fo ON true
+    WHERE s.files > 0
+    ORDER BY s.bytes DESC, s.files DESC, fo.id
+    LIMIT 10
+    """,
+    id=Text,
+    name=Text,
+    files=Integer,
+    bytes=Integer,
+)
 _FOLDERS = _scoped(
     """
     SELECT fo.id, fo.name, count(*) AS files, sum(f.size) AS bytes
@@ -427,7 +467,9 @@ async def sales(reads: Reads, owner: str | None) -> list[Any]:
 
 
 async def largest_folders(reads: Reads, owner: str | None) -> list[Any]:
-    return await _FOLDERS[owner is not None].rows(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_FOLDERS.rows(reads)
+    return await _FOLDERS[True].rows(reads, owner=owner)
 
 
 async def latest_uploads(reads: Reads, owner: str | None) -> list[Any]:
@@ -501,11 +543,30 @@ HAVING sum(n) <> 0 OR sum(bytes) <> 0
 """  # noqa: S608
 
 
+# The folders' deltas go into their folded rows (an upsert of rows only the fold writes), then folded rows
+# that reached zero go (found by the `largest` index: zero bytes).
+_FOLD_FOLDERS = """
+WITH gone AS (DELETE FROM halolight_folder_sizes WHERE NOT folded RETURNING "folderId", files, bytes),
+sums AS (
+    SELECT "folderId", sum(files) AS files, sum(bytes) AS bytes FROM gone
+    GROUP BY 1 HAVING sum(files) <> 0 OR sum(bytes) <> 0
+)
+INSERT INTO halolight_folder_sizes AS s ("folderId", files, bytes, folded)
+SELECT "folderId", files, bytes, true FROM sums
+ON CONFLICT ("folderId") WHERE folded
+DO UPDATE SET files = s.files + EXCLUDED.files, bytes = s.bytes + EXCLUDED.bytes
+"""
+_DROP_EMPTY_FOLDERS = "DELETE FROM halolight_folder_sizes WHERE folded AND bytes = 0 AND files = 0"
+
+
 async def fold(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """Fold `halolight_counts` (see `_FOLD`) on an autocommit connection; False when another process folds."""
+    """Fold `halolight_counts` (see `_FOLD`) and `halolight_folder_sizes` on an autocommit connection;
+    False when another process folds."""
     async with conn.transaction():
         locked = await (await conn.execute(_FOLD_LOCK)).fetchone()
         if not locked or not locked[0]:
             return False
         await conn.execute(_FOLD.encode())
+        if (await conn.execute(_FOLD_FOLDERS.encode())).rowcount:
+            await conn.execute(_DROP_EMPTY_FOLDERS.encode())
     return True

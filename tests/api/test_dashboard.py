@@ -387,6 +387,17 @@ async def _platform_figures_are_exact(
     pie = (await _get(client, "pie", viewer))["data"]
     assert [(s["name"], s["value"]) for s in pie] == list(kinds.items())
 
+    largest = await _sql(
+        app,
+        """SELECT fo.id, fo.name, count(*), sum(f.size)
+           FROM folders AS fo JOIN files AS f ON f."folderId" = fo.id
+           GROUP BY fo.id, fo.name ORDER BY sum(f.size) DESC, count(*) DESC, fo.id LIMIT 10""",
+    )
+    products = (await _get(client, "products", viewer))["data"]
+    assert products == [
+        {"id": i, "name": name, "sales": n, "revenue": round(int(b) / MIB, 2)} for i, name, n, b in largest
+    ]
+
     months = await _sql(
         app,
         """WITH t AS (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AS t),
@@ -480,6 +491,14 @@ class TestPlatformFiguresStayExact:
             ]
         ]  # fmt: skip
         await _file(app, other.id, mime="video/webm", size=5 * MIB)
+        # The largest folders of the platform: these two outgrow every other test's folders.
+        big = (await client.post("/api/folders", json={"name": "Huge"}, headers=me.headers)).json()["id"]
+        gone = (await client.post("/api/folders", json={"name": "Gone"}, headers=other.headers)).json()["id"]
+        in_folders = [
+            await _file(app, me.id, mime="image/png", size=900 * MIB, folder=big),
+            await _file(app, me.id, mime="image/png", size=800 * MIB, folder=big),
+            await _file(app, other.id, mime="image/png", size=1000 * MIB, folder=gone),
+        ]
         await _sql(
             app,
             """INSERT INTO activity_logs (id, "actorId", action, "targetType", "targetId", "createdAt")
@@ -505,6 +524,11 @@ class TestPlatformFiguresStayExact:
                WHERE id = 'dash-plat-' || :me || '3'""",
             me=me.id,
         )  # fmt: skip
+        await _platform_figures_are_exact(client, app, viewer)
+
+        await _sql(app, """UPDATE files SET "folderId" = :to WHERE id = :id""", id=in_folders[0], to=gone)
+        await _platform_figures_are_exact(client, app, viewer)
+        await _sql(app, "DELETE FROM folders WHERE id = :id", id=gone)  # its files' folderId becomes NULL
         await _platform_figures_are_exact(client, app, viewer)
 
         # Deletes: one file, then an account with everything it owns (cascades).

@@ -97,9 +97,13 @@ def _merged(rows: list[tuple[str, date, int, int]]) -> Figures:
 
 
 def counted(conn: psycopg.Connection) -> Figures:
-    """What the counts table says (folded or not); -infinity is read as `date.min`."""
+    """What the counts table says (folded or not; -infinity is read as `date.min`), and each folder's size
+    (`folder:<id>`) from the folder sizes (folded or not)."""
     rows = conn.execute(
         "SELECT subject, greatest(period, DATE '0001-01-01'), n, bytes FROM halolight_counts"
+    ).fetchall()
+    rows += conn.execute(
+        """SELECT 'folder:' || "folderId", DATE '0001-01-01', files, bytes FROM halolight_folder_sizes"""
     ).fetchall()
     return _merged(rows)
 
@@ -115,6 +119,10 @@ def actual(conn: psycopg.Connection) -> Figures:
         ).fetchall()
     for mime, n in conn.execute('SELECT "mimeType", count(*) FROM files GROUP BY 1').fetchall():
         rows.append((f"files:{KINDS[mime]}", date.min, n, 0))
+    rows += conn.execute(
+        """SELECT 'folder:' || "folderId", DATE '0001-01-01', count(*), sum(size) FROM files
+           WHERE "folderId" IS NOT NULL GROUP BY 1"""
+    ).fetchall()
     rows += conn.execute(
         """SELECT 'users:login.day', CAST("lastLoginAt" AS date), count(*), 0 FROM users
            WHERE "lastLoginAt" IS NOT NULL GROUP BY 2"""
@@ -184,7 +192,10 @@ class TestExact:
             """UPDATE activity_logs SET action = 'auth.login' WHERE id IN ('a1', 'a2')""",
             # Cascades: a user's files, documents, folders, events, messages and actions go with them.
             "DELETE FROM users WHERE id IN ('u5', 'u6')",
-            # A folder's deletion sets its files' folderId to NULL (an UPDATE of nothing counted).
+            # Files move between folders, into one and out of one; a folder's deletion sets its files'
+            # folderId to NULL (an UPDATE by the foreign key's action).
+            """UPDATE files SET "folderId" = 'fo2' WHERE id IN ('f1', 'f5')""",
+            """UPDATE files SET "folderId" = NULL, size = size + 1 WHERE id = 'f10'""",
             "DELETE FROM folders WHERE id = 'fo1'",
             """INSERT INTO conversations (id, "updatedAt") VALUES ('nc', now())""",
             """INSERT INTO messages (id, "conversationId", "senderId", content)
@@ -234,11 +245,13 @@ class TestExact:
 
         assert fold(url)
         assert counted(conn) == before
+        assert scalar(conn, "SELECT count(*) FROM halolight_folder_sizes WHERE NOT folded") == 0
+        counts = [key for key in before if not key[0].startswith("folder:")]
         # One row per key, nothing that sums to zero, and no period older than the figures read.
         assert conn.execute(
             "SELECT count(*), count(DISTINCT (subject, period)), count(*) FILTER (WHERE n = 0 AND bytes = 0),"
             " count(*) FILTER (WHERE period = '-infinity') FROM halolight_counts"
-        ).fetchone() == (len(before), len(before), 0, sum(1 for _, p in before if p == date.min))
+        ).fetchone() == (len(counts), len(counts), 0, sum(1 for _, p in counts if p == date.min))
         rows = conn.execute("SELECT id FROM halolight_counts ORDER BY id").fetchall()
         assert fold(url)  # nothing to fold: no row is rewritten
         assert conn.execute("SELECT id FROM halolight_counts ORDER BY id").fetchall() == rows
@@ -280,9 +293,10 @@ class TestConcurrency:
                 with psycopg.connect(url) as c:
                     start.wait(10)
                     c.execute(
-                        """INSERT INTO files (id, name, path, "mimeType", size, "ownerId", "updatedAt")
-                           VALUES (%s, 'c', 'files/' || %s, 'application/pdf', %s, 'u2', now())""",
-                        (f"cf{i}", f"cf{i}", 100 + i),
+                        """INSERT INTO files
+                             (id, name, path, "mimeType", size, "ownerId", "folderId", "updatedAt")
+                           VALUES (%s, 'c', 'files/' || %s, 'application/pdf', %s, 'u2', %s, now())""",
+                        (f"cf{i}", f"cf{i}", 100 + i, "fo2" if i % 2 else None),
                     )
                     c.execute(
                         """INSERT INTO activity_logs (id, "actorId", action, "targetType", "targetId")
@@ -324,6 +338,7 @@ class TestDowngrade:
         assert names("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'halolight_dashboard%'") == []
         assert names("SELECT proname FROM pg_proc WHERE proname LIKE 'halolight_dashboard%'") == []
         assert names("SELECT relname FROM pg_class WHERE relname LIKE 'halolight_counts%'") == []
+        assert names("SELECT relname FROM pg_class WHERE relname LIKE 'halolight_folder_sizes%'") == []
         assert (
             names(
                 "SELECT indexname FROM pg_indexes"

@@ -31,6 +31,7 @@ OUR_TABLES = frozenset(
         "password_reset_tokens",
         "halolight_row_counts",
         "halolight_counts",
+        "halolight_folder_sizes",
         "halolight_file_shares",
         "halolight_file_access_logs",
         "halolight_document_vectors",
