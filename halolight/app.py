@@ -239,6 +239,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime.hub.end_streams_on_stop()  # live-update streams end when the server is told to stop
+        runtime.hub.launch()  # its housekeeping (pruning, the dashboard's fold) runs from the start
         yield
         await runtime.close()
 

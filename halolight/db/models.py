@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Enum,
     ForeignKey,
     ForeignKeyConstraint,
@@ -456,6 +457,33 @@ class RowCount(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class DashboardCount(Base):
+    """A delta of a dashboard figure (migration 0015; our table): triggers on the shared tables append one row
+    per (subject, period) and writing statement, the figure is the SUM of its rows, and the fold
+    (`repositories.dashboard.fold`) keeps one row per key. Written and read in SQL only (the repository)."""
+
+    __tablename__ = "halolight_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    period: Mapped[date] = mapped_column(Date)
+    n: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class DashboardFolderSize(Base):
+    """Files and bytes of a folder for the Dashboard's largest folders (migration 0015; our table): one
+    `folded` row per folder, written by the fold only, plus the deltas the `files` triggers append."""
+
+    __tablename__ = "halolight_folder_sizes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    folder_id: Mapped[str] = mapped_column("folderId", Text)
+    files: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    folded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class FileShare(Base):

@@ -12,7 +12,8 @@
   `EVENTS_SESSION_CHECK_SECONDS` one statement finds the streams whose session was revoked or expired or
   whose user is no longer ACTIVE and ends them (`end`: `revoked`); leases of open streams are renewed in one
   UPDATE and released in one DELETE; old events, used tickets and dead leases are pruned by one worker at a
-  time (a transaction-level advisory lock), in bounded batches.
+  time (a transaction-level advisory lock), in bounded batches; every second one worker folds the dashboard's
+  counts (`repositories.dashboard.fold`, its own advisory lock).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import psycopg
 from halolight.db.engine import connect_kwargs, libpq_url
 from halolight.db.gate import DatabaseGate
 from halolight.events.outbox import CHANNEL, SESSIONS_CHANNEL
+from halolight.repositories import dashboard
 from halolight.settings import Settings
 
 log = logging.getLogger("halolight.events")
@@ -42,6 +44,9 @@ log = logging.getLogger("halolight.events")
 LEASE_TTL_S = 60.0
 LEASE_RENEW_S = 20.0
 PRUNE_EVERY_S = 300.0
+# The dashboard's counts are folded this often (halolight/repositories/dashboard.py `fold`): the deltas
+# appended in between are what a dashboard read sums beyond one row per key.
+FOLD_EVERY_S = 1.0
 PRUNE_BATCH = 10_000
 # How long the hub waits for NOTIFYs before looking at its other work (released leases, checks, closing).
 POLL_S = 0.2
@@ -150,6 +155,13 @@ class Hub:
 
     def subscribers_of(self, user_id: str) -> Sequence[Subscriber]:
         return list(self._by_user.get(user_id, ()))
+
+    def launch(self) -> None:
+        """Start the hub's task if needed, without waiting for it to listen: the server does this at start-up,
+        so that its housekeeping (pruning old events, folding the dashboard's counts) runs whether or not a
+        stream is open. It connects, and reconnects, with backoff, so a database outage delays it only."""
+        if not self._closing and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="halolight-events-hub")
 
     async def start(self) -> None:
         """Start the hub's task if needed and wait until it listens (a stream opened before that could miss
@@ -274,6 +286,7 @@ class Hub:
         next_check = loop.time() + self.settings.events_session_check_seconds
         next_renew = loop.time() + LEASE_RENEW_S
         next_prune = loop.time() + random.uniform(5, PRUNE_EVERY_S)  # noqa: S311 - spreads workers
+        next_fold = loop.time() + random.uniform(0, FOLD_EVERY_S)  # noqa: S311 - spreads workers
         while not self._closing:
             notifies = [n async for n in conn.notifies(timeout=POLL_S, stop_after=1)]
             if notifies:
@@ -296,6 +309,9 @@ class Hub:
             if now >= next_prune:
                 next_prune = now + PRUNE_EVERY_S
                 await self.prune(conn)
+            if now >= next_fold:
+                next_fold = now + FOLD_EVERY_S
+                await self.fold(conn)
 
     async def _announced(
         self, conn: psycopg.AsyncConnection[Any], notifies: Sequence[psycopg.Notify]
@@ -363,6 +379,16 @@ class Hub:
             await conn.execute(_PRUNE_TICKETS, (now - timedelta(minutes=5),))
             await conn.execute(_PRUNE_LEASES, (now,))
         return deleted
+
+    async def fold(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Fold the dashboard's counts. A failing statement (a database not migrated to 0015 yet) is logged
+        and never stops live updates; a lost connection is the listener's to handle."""
+        try:
+            await dashboard.fold(conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error as error:
+            log.warning("dashboard counts: the fold failed (%s)", error)
 
     def stop_streams(self) -> None:
         """The server is stopping: end every stream now (`end`: `shutdown`) and any opened from now on, so

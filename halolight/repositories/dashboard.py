@@ -1,9 +1,26 @@
-"""The Dashboard tag's SQL: every figure is one aggregate statement over the platform's rows.
+"""The Dashboard tag's SQL: one statement per request, in two versions, the platform's and an owner's.
 
-`owner` is the scope (see the Dashboard tag in the spec): None for the whole platform, else the caller's id,
-and every count then keeps only the caller's own rows. Timestamps are stored in UTC without a zone, so
-"today" and "this month" are taken from `now() AT TIME ZONE 'UTC'`, in the statement, once. The statements
-are assembled from constant fragments (`noqa: S608`); every value is a bind parameter.
+`owner` is the scope (see the Dashboard tag in the spec): None for the whole platform, else the caller's id.
+
+**The platform** (a caller with `users:view`) never counts a whole shared table. Its figures are sums over
+`halolight_counts`, a table of deltas kept by the database itself (migration 0015, see its docstring: triggers
+on the shared tables append one row per key and writing statement, in the writer's transaction, whichever
+backend writes). A figure of a (subject, period) is the SUM of its rows: exact at the statement's snapshot,
+folded or not. `fold` (every second, one worker at a time, from the live-update hub) replaces each key's rows
+by their sum, so a read sums a few hundred rows at most. Subjects: each shared table by name, by month of
+`createdAt` (`files` with `bytes`, the sum of `size`); `files:<kind>` (the pie, by the SQL function
+`halolight_dashboard_file_kind`); `activity_logs:all.day` and `activity_logs:sign_in.day` (the visits series);
+`users:login.day` (accounts by the day of `lastLoginAt`: the active accounts are the whole days from it, and
+the first of the 30 days from the hour of day on, by the `lastLoginAt` index). The largest folders come from
+`halolight_folder_sizes` (one folded row per folder plus pending deltas, same migration); the platform's other
+lists (newest files, newest actions) read index ranges.
+
+**An owner** (anyone else) is counted from the shared tables through the owner's indexes (the counts table
+has no owner dimension; an owner's rows are few and indexed).
+
+Timestamps are stored in UTC without a zone, so "today" and "this month" are taken from
+`now() AT TIME ZONE 'UTC'`, in the statement, once. The statements are assembled from constant fragments
+(`noqa: S608`); every value is a bind parameter.
 """
 
 from __future__ import annotations
@@ -12,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import Boolean, Date, DateTime, Integer, Text, text
 
 from halolight.db.reads import Reads, Statement
@@ -35,6 +53,19 @@ def _scoped(sql: str, **columns: Any) -> dict[bool, Statement]:
     return {True: build(True), False: build(False)}
 
 
+def _platform(sql: str, **columns: Any) -> Statement:
+    return Statement(text(sql).columns(**columns))
+
+
+def _of(subject: str) -> str:
+    return f"c.subject = '{subject}'"
+
+
+def _sum(column: str, condition: str) -> str:
+    """The sum of `halolight_counts.<column>` over the rows that meet `condition` (0 when none), as bigint."""
+    return f"CAST(coalesce(sum(c.{column}) FILTER (WHERE {condition}), 0) AS bigint)"
+
+
 _NOW = "(now() AT TIME ZONE 'UTC')"
 _THIS_MONTH = f"date_trunc('month', {_NOW})"
 _LAST_MONTH = f"({_THIS_MONTH} - interval '1 month')"
@@ -43,7 +74,15 @@ _LAST_MONTH = f"({_THIS_MONTH} - interval '1 month')"
 _IN_THIS_MONTH = '"createdAt" >= b.this_month'
 _IN_LAST_MONTH = '"createdAt" >= b.last_month AND "createdAt" < b.this_month'
 
-_STATS = _scoped(
+_STATS_COLUMNS: dict[str, Any] = {
+    name: Integer
+    for name in (
+        "users", "active", "users_this_month", "users_last_month", "files", "bytes", "files_this_month",
+        "files_last_month", "bytes_this_month", "bytes_last_month", "documents", "documents_this_month",
+        "documents_last_month",
+    )
+}  # fmt: skip
+_OWN_STATS = _scoped(
     f"""
     WITH b AS MATERIALIZED (
         SELECT {_NOW} - interval '30 days' AS active_since, {_THIS_MONTH} AS this_month,
@@ -69,22 +108,54 @@ _STATS = _scoped(
                  count(*) FILTER (WHERE {_IN_LAST_MONTH}) AS last_month
           FROM documents, b WHERE OWNED("ownerId")) AS d
     """,  # noqa: S608
-    users=Integer,
-    active=Integer,
-    users_this_month=Integer,
-    users_last_month=Integer,
-    files=Integer,
-    bytes=Integer,
-    files_this_month=Integer,
-    files_last_month=Integer,
-    bytes_this_month=Integer,
-    bytes_last_month=Integer,
-    documents=Integer,
-    documents_this_month=Integer,
-    documents_last_month=Integer,
+    **_STATS_COLUMNS,
+)[True]
+# Active accounts: `users:login.day` of the days after the first of the 30 (a login in the future counts,
+# as in the owner's version), plus that first day's sign-ins from the hour of day on, by the `lastLoginAt`
+# index (one day of sign-ins at most).
+_PLATFORM_STATS = _platform(
+    f"""
+    WITH b AS MATERIALIZED (
+        SELECT since, CAST(since AS date) AS first_day, CAST({_THIS_MONTH} AS date) AS this_month,
+               CAST({_LAST_MONTH} AS date) AS last_month
+        FROM (SELECT {_NOW} - interval '30 days' AS since) AS s
+    ),
+    c AS (
+        SELECT c.subject, c.period, c.n, c.bytes FROM halolight_counts AS c
+        WHERE c.subject IN ('users', 'files', 'documents')
+        UNION ALL
+        SELECT c.subject, c.period, c.n, c.bytes FROM halolight_counts AS c, b
+        WHERE c.subject = 'users:login.day' AND c.period > b.first_day
+    ),
+    first_day AS (
+        SELECT count(*) AS n FROM users, b
+        WHERE users."lastLoginAt" >= b.since AND users."lastLoginAt" < b.first_day + 1
+    ),
+    s AS (
+        SELECT {_sum("n", "c.subject = 'users'")} AS users,
+               {_sum("n", "c.subject = 'users:login.day'")} AS active_days,
+               {_sum("n", "c.subject = 'users' AND c.period = b.this_month")} AS users_this_month,
+               {_sum("n", "c.subject = 'users' AND c.period = b.last_month")} AS users_last_month,
+               {_sum("n", "c.subject = 'files'")} AS files,
+               {_sum("bytes", "c.subject = 'files'")} AS bytes,
+               {_sum("n", "c.subject = 'files' AND c.period = b.this_month")} AS files_this_month,
+               {_sum("n", "c.subject = 'files' AND c.period = b.last_month")} AS files_last_month,
+               {_sum("bytes", "c.subject = 'files' AND c.period = b.this_month")} AS bytes_this_month,
+               {_sum("bytes", "c.subject = 'files' AND c.period = b.last_month")} AS bytes_last_month,
+               {_sum("n", "c.subject = 'documents'")} AS documents,
+               {_sum("n", "c.subject = 'documents' AND c.period = b.this_month")} AS documents_this_month,
+               {_sum("n", "c.subject = 'documents' AND c.period = b.last_month")} AS documents_last_month
+        FROM c, b
+    )
+    SELECT s.users, s.active_days + first_day.n AS active, s.users_this_month, s.users_last_month, s.files,
+           s.bytes, s.files_this_month, s.files_last_month, s.bytes_this_month, s.bytes_last_month,
+           s.documents, s.documents_this_month, s.documents_last_month
+    FROM s, first_day
+    """,  # noqa: S608
+    **_STATS_COLUMNS,
 )
 
-_VISITS = _scoped(
+_OWN_VISITS = _scoped(
     f"""
     WITH today AS MATERIALIZED (SELECT CAST({_NOW} AS date) AS day, CAST({_NOW} AS date) - 29 AS since),
     counts AS (
@@ -102,9 +173,24 @@ _VISITS = _scoped(
     day=Date,
     visits=Integer,
     actions=Integer,
+)[True]
+_DAYS = "('activity_logs:sign_in.day', 'activity_logs:all.day')"
+_PLATFORM_VISITS = _platform(
+    f"""
+    WITH today AS MATERIALIZED (SELECT CAST({_NOW} AS date) AS day)
+    SELECT CAST(s.day AS date) AS day, {_sum("n", "c.subject = 'activity_logs:sign_in.day'")} AS visits,
+           {_sum("n", "c.subject = 'activity_logs:all.day'")} AS actions
+    FROM today CROSS JOIN generate_series(today.day - 29, today.day, interval '1 day') AS s(day)
+    LEFT JOIN halolight_counts AS c ON c.subject IN {_DAYS} AND c.period = CAST(s.day AS date)
+    GROUP BY s.day
+    ORDER BY s.day
+    """,  # noqa: S608
+    day=Date,
+    visits=Integer,
+    actions=Integer,
 )
 
-_SALES = _scoped(
+_OWN_SALES = _scoped(
     f"""
     WITH this AS (SELECT {_THIS_MONTH} AS month),
     f AS (
@@ -126,8 +212,63 @@ _SALES = _scoped(
     month=Text,
     bytes=Integer,
     items=Integer,
+)[True]
+_PLATFORM_SALES = _platform(
+    f"""
+    WITH this AS MATERIALIZED (SELECT CAST({_THIS_MONTH} AS date) AS month)
+    SELECT to_char(s.month, 'YYYY-MM') AS month, {_sum("bytes", "c.subject = 'files'")} AS bytes,
+           {_sum("n", "TRUE")} AS items
+    FROM this CROSS JOIN generate_series(this.month - interval '11 months', this.month, interval '1 month')
+        AS s(month)
+    LEFT JOIN halolight_counts AS c
+        ON c.subject IN ('files', 'documents') AND c.period = CAST(s.month AS date)
+    GROUP BY s.month
+    ORDER BY s.month
+    """,  # noqa: S608
+    month=Text,
+    bytes=Integer,
+    items=Integer,
 )
 
+# The platform's ten largest folders, from `halolight_folder_sizes` (migration 0015): a folder's size is its
+# folded row plus its pending deltas. A folder without pending deltas is as large as its folded row, so the
+# ten largest are among the top (10 + the number of folders with pending deltas) folded rows (an index range)
+# and the folders with pending deltas; each of those is summed exactly, and the ten largest kept. `OFFSET 0`
+# keeps each lookup a subquery run per candidate by its index (flattened, the planner estimates the candidates
+# badly and hashes every folder and folder size instead).
+_PLATFORM_FOLDERS = _platform(
+    """
+    WITH pending AS (
+        SELECT "folderId" AS id, sum(files) AS files, sum(bytes) AS bytes
+        FROM halolight_folder_sizes WHERE NOT folded GROUP BY 1
+    ),
+    top AS (
+        SELECT "folderId" AS id FROM halolight_folder_sizes WHERE folded
+        ORDER BY bytes DESC, files DESC, "folderId"
+        LIMIT 10 + (SELECT count(*) FROM pending)
+    ),
+    sizes AS (
+        SELECT c.id, coalesce(f.files, 0) + coalesce(p.files, 0) AS files,
+               coalesce(f.bytes, 0) + coalesce(p.bytes, 0) AS bytes
+        FROM (SELECT id FROM top UNION SELECT id FROM pending) AS c
+        LEFT JOIN LATERAL (
+            SELECT f.files, f.bytes FROM halolight_folder_sizes AS f WHERE f."folderId" = c.id AND f.folded
+            OFFSET 0
+        ) AS f ON true
+        LEFT JOIN pending AS p ON p.id = c.id
+    )
+    SELECT fo.id, fo.name, CAST(s.files AS bigint) AS files, CAST(s.bytes AS bigint) AS bytes
+    FROM sizes AS s
+    JOIN LATERAL (SELECT folders.id, folders.name FROM folders WHERE folders.id = s.id OFFSET 0) AS fo ON true
+    WHERE s.files > 0
+    ORDER BY s.bytes DESC, s.files DESC, fo.id
+    LIMIT 10
+    """,
+    id=Text,
+    name=Text,
+    files=Integer,
+    bytes=Integer,
+)
 _FOLDERS = _scoped(
     """
     SELECT fo.id, fo.name, count(*) AS files, sum(f.size) AS bytes
@@ -179,57 +320,51 @@ _ACTIVITIES = _scoped(
     at=DateTime,
 )
 
-DOCUMENT_TYPES = (
-    "application/pdf",
-    "application/msword",
-    "application/rtf",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-)
-DOCUMENT_PREFIXES = (
-    "text/",
-    "application/vnd.openxmlformats-officedocument.",
-    "application/vnd.oasis.opendocument.",
-)
-ARCHIVE_TYPES = (
-    "application/zip",
-    "application/x-zip-compressed",
-    "application/x-tar",
-    "application/gzip",
-    "application/x-gzip",
-    "application/x-7z-compressed",
-    "application/x-rar-compressed",
-    "application/vnd.rar",
-    "application/x-bzip2",
-    "application/x-xz",
-)
-_DOCUMENT = (
-    '("mimeType" = ANY(:document_types) OR '
-    + " OR ".join(f"\"mimeType\" LIKE '{prefix}%'" for prefix in DOCUMENT_PREFIXES)
-    + ")"
-)
-
-_KINDS = _scoped(
+# A file's kind (the pie's slices) is `halolight_dashboard_file_kind("mimeType")`, a SQL function of migration
+# 0015: its triggers count the platform's files by it, and the owner's statement uses it too (one definition).
+KINDS = ("image", "video", "audio", "document", "archive", "other")
+_KIND_COLUMNS: dict[str, Any] = {
+    "total": Integer,
+    "images": Integer,
+    "videos": Integer,
+    "audio": Integer,
+    "documents": Integer,
+    "archives": Integer,
+}
+_KIND_NAMES = dict(zip(KINDS[:-1], list(_KIND_COLUMNS)[1:], strict=True))  # kind → column
+_OWN_KIND_COUNTS = ", ".join(f"count(*) FILTER (WHERE kind = '{k}') AS {n}" for k, n in _KIND_NAMES.items())
+_OWN_KINDS = _scoped(
     f"""
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE "mimeType" LIKE 'image/%') AS images,
-           count(*) FILTER (WHERE "mimeType" LIKE 'video/%') AS videos,
-           count(*) FILTER (WHERE "mimeType" LIKE 'audio/%') AS audio,
-           count(*) FILTER (WHERE {_DOCUMENT}) AS documents,
-           count(*) FILTER (WHERE "mimeType" = ANY(:archive_types)) AS archives
-    FROM files WHERE OWNED("ownerId")
+    SELECT count(*) AS total, {_OWN_KIND_COUNTS}
+    FROM (SELECT halolight_dashboard_file_kind("mimeType") AS kind FROM files WHERE OWNED("ownerId")) AS f
     """,  # noqa: S608
-    total=Integer,
-    images=Integer,
-    videos=Integer,
-    audio=Integer,
-    documents=Integer,
-    archives=Integer,
+    **_KIND_COLUMNS,
+)[True]
+_KIND_SUMS = ", ".join(f"{_sum('n', _of('files:' + k))} AS {name}" for k, name in _KIND_NAMES.items())
+_PLATFORM_KINDS = _platform(
+    f"""
+    SELECT {_sum("n", "TRUE")} AS total, {_KIND_SUMS}
+    FROM halolight_counts AS c
+    WHERE c.subject IN ({", ".join(f"'files:{kind}'" for kind in KINDS)})
+    """,  # noqa: S608
+    **_KIND_COLUMNS,
 )
 
+# The window's events are found by migration 0015's GiST index on this span (the events that overlap it, not
+# every event that starts before its end, as a btree on ("startAt", "endAt") reads): `least`/`greatest`, so
+# an event another backend wrote with its end before its start is in the index too. The span overlapping the
+# window is implied by the exact bounds applied after it (`w`), so it finds every event they keep.
+_SPAN = 'tsrange(least(e."startAt", e."endAt"), greatest(e."startAt", e."endAt"), \'[]\')'
 _TASKS = _scoped(
     f"""
-    WITH clock AS (SELECT {_NOW} AS t),
+    WITH clock AS MATERIALIZED (SELECT {_NOW} AS t),
+    near AS MATERIALIZED (
+        SELECT e.id, e.title, e."startAt", e."endAt"
+        FROM calendar_events AS e, clock
+        WHERE {_SPAN} && tsrange(clock.t - interval '7 days', clock.t + interval '30 days', '()')
+          AND (e."ownerId" = :me
+               OR EXISTS (SELECT 1 FROM event_attendees AS a WHERE a."eventId" = e.id AND a."userId" = :me))
+    ),
     w AS (
         SELECT e.id, e.title, e."startAt", e."endAt",
                CASE WHEN e."endAt" < clock.t THEN 'completed'
@@ -237,10 +372,8 @@ _TASKS = _scoped(
                CASE WHEN e."endAt" < clock.t THEN 'low'
                     WHEN e."startAt" <= clock.t + interval '24 hours' THEN 'high'
                     WHEN e."startAt" <= clock.t + interval '7 days' THEN 'medium' ELSE 'low' END AS priority
-        FROM calendar_events AS e, clock
-        WHERE (e."ownerId" = :me
-               OR EXISTS (SELECT 1 FROM event_attendees AS a WHERE a."eventId" = e.id AND a."userId" = :me))
-          AND e."endAt" > clock.t - interval '7 days' AND e."startAt" < clock.t + interval '30 days'
+        FROM near AS e, clock
+        WHERE e."endAt" > clock.t - interval '7 days' AND e."startAt" < clock.t + interval '30 days'
     ),
     s AS (
         SELECT count(*) AS total, count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -270,7 +403,7 @@ _PARTICIPATES = (
     'EXISTS (SELECT 1 FROM conversation_participants AS p WHERE p."conversationId" = c.id'
     ' AND p."userId" = :owner)'
 )
-_COUNTS = _scoped(
+_OWN_COUNTS = _scoped(
     f"""
     SELECT (SELECT count(*) FROM users WHERE OWNED(id)) AS users,
            (SELECT count(*) FROM documents WHERE OWNED("ownerId")) AS documents,
@@ -291,23 +424,52 @@ _COUNTS = _scoped(
     conversations=Integer,
     messages=Integer,
     activities=Integer,
+)[True]
+# The overview's figure → the subject counting it (a shared table: its rows, all months).
+_TABLES = {
+    "users": "users",
+    "documents": "documents",
+    "files": "files",
+    "folders": "folders",
+    "teams": "teams",
+    "events": "calendar_events",
+    "conversations": "conversations",
+    "messages": "messages",
+    "activities": "activity_logs",
+}
+_TABLE_SUMS = ", ".join(f"{_sum('n', _of(table))} AS {name}" for name, table in _TABLES.items())
+_PLATFORM_COUNTS = _platform(
+    f"""
+    SELECT {_TABLE_SUMS}
+    FROM halolight_counts AS c
+    WHERE c.subject IN ({", ".join(f"'{table}'" for table in _TABLES.values())})
+    """,  # noqa: S608
+    **dict.fromkeys(_TABLES, Integer),
 )
 
 
 async def stats(reads: Reads, owner: str | None) -> Any:
-    return await _STATS[owner is not None].first(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_STATS.first(reads)
+    return await _OWN_STATS.first(reads, owner=owner)
 
 
 async def visits(reads: Reads, owner: str | None) -> list[Any]:
-    return await _VISITS[owner is not None].rows(reads, owner=owner, sign_ins=list(SIGN_INS))
+    if owner is None:
+        return await _PLATFORM_VISITS.rows(reads)
+    return await _OWN_VISITS.rows(reads, owner=owner, sign_ins=list(SIGN_INS))
 
 
 async def sales(reads: Reads, owner: str | None) -> list[Any]:
-    return await _SALES[owner is not None].rows(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_SALES.rows(reads)
+    return await _OWN_SALES.rows(reads, owner=owner)
 
 
 async def largest_folders(reads: Reads, owner: str | None) -> list[Any]:
-    return await _FOLDERS[owner is not None].rows(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_FOLDERS.rows(reads)
+    return await _FOLDERS[True].rows(reads, owner=owner)
 
 
 async def latest_uploads(reads: Reads, owner: str | None) -> list[Any]:
@@ -319,9 +481,9 @@ async def latest_activities(reads: Reads, owner: str | None) -> list[Any]:
 
 
 async def file_kinds(reads: Reads, owner: str | None) -> Any:
-    return await _KINDS[owner is not None].first(
-        reads, owner=owner, document_types=list(DOCUMENT_TYPES), archive_types=list(ARCHIVE_TYPES)
-    )
+    if owner is None:
+        return await _PLATFORM_KINDS.first(reads)
+    return await _OWN_KINDS.first(reads, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -343,4 +505,68 @@ async def tasks(reads: Reads, me: str) -> Tasks:
 
 
 async def counts(reads: Reads, owner: str | None) -> Any:
-    return await _COUNTS[owner is not None].first(reads, owner=owner)
+    if owner is None:
+        return await _PLATFORM_COUNTS.first(reads)
+    return await _OWN_COUNTS.first(reads, owner=owner)
+
+
+# The fold: each (subject, period) with more than one row becomes one row of their sum, and periods no figure
+# reads any more (days older than 40 days, months older than 13) go into one -infinity row per subject; keys
+# that sum to zero leave no row. One statement, so a reader sees the rows before or after it, never between
+# (the sums are the same), and only rows it deleted are summed (DELETE ... RETURNING): rows appended meanwhile
+# wait for the next fold. One folder at a time (a transaction-level advisory lock; others skip).
+_FOLD_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('halolight-dashboard-fold', 0))"
+_FOLD = f"""
+WITH cut AS MATERIALIZED (
+    SELECT CAST({_NOW} AS date) - 40 AS day, CAST({_THIS_MONTH} - interval '13 months' AS date) AS month
+),
+keyed AS (
+    SELECT c.id, c.subject, c.period,
+           CASE WHEN c.period >= CASE WHEN c.subject LIKE '%.day' THEN cut.day ELSE cut.month END
+                THEN c.period ELSE DATE '-infinity' END AS into_period
+    FROM halolight_counts AS c, cut
+),
+chosen AS (
+    SELECT id, into_period
+    FROM (SELECT id, period, into_period, count(*) OVER (PARTITION BY subject, into_period) AS rows
+          FROM keyed) AS k
+    WHERE rows > 1 OR period <> into_period
+),
+gone AS (
+    DELETE FROM halolight_counts AS c USING chosen WHERE c.id = chosen.id
+    RETURNING c.subject, chosen.into_period, c.n, c.bytes
+)
+INSERT INTO halolight_counts (subject, period, n, bytes)
+SELECT subject, into_period, sum(n), sum(bytes) FROM gone
+GROUP BY subject, into_period
+HAVING sum(n) <> 0 OR sum(bytes) <> 0
+"""  # noqa: S608
+
+
+# The folders' deltas go into their folded rows (an upsert of rows only the fold writes), then folded rows
+# that reached zero go (found by the `largest` index: zero bytes).
+_FOLD_FOLDERS = """
+WITH gone AS (DELETE FROM halolight_folder_sizes WHERE NOT folded RETURNING "folderId", files, bytes),
+sums AS (
+    SELECT "folderId", sum(files) AS files, sum(bytes) AS bytes FROM gone
+    GROUP BY 1 HAVING sum(files) <> 0 OR sum(bytes) <> 0
+)
+INSERT INTO halolight_folder_sizes AS s ("folderId", files, bytes, folded)
+SELECT "folderId", files, bytes, true FROM sums
+ON CONFLICT ("folderId") WHERE folded
+DO UPDATE SET files = s.files + EXCLUDED.files, bytes = s.bytes + EXCLUDED.bytes
+"""
+_DROP_EMPTY_FOLDERS = "DELETE FROM halolight_folder_sizes WHERE folded AND bytes = 0 AND files = 0"
+
+
+async def fold(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Fold `halolight_counts` (see `_FOLD`) and `halolight_folder_sizes` on an autocommit connection;
+    False when another process folds."""
+    async with conn.transaction():
+        locked = await (await conn.execute(_FOLD_LOCK)).fetchone()
+        if not locked or not locked[0]:
+            return False
+        await conn.execute(_FOLD.encode())
+        if (await conn.execute(_FOLD_FOLDERS.encode())).rowcount:
+            await conn.execute(_DROP_EMPTY_FOLDERS.encode())
+    return True

@@ -30,6 +30,8 @@ OUR_TABLES = frozenset(
         "auth_sessions",
         "password_reset_tokens",
         "halolight_row_counts",
+        "halolight_counts",
+        "halolight_folder_sizes",
         "halolight_file_shares",
         "halolight_file_access_logs",
         "halolight_document_vectors",
@@ -207,8 +209,8 @@ class TestEmptyDatabase:
         assert_shared_schema_matches_reference(catalog)
         assert set(catalog["tables"]) == SHARED_TABLES | OUR_TABLES
         # 0004: 9, 0006: folders 1, 0007: documents 6, 0009: files 1, 0011: calendar 2,
-        # 0012: messages and notifications 3, 0013: dashboard 5
-        assert len(our_indexes(catalog)) == 27
+        # 0012: messages and notifications 3, 0013: dashboard 5, 0015: dashboard 2
+        assert len(our_indexes(catalog)) == 29
 
     def test_timestamps_have_prismas_millisecond_precision(self, database: Database) -> None:
         upgrade(database.url)
