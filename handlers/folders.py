@@ -67,7 +67,9 @@ async def update_folder(ctx: AuthContext, *, id: str, body: models.FolderUpdate)
         parent_path = await _parent_path(ctx, parent_id)
         if parent_id == folder.id or parent_path.startswith(folder.path + "/"):
             raise ValidationFailed(
-                ("body", "parentId"), "A folder cannot move into itself or a folder inside it"
+                ("body", "parentId"),
+                "A folder cannot move into itself or a folder inside it",
+                "self_reference",
             )
     path = f"{parent_path}/{name}"
     if path != folder.path:

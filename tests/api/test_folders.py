@@ -227,7 +227,8 @@ class TestUpdateFolder:
                 f"/api/folders/{top['id']}", json={"parentId": target}, headers=owner.headers
             )
             assert response.status_code == 422, response.text
-            assert response.json()["detail"][0]["loc"] == ["body", "parentId"]
+            issue = response.json()["detail"][0]
+            assert (issue["loc"], issue["type"]) == (["body", "parentId"], "self_reference")
 
     async def test_refusals(self, client: httpx.AsyncClient) -> None:
         owner, other = await person(client), await person(client)

@@ -133,8 +133,9 @@ def _real_ids(kind: str) -> tuple[str, ...]:
 
 
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # components/schemas/Id
-# How a 422 says that a reference names nothing usable: nothing the caller may use, or the caller themself
-# where that is refused (shareDocument's userId).
+# How a 422 says that a reference names nothing usable: nothing the caller may use, or the caller themself or
+# the object itself where that is refused (shareDocument's userId; updateFolder's parentId: the folder itself
+# or one inside it).
 REFERENCE_REFUSALS = ("not_found", "self_reference")
 
 

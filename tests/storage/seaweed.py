@@ -39,9 +39,29 @@ PORTS = (
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports on loopback: all held open while they are chosen (one at a time, the
+    system may hand out a port it has just released twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+# How often a start is tried again with new ports when one of them was taken meanwhile (another process of
+# the machine may bind a port between its choice here and weed's bind).
+START_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """weed could not bind one of its ports: taken since it was chosen."""
 
 
 class SeaweedServer:
@@ -51,8 +71,6 @@ class SeaweedServer:
         self.folder = folder
         self.access_key_id = "halolight-test"
         self.secret_access_key = secrets.token_urlsafe(32)
-        self.ports = {name: free_port() for name in PORTS}
-        self.endpoint_url = f"http://127.0.0.1:{self.ports['s3.port']}"
         identities = {
             "identities": [
                 {
@@ -64,10 +82,24 @@ class SeaweedServer:
         }
         config = folder / "s3.json"
         config.write_text(json.dumps(identities))
-        data = folder / "data"
+        self.config = config
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start()
+                return
+            except PortTaken:
+                if attempt == START_ATTEMPTS:
+                    raise
+
+    def _start(self) -> None:
+        self.ports = dict(zip(PORTS, free_ports(len(PORTS)), strict=True))
+        self.endpoint_url = f"http://127.0.0.1:{self.ports['s3.port']}"
+        data = self.folder / "data"
+        shutil.rmtree(data, ignore_errors=True)
         data.mkdir()
-        self.log_path = folder / "weed.log"
+        self.log_path = self.folder / "weed.log"
         self._log = self.log_path.open("wb")
+        config = self.config
         command = [
             str(WEED),
             "server",
@@ -97,7 +129,10 @@ class SeaweedServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed exited with {self.process.returncode}: {self.log_tail()}")
+                tail = self.log_tail()
+                if "address already in use" in tail:
+                    raise PortTaken(tail)
+                raise RuntimeError(f"weed exited with {self.process.returncode}: {tail}")
             try:
                 # An anonymous request: 403 once the gateway is up and checking signatures.
                 if httpx.get(self.endpoint_url, timeout=1).status_code == 403:
