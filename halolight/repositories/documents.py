@@ -75,13 +75,21 @@ def _me(user_id: str | None = None) -> BindParameter[str]:
     return bindparam("user_id", user_id, type_=Text)
 
 
+def _my_teams(me: ColumnElement[str]) -> Select[str]:
+    return select(TeamMember.team_id).where(TeamMember.user_id == me)
+
+
+def _unexpired(expires_at: Any) -> ColumnElement[bool]:
+    """A share's `expiresAt` (on `document_shares`, or its copy on `halolight_document_share_order`) not past:
+    UTC without a zone, as every timestamp of the shared schema."""
+    return or_(expires_at.is_(None), expires_at > func.timezone("UTC", func.now()))
+
+
 def _live_share_of(me: ColumnElement[str]) -> ColumnElement[bool]:
     """A share that has not expired and names the caller or one of the caller's teams."""
-    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == me)
     return and_(
-        # `expiresAt` is UTC without a zone, as every timestamp of the shared schema.
-        or_(DocumentShare.expires_at.is_(None), DocumentShare.expires_at > func.timezone("UTC", func.now())),
-        or_(DocumentShare.shared_with_id == me, DocumentShare.team_id.in_(my_teams)),
+        _unexpired(DocumentShare.expires_at),
+        or_(DocumentShare.shared_with_id == me, DocumentShare.team_id.in_(_my_teams(me))),
     )
 
 
@@ -270,8 +278,8 @@ def _unfiltered_newest_statements() -> _ListStatements:
     caller's own (an index range) plus the distinct documents of those index entries. Measured on the bench's
     admin (5,000 own, 2,000 shared): see bench/results.md."""
     me, order = _me(), DocumentShareOrder
-    live = or_(order.expires_at.is_(None), order.expires_at > func.timezone("UTC", func.now()))
-    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == me)
+    live = _unexpired(order.expires_at)
+    my_teams = _my_teams(me)
     deep = bindparam("deep", type_=_INT)
     newest_first = (order.updated_at.desc(), order.document_id.desc())
 

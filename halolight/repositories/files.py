@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Text,
+    Update,
     and_,
     any_,
     bindparam,
@@ -160,15 +161,20 @@ async def list_owned(
 # Writes: the request's transaction (ctx.db).
 
 
-async def charge_quota(db: AsyncSession, user_id: str, size: int, quota: int) -> bool:
+def _charge(user_id: str, size: int, quota: int) -> Update:
     """Add `size` bytes to the user's use if it stays within `quota`: one conditional UPDATE, so two
     uploads at once cannot both pass a check that only one of them fits."""
-    charged = await db.scalar(
+    return (
         update(User)
         .where(User.id == user_id, User.quota_used + size <= quota)
         .values(quota_used=User.quota_used + size)
-        .returning(User.id)
-        .execution_options(synchronize_session=False)
+    )
+
+
+async def charge_quota(db: AsyncSession, user_id: str, size: int, quota: int) -> bool:
+    """`_charge`, on its own: whether it was charged."""
+    charged = await db.scalar(
+        _charge(user_id, size, quota).returning(User.id).execution_options(synchronize_session=False)
     )
     return charged is not None
 
@@ -187,15 +193,11 @@ async def create_charged(
     """`charge_quota` and `create` in one statement that returns the new file as `get_owned` does, or None
     when the quota refuses (and then nothing is inserted): an upload's three round trips become one.
 
-    The charge is the same single conditional UPDATE, as a data-modifying CTE; the INSERT takes its row from
+    The charge is `_charge`, as a data-modifying CTE; the INSERT takes its row from
     it, so without a charge there is no row. The answer's owner fields come from the updated user row and the
     folder's path from a join (the folder was checked and locked by `authz.referenced_folder` before)."""
     charged = (
-        update(User)
-        .where(User.id == owner_id, User.quota_used + size <= quota)
-        .values(quota_used=User.quota_used + size)
-        .returning(User.id, User.name, User.email, User.avatar)
-        .cte("charged")
+        _charge(owner_id, size, quota).returning(User.id, User.name, User.email, User.avatar).cte("charged")
     )
     now = utcnow()
     values = {
